@@ -1,0 +1,20 @@
+//! The BPF target itself: the instruction encoding, the disassembler, the
+//! helper and program-type tables, the `Target` kernel description, the
+//! `Object` a compiled script is, and its ELF form.
+//!
+//! backend writes these types, sim executes and verifies them, loader loads
+//! them; none of those crates depends on another.
+#![forbid(unsafe_code)]
+
+pub mod disasm;
+pub mod elf;
+pub mod helpers;
+pub mod insn;
+pub mod object;
+pub mod target;
+
+pub use insn::Insn;
+pub use object::{
+    ArgKind, ErrorMsg, Format, LineEntry, MapDef, MapKind, Object, ProbeKind, Program, ProgramType,
+};
+pub use target::{KernelVersion, Target};

@@ -1,0 +1,1 @@
+//! stapc loader: creates maps, loads programs and attaches them through raw syscalls (the only unsafe code is in `sys`).
