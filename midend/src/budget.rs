@@ -114,16 +114,13 @@ pub fn costly_regions(func: &Function, target: &Target, max_string_len: u32) -> 
     regions
 }
 
-/// Check that a kernel probe's program fits the target's limit.
-pub fn check_budget(
-    p: &ProbeFunction,
-    target: &Target,
-    max_string_len: u32,
-) -> Result<u64, Diagnostic> {
+/// Check that a kernel probe's program fits the target's limit: the error
+/// when it does not.
+pub fn check_budget(p: &ProbeFunction, target: &Target, max_string_len: u32) -> Option<Diagnostic> {
     let cost = function_cost(&p.func, target, max_string_len);
     let limit = u64::from(target.insn_limit());
     if cost <= limit {
-        return Ok(cost);
+        return None;
     }
     let mut d = Diagnostic::error(
         E_BUDGET,
@@ -140,7 +137,7 @@ pub fn check_budget(
             d = d.with_secondary(*span, format!("this costs ~{c}"));
         }
     }
-    Err(d.with_help(budget_help(target)))
+    Some(d.with_help(budget_help(target)))
 }
 
 pub(crate) fn budget_help(target: &Target) -> String {

@@ -113,7 +113,7 @@ pub fn optimize(module: &mut Module, opts: &Options) -> Result<(), Vec<Diagnosti
             passes::cleanup(&mut p.func);
         }
         debug_verify(&p.func, "post-unroll simplify")?;
-        if let Err(d) = budget::check_budget(p, &target, msl) {
+        if let Some(d) = budget::check_budget(p, &target, msl) {
             diags.push(d);
         }
     }

@@ -1052,40 +1052,38 @@ impl<'m, 'a> FnCx<'m, 'a> {
             BinaryOp::Xor => (ir::BinaryOp::Xor, "^"),
         };
         match op {
-            BinaryOp::Div | BinaryOp::Mod => {
-                if !matches!(self.f.const_value(b), Some(c) if c != 0) {
-                    let loc = self.m.operator_location(span, between.0, between.1, text);
-                    let error = self
-                        .m
-                        .error_id("division by 0", format!("near operator '{text}' at {loc}"));
-                    let z = self.iconst(0, span);
-                    let is_zero = self.val(
-                        InstData::Icmp {
-                            cond: IntCC::Eq,
-                            args: [b, z],
-                        },
-                        span,
-                    );
-                    self.check(is_zero, error, span);
-                }
+            BinaryOp::Div | BinaryOp::Mod if !matches!(self.f.const_value(b), Some(c) if c != 0) => {
+                let loc = self.m.operator_location(span, between.0, between.1, text);
+                let error = self
+                    .m
+                    .error_id("division by 0", format!("near operator '{text}' at {loc}"));
+                let z = self.iconst(0, span);
+                let is_zero = self.val(
+                    InstData::Icmp {
+                        cond: IntCC::Eq,
+                        args: [b, z],
+                    },
+                    span,
+                );
+                self.check(is_zero, error, span);
             }
-            BinaryOp::Shl | BinaryOp::Shr | BinaryOp::LShr => {
-                if !matches!(self.f.const_value(b), Some(0..=63)) {
-                    let loc = self.m.operator_location(span, between.0, between.1, text);
-                    let error = self.m.error_id(
-                        "shift amount out of range (must be 0 to 63)",
-                        format!("near operator '{text}' at {loc}"),
-                    );
-                    let limit = self.iconst(64, span);
-                    let bad = self.val(
-                        InstData::Icmp {
-                            cond: IntCC::Uge,
-                            args: [b, limit],
-                        },
-                        span,
-                    );
-                    self.check(bad, error, span);
-                }
+            BinaryOp::Shl | BinaryOp::Shr | BinaryOp::LShr
+                if !matches!(self.f.const_value(b), Some(0..=63)) =>
+            {
+                let loc = self.m.operator_location(span, between.0, between.1, text);
+                let error = self.m.error_id(
+                    "shift amount out of range (must be 0 to 63)",
+                    format!("near operator '{text}' at {loc}"),
+                );
+                let limit = self.iconst(64, span);
+                let bad = self.val(
+                    InstData::Icmp {
+                        cond: IntCC::Uge,
+                        args: [b, limit],
+                    },
+                    span,
+                );
+                self.check(bad, error, span);
             }
             _ => {}
         }

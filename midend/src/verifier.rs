@@ -340,8 +340,9 @@ impl<'a> Verifier<'a> {
 
     fn check_module_refs(&mut self, b: Block, i: Inst, data: &InstData) {
         let Some(info) = self.info else { return };
-        let long_fits =
-            |off: u32| off % 8 == 0 && off.checked_add(8).is_some_and(|e| e <= info.globals_size);
+        let long_fits = |off: u32| {
+            off.is_multiple_of(8) && off.checked_add(8).is_some_and(|e| e <= info.globals_size)
+        };
         let str_fits = |off: u32| {
             off.checked_add(info.max_string_len)
                 .is_some_and(|e| e <= info.globals_size)
@@ -371,34 +372,34 @@ impl<'a> Verifier<'a> {
                     }
                 }
             },
-            InstData::Trap { error } | InstData::TrapMsg { error, .. } => {
-                if info.errors.get(*error as usize).is_none() {
-                    self.err(Location::Inst(b, i), format!("error{error} does not exist"));
-                }
+            InstData::Trap { error } | InstData::TrapMsg { error, .. }
+                if info.errors.get(*error as usize).is_none() =>
+            {
+                self.err(Location::Inst(b, i), format!("error{error} does not exist"));
             }
             InstData::LoadGlobal { offset }
             | InstData::StoreGlobal { offset, .. }
-            | InstData::AtomicAddGlobal { offset, .. } => {
-                if !long_fits(*offset) {
-                    self.err(
-                        Location::Inst(b, i),
-                        format!(
-                            "long global at +{offset} is outside the {}-byte globals",
-                            info.globals_size
-                        ),
-                    );
-                }
+            | InstData::AtomicAddGlobal { offset, .. }
+                if !long_fits(*offset) =>
+            {
+                self.err(
+                    Location::Inst(b, i),
+                    format!(
+                        "long global at +{offset} is outside the {}-byte globals",
+                        info.globals_size
+                    ),
+                );
             }
-            InstData::StrLoadGlobal { offset, .. } | InstData::StrStoreGlobal { offset, .. } => {
-                if !str_fits(*offset) {
-                    self.err(
-                        Location::Inst(b, i),
-                        format!(
-                            "string global at +{offset} is outside the {}-byte globals",
-                            info.globals_size
-                        ),
-                    );
-                }
+            InstData::StrLoadGlobal { offset, .. } | InstData::StrStoreGlobal { offset, .. }
+                if !str_fits(*offset) =>
+            {
+                self.err(
+                    Location::Inst(b, i),
+                    format!(
+                        "string global at +{offset} is outside the {}-byte globals",
+                        info.globals_size
+                    ),
+                );
             }
             _ => {}
         }

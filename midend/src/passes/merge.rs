@@ -19,8 +19,7 @@ pub fn merge_blocks(func: &mut Function) -> bool {
         if gone[a] {
             continue;
         }
-        loop {
-            let Some(t) = func.terminator(a) else { break };
+        while let Some(t) = func.terminator(a) {
             let InstData::Jump { dest: b, args } = func.insts[t].clone() else {
                 break;
             };

@@ -48,7 +48,7 @@ pub fn remove_trivial_params(func: &mut Function) -> bool {
         }
         changed = true;
         // Drop the parameters and their arguments, last index first.
-        removals.sort_by(|a, b| b.1.cmp(&a.1));
+        removals.sort_by_key(|r| std::cmp::Reverse(r.1));
         for &(b, i) in &removals {
             for e in cfg.preds(b) {
                 if let Some(args) = func.insts[e.inst].edge_args_mut(e.edge) {

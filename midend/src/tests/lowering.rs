@@ -76,3 +76,773 @@ block2:
 "
     );
 }
+
+/// A begin probe over the whole text with the given locals and statements.
+fn begin_probe(b: &mut ScriptBuilder, locals: &[(&str, ScalarType)], stmts: Vec<Stmt>) {
+    let text = b.sm.file(b.file).text.clone();
+    let sp = b.span(text.trim_end());
+    let p = ProbePoint {
+        span: sp,
+        text: "begin".into(),
+        kind: PointKind::Begin { priority: 0 },
+    };
+    b.probe(text.trim_end(), vec![p], locals, block(stmts, sp));
+}
+
+/// The `for` statement of the begin probe built by `while_for_break_continue_in_userspace`.
+fn stmts_for(b: &ScriptBuilder) -> Stmt {
+    match &b.script.probes[0].body.kind {
+        StmtKind::Block(stmts) => stmts[0].clone(),
+        _ => panic!("not a block"),
+    }
+}
+
+fn run_begin(b: &ScriptBuilder, opt: u8) -> super::interp::Run {
+    let mut m = lower_ok(b);
+    crate::optimize(&mut m, &opts(opt)).unwrap();
+    crate::verify_module(&m).unwrap();
+    super::interp::run(&m.probes[0].func, &[])
+}
+
+fn printed(r: &super::interp::Run) -> Vec<Vec<i64>> {
+    r.printed.iter().map(|p| p.1.clone()).collect()
+}
+
+#[test]
+fn probe_points_become_named_programs_of_the_right_kind() {
+    let src = "probe begin, end { exit() } probe never {} probe oneshot {} probe timer.s(1) {} \
+               probe syscall.read.return {} probe kernel.function(\"f\") {} \
+               probe process(\"/bin/x\").function(\"main\") {} probe perf.sw.cpu_clock {}";
+    let mut b = ScriptBuilder::new("p.stp", src);
+    let empty = |b: &ScriptBuilder, t: &str| block(vec![], b.span(t));
+    let ex = expr_stmt(builtin(Builtin::Exit, vec![], Type::Void, b.span("exit()")));
+    let pts = vec![
+        b.point("begin", PointKind::Begin { priority: 0 }),
+        b.point("end", PointKind::End { priority: 0 }),
+    ];
+    b.probe(
+        "probe begin, end { exit() }",
+        pts,
+        &[],
+        block(vec![ex], b.span("{ exit() }")),
+    );
+    let kinds = [
+        ("never", PointKind::Never),
+        ("oneshot", PointKind::Oneshot),
+        (
+            "timer.s(1)",
+            PointKind::Timer {
+                period_ns: 1_000_000_000,
+                profile: false,
+            },
+        ),
+        (
+            "syscall.read.return",
+            PointKind::Syscall {
+                name: "read".into(),
+                ret: true,
+            },
+        ),
+        (
+            "kernel.function(\"f\")",
+            PointKind::KernelFunction {
+                function: "f".into(),
+                ret: false,
+            },
+        ),
+        (
+            "process(\"/bin/x\").function(\"main\")",
+            PointKind::Process {
+                path: "/bin/x".into(),
+                symbol: "main".into(),
+                ret: false,
+            },
+        ),
+        (
+            "perf.sw.cpu_clock",
+            PointKind::Perf {
+                type_: 1,
+                config: 0,
+                sample_period: 1000,
+            },
+        ),
+    ];
+    for (text, kind) in kinds {
+        let p = b.point(text, kind);
+        let body = empty(&b, "{}");
+        b.probe(text, vec![p], &[], body);
+    }
+    let m = lower_ok(&b);
+    let names: Vec<&str> = m.probes.iter().map(|p| p.func.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "begin_0",
+            "end_1",
+            "oneshot_2",
+            "timer_3",
+            "syscall_4",
+            "kprobe_5",
+            "uprobe_6",
+            "perf_7"
+        ]
+    );
+    assert_eq!(
+        m.probes[2].kind,
+        stapc_bpf::ProbeKind::Begin { priority: 0 }
+    );
+    assert_eq!(
+        m.probes[4].kind,
+        stapc_bpf::ProbeKind::Tracepoint {
+            group: "syscalls".into(),
+            name: "sys_exit_read".into()
+        }
+    );
+    assert_eq!(m.probes[4].point, "syscall.read.return");
+    assert!(
+        matches!(m.probes[5].kind, stapc_bpf::ProbeKind::Kprobe { ref function, ret: false } if function == "f")
+    );
+    // oneshot: exit at the end.
+    let text = crate::print_module(&m);
+    assert!(text.contains("function oneshot_2 {   ; probe oneshot  (Begin { priority: 0 })\nblock0:\n    exit\n    return\n}"), "{text}");
+}
+
+#[test]
+fn globals_layout_and_initialisers() {
+    let src =
+        "global a = 10, s = \"init\", arr, c; probe begin { c = a; s = \"x\"; printf(\"%s\", s) }";
+    let mut b = ScriptBuilder::new("g.stp", src);
+    let a = b.global("a", ScalarType::Long, Some(Literal::Long(10)));
+    let s = b.global(
+        "s",
+        ScalarType::String,
+        Some(Literal::String("init".into())),
+    );
+    b.global_of(
+        "arr",
+        GlobalType::Array {
+            keys: vec![ScalarType::Long],
+            value: Some(ScalarType::Long),
+        },
+    );
+    let c = b.global("c", ScalarType::Long, None);
+    let stmts = vec![
+        expr_stmt(assign(
+            VarRef::Global(c),
+            None,
+            gvar(a, Type::Long, b.span_nth("a", 3)),
+            b.span("c = a"),
+        )),
+        expr_stmt(assign(
+            VarRef::Global(s),
+            None,
+            string("x", b.span("\"x\"")),
+            b.span("s = \"x\""),
+        )),
+        expr_stmt(printf(
+            "%s",
+            vec![gvar(s, Type::String, b.span("s)"))],
+            b.span("printf"),
+        )),
+    ];
+    let p = b.point("begin", PointKind::Begin { priority: 0 });
+    b.probe("probe begin", vec![p], &[], block(stmts, b.span("{ c = a")));
+    let m = lower_ok(&b);
+    assert_eq!(m.globals.size, 8 + 64 + 8);
+    assert_eq!(&m.globals.init[0..8], &10i64.to_le_bytes());
+    assert_eq!(&m.globals.init[8..13], b"init\0");
+    assert!(m.globals.init[13..].iter().all(|&x| x == 0));
+    let text = crate::print_module(&m);
+    assert!(text.starts_with("; module g.stp\n; max_string_len 64\nglobals size 80\n    +0: 0a00000000000000\n    +8: 696e697400000000\nformat0 = \"%s\" (str)\n"), "{text}");
+    assert!(text.contains("    v0 = load_global +0\n    store_global +72, v0\n    str_const ss0, \"x\"\n    str_store_global +8, ss0\n    str_load_global ss0, +8\n    printf format0(ss0)\n"), "{text}");
+}
+
+#[test]
+fn strings_concat_compare_and_slot_reuse() {
+    let src = "a = \"foo\"; b = \"bar\"; c = a . b; c .= \"!\"; printf(\"%s %d\\n\", c, a < b)";
+    let mut b = ScriptBuilder::new("s.stp", src);
+    let (la, lb, lc) = (local(0), local(1), local(2));
+    let stmts = vec![
+        expr_stmt(assign(
+            VarRef::Local(la),
+            None,
+            string("foo", b.span("\"foo\"")),
+            b.span("a = \"foo\""),
+        )),
+        expr_stmt(assign(
+            VarRef::Local(lb),
+            None,
+            string("bar", b.span("\"bar\"")),
+            b.span("b = \"bar\""),
+        )),
+        expr_stmt(assign(
+            VarRef::Local(lc),
+            None,
+            concat(svar(la, b.span_nth("a", 3)), svar(lb, b.span_nth("b", 3))),
+            b.span("c = a . b"),
+        )),
+        expr_stmt(assign_concat(
+            VarRef::Local(lc),
+            string("!", b.span("\"!\"")),
+            b.span("c .= \"!\""),
+        )),
+        expr_stmt(printf(
+            "%s %d\n",
+            vec![
+                svar(lc, b.span_nth("c", 2)),
+                cmp(CmpOp::Lt, svar(la, b.span("a <")), svar(lb, b.span("b)"))),
+            ],
+            b.span("printf"),
+        )),
+    ];
+    begin_probe(
+        &mut b,
+        &[
+            ("a", ScalarType::String),
+            ("b", ScalarType::String),
+            ("c", ScalarType::String),
+        ],
+        stmts,
+    );
+    let m = lower_ok(&b);
+    assert_eq!(
+        funcs(&m),
+        "function begin_0 {   ; probe begin  (Begin { priority: 0 })
+    ss0 = slot 64
+    ss1 = slot 64
+    ss2 = slot 64
+    ss3 = slot 64
+block0:
+    str_const ss3, \"\"
+    str_const ss2, \"\"
+    str_const ss1, \"\"
+    str_const ss0, \"foo\"
+    str_copy ss1, ss0
+    str_const ss0, \"bar\"
+    str_copy ss2, ss0
+    str_concat ss0, ss1, ss2
+    str_copy ss3, ss0
+    str_const ss0, \"!\"
+    str_concat ss3, ss3, ss0
+    v0 = str_compare ss1, ss2
+    v1 = iconst 0
+    v2 = icmp slt v0, v1
+    printf format0(ss3, v2)
+    return
+}
+"
+    );
+    assert_eq!(
+        m.formats[0].args,
+        vec![stapc_bpf::ArgKind::Str, stapc_bpf::ArgKind::Long]
+    );
+}
+
+#[test]
+fn if_else_ternary_and_short_circuit_compute_the_right_values() {
+    let src = "x = 5; if (x > 3) y = 1 else y = 2; printf(\"%d %d %d %d\", y, x ? 10 : 20, 0 && x, 0 || x)";
+    let mut b = ScriptBuilder::new("c.stp", src);
+    let (x, y) = (local(0), local(1));
+    let stmts = vec![
+        expr_stmt(assign(
+            VarRef::Local(x),
+            None,
+            num(5, b.span("5")),
+            b.span("x = 5"),
+        )),
+        if_(
+            cmp(CmpOp::Gt, lvar(x, b.span("x >")), num(3, b.span("3"))),
+            expr_stmt(assign(
+                VarRef::Local(y),
+                None,
+                num(1, b.span("1")),
+                b.span("y = 1"),
+            )),
+            Some(expr_stmt(assign(
+                VarRef::Local(y),
+                None,
+                num(2, b.span("2")),
+                b.span("y = 2"),
+            ))),
+            b.span("if (x > 3) y = 1 else y = 2"),
+        ),
+        expr_stmt(printf(
+            "%d %d %d %d",
+            vec![
+                lvar(y, b.span("y,")),
+                ternary(
+                    lvar(x, b.span("x ?")),
+                    num(10, b.span("10")),
+                    num(20, b.span("20")),
+                ),
+                logical(
+                    LogicalOp::And,
+                    num(0, b.span("0 &&")),
+                    lvar(x, b.span("x,")),
+                ),
+                logical(LogicalOp::Or, num(0, b.span("0 ||")), lvar(x, b.span("x)"))),
+            ],
+            b.span("printf"),
+        )),
+    ];
+    begin_probe(
+        &mut b,
+        &[("x", ScalarType::Long), ("y", ScalarType::Long)],
+        stmts,
+    );
+    for opt in [0, 2] {
+        assert_eq!(printed(&run_begin(&b, opt)), vec![vec![1, 10, 0, 1]]);
+    }
+    // At -O2 everything is constant.
+    let mut m = lower_ok(&b);
+    crate::optimize(&mut m, &opts(2)).unwrap();
+    assert_eq!(
+        m.probes[0].func.layout.len(),
+        1,
+        "{}",
+        crate::print_module(&m)
+    );
+}
+
+#[test]
+fn while_for_break_continue_in_userspace() {
+    // for (i = 0; i < 10; i++) { if (i == 2) continue; if (i == 6) break; printf(i) }
+    // x = 0; while (x < 100) x = x * 2 + 1; printf(x)
+    let src =
+        "for (i = 0; i < 10; i++) { if (i == 2) continue; if (i == 6) break; printf(\"%d\", i) } \
+               x = 0; while (x < 100) x = x * 2 + 1; printf(\"%d\", x)";
+    let mut b = ScriptBuilder::new("l.stp", src);
+    let (i, x) = (local(0), local(1));
+    let body = block(
+        vec![
+            if_(
+                cmp(CmpOp::Eq, lvar(i, b.span("i == 2")), num(2, b.span("2"))),
+                stmt(StmtKind::Continue, b.span("continue")),
+                None,
+                b.span("if (i == 2) continue"),
+            ),
+            if_(
+                cmp(CmpOp::Eq, lvar(i, b.span("i == 6")), num(6, b.span("6"))),
+                stmt(StmtKind::Break, b.span("break")),
+                None,
+                b.span("if (i == 6) break"),
+            ),
+            expr_stmt(printf("%d", vec![lvar(i, b.span("i)"))], b.span("printf"))),
+        ],
+        b.span("{ if"),
+    );
+    let stmts = vec![
+        for_(
+            Some(assign(VarRef::Local(i), None, num(0, b.span("0")), b.span("i = 0"))),
+            Some(cmp(CmpOp::Lt, lvar(i, b.span("i <")), num(10, b.span("10")))),
+            Some(incdec(VarRef::Local(i), true, false, b.span("i++"))),
+            body,
+            b.span("for (i = 0; i < 10; i++) { if (i == 2) continue; if (i == 6) break; printf(\"%d\", i) }"),
+        ),
+        expr_stmt(assign(VarRef::Local(x), None, num(0, b.span("0;")), b.span("x = 0"))),
+        while_(
+            cmp(CmpOp::Lt, lvar(x, b.span("x <")), num(100, b.span("100"))),
+            expr_stmt(assign(
+                VarRef::Local(x),
+                None,
+                bin(
+                    BinaryOp::Add,
+                    bin(BinaryOp::Mul, lvar(x, b.span("x *")), num(2, b.span("2 +"))),
+                    num(1, b.span("1;")),
+                ),
+                b.span("x = x * 2 + 1"),
+            )),
+            b.span("while (x < 100) x = x * 2 + 1"),
+        ),
+        expr_stmt(printf("%d", vec![lvar(x, b.span("x)"))], b.span_nth("printf", 1))),
+    ];
+    begin_probe(
+        &mut b,
+        &[("i", ScalarType::Long), ("x", ScalarType::Long)],
+        stmts,
+    );
+    for opt in [0, 2] {
+        assert_eq!(
+            printed(&run_begin(&b, opt)),
+            vec![vec![0], vec![1], vec![3], vec![4], vec![5], vec![127]]
+        );
+    }
+    // As a kernel probe the for loop (with its break and continue) unrolls,
+    // but `x = x * 2 + 1` is no constant-step counter: the loop rule names it.
+    let mut k = ScriptBuilder::new("l.stp", src);
+    k.script = b.script.clone();
+    k.script.probes[0].points[0].kind = PointKind::Timer {
+        period_ns: 1000,
+        profile: false,
+    };
+    let mut m = lower_ok(&k);
+    let errs = crate::optimize(&mut m, &opts(2)).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert_eq!(k.sm.location(errs[0].primary_span().unwrap()), "l.stp:1:94");
+    assert!(
+        errs[0].labels[0].message.contains("constant step"),
+        "{:?}",
+        errs[0]
+    );
+    // Without the while loop, the unrolled for loop prints the same.
+    k.script.probes[0].body = block(vec![stmts_for(&b)], b.span("for"));
+    let mut m = lower_ok(&k);
+    crate::optimize(&mut m, &opts(2)).unwrap();
+    crate::verify_module(&m).unwrap();
+    let r = super::interp::run(&m.probes[0].func, &[]);
+    assert_eq!(
+        printed(&r),
+        vec![vec![0], vec![1], vec![3], vec![4], vec![5]]
+    );
+}
+
+#[test]
+fn globals_increment_atomically_in_statement_position_only() {
+    let src = "g++; g -= 2; x = g++; printf(\"%d\", x)";
+    let mut b = ScriptBuilder::new("a.stp", src);
+    let g = b.global("g", ScalarType::Long, None);
+    let x = local(0);
+    let stmts = vec![
+        expr_stmt(incdec(VarRef::Global(g), true, false, b.span("g++"))),
+        expr_stmt(assign(
+            VarRef::Global(g),
+            Some(BinaryOp::Sub),
+            num(2, b.span("2")),
+            b.span("g -= 2"),
+        )),
+        expr_stmt(assign(
+            VarRef::Local(x),
+            None,
+            incdec(VarRef::Global(g), true, false, b.span_nth("g++", 1)),
+            b.span("x = g++"),
+        )),
+        expr_stmt(printf("%d", vec![lvar(x, b.span("x)"))], b.span("printf"))),
+    ];
+    begin_probe(&mut b, &[("x", ScalarType::Long)], stmts);
+    let m = lower_ok(&b);
+    assert_eq!(
+        funcs(&m),
+        "function begin_0 {   ; probe begin  (Begin { priority: 0 })
+block0:
+    v0 = iconst 1
+    atomic_add_global +0, v0
+    v1 = iconst 2
+    v2 = ineg v1
+    atomic_add_global +0, v2
+    v3 = load_global +0
+    v4 = iconst 1
+    v5 = iadd v3, v4
+    store_global +0, v5
+    printf format0(v3)
+    return
+}
+"
+    );
+}
+
+#[test]
+fn shifts_are_checked_unless_the_amount_is_a_small_constant() {
+    let src = "printf(\"%d %d %d\", x << 2, -16 >> y, -16 >>> 60)";
+    let mut b = ScriptBuilder::new("sh.stp", src);
+    let x = local(0);
+    let y = b.global("y", ScalarType::Long, None);
+    let args = vec![
+        bin(BinaryOp::Shl, lvar(x, b.span("x")), num(2, b.span("2"))),
+        bin(
+            BinaryOp::Shr,
+            num(-16, b.span("-16")),
+            gvar(y, Type::Long, b.span("y")),
+        ),
+        bin(
+            BinaryOp::LShr,
+            num(-16, b.span_nth("-16", 1)),
+            num(60, b.span("60")),
+        ),
+    ];
+    let st = vec![expr_stmt(printf("%d %d %d", args, b.span("printf")))];
+    begin_probe(&mut b, &[("x", ScalarType::Long)], st);
+    let m = lower_ok(&b);
+    assert_eq!(m.errors.len(), 1);
+    assert_eq!(
+        m.errors[0].message,
+        "shift amount out of range (must be 0 to 63)"
+    );
+    assert_eq!(m.errors[0].location, "near operator '>>' at sh.stp:1:32");
+    assert_eq!(printed(&run_begin(&b, 2)), vec![vec![0, -16, 15]]);
+}
+
+#[test]
+fn division_by_a_zero_variable_traps_with_the_operator_location() {
+    let src = "global z\nprobe begin { printf(\"%d\\n\", 10 / z) }";
+    let mut b = ScriptBuilder::new("d.stp", src);
+    let z = b.global("z", ScalarType::Long, None);
+    let e = bin(
+        BinaryOp::Div,
+        num(10, b.span("10")),
+        gvar(z, Type::Long, b.span_nth("z", 1)),
+    );
+    let p = b.point("begin", PointKind::Begin { priority: 0 });
+    b.probe(
+        "probe begin",
+        vec![p],
+        &[],
+        block(
+            vec![expr_stmt(printf("%d\n", vec![e], b.span("printf")))],
+            b.span("{ printf"),
+        ),
+    );
+    let m = lower_ok(&b);
+    assert_eq!(m.errors[0].location, "near operator '/' at d.stp:2:33");
+    for opt in [0, 2] {
+        let r = run_begin(&b, opt);
+        assert_eq!(r.trapped, Some(0));
+        assert!(r.printed.is_empty());
+    }
+    // Dividing by a non-zero constant needs no check.
+    let mut b2 = ScriptBuilder::new("d.stp", "x / 3");
+    let e = bin(
+        BinaryOp::Div,
+        lvar(local(0), b2.span("x")),
+        num(3, b2.span("3")),
+    );
+    begin_probe(&mut b2, &[("x", ScalarType::Long)], vec![expr_stmt(e)]);
+    assert!(lower_ok(&b2).errors.is_empty());
+}
+
+#[test]
+fn error_and_next_end_the_handler() {
+    let src = "probe begin { error(\"fatal thing\"); next; s = \"a\"; error(s) }";
+    let mut b = ScriptBuilder::new("e.stp", src);
+    let s = local(0);
+    let stmts = vec![
+        expr_stmt(builtin(
+            Builtin::Error,
+            vec![string("fatal thing", b.span("\"fatal thing\""))],
+            Type::Void,
+            b.span("error(\"fatal thing\")"),
+        )),
+        stmt(StmtKind::Next, b.span("next")),
+        expr_stmt(assign(
+            VarRef::Local(s),
+            None,
+            string("a", b.span("\"a\"")),
+            b.span("s = \"a\""),
+        )),
+        expr_stmt(builtin(
+            Builtin::Error,
+            vec![svar(s, b.span("s)"))],
+            Type::Void,
+            b.span("error(s)"),
+        )),
+    ];
+    let p = b.point("begin", PointKind::Begin { priority: 0 });
+    b.probe(
+        "probe begin",
+        vec![p],
+        &[("s", ScalarType::String)],
+        block(stmts, b.span("{ error")),
+    );
+    let m = lower_ok(&b);
+    assert_eq!(
+        m.errors,
+        vec![
+            stapc_bpf::ErrorMsg {
+                message: "fatal thing".into(),
+                location: "near identifier 'error' at e.stp:1:15".into()
+            },
+            stapc_bpf::ErrorMsg {
+                message: "".into(),
+                location: "near identifier 'error' at e.stp:1:52".into()
+            },
+        ]
+    );
+    // Everything after the first error() is unreachable and gone.
+    assert!(
+        funcs(&m).ends_with("block0:\n    str_const ss1, \"\"\n    trap error0\n}\n"),
+        "{}",
+        funcs(&m)
+    );
+}
+
+#[test]
+fn unassigned_locals_read_zero_and_context_builtins() {
+    let src = "printf(\"%d %d %s\", x, pid(), execname())";
+    let mut b = ScriptBuilder::new("u.stp", src);
+    let args = vec![
+        lvar(local(0), b.span("x")),
+        builtin(Builtin::Pid, vec![], Type::Long, b.span("pid()")),
+        builtin(
+            Builtin::Execname,
+            vec![],
+            Type::String,
+            b.span("execname()"),
+        ),
+    ];
+    let st = vec![expr_stmt(printf("%d %d %s", args, b.span("printf")))];
+    begin_probe(&mut b, &[("x", ScalarType::Long)], st);
+    let m = lower_ok(&b);
+    assert!(funcs(&m).contains("    v0 = iconst 0\n    v1 = context pid\n    str_context ss0, execname\n    printf format0(v0, v1, ss0)\n"), "{}", funcs(&m));
+}
+
+#[test]
+fn formats_are_deduplicated() {
+    let src = "printf(\"%d\", 1); printf(\"%d\", 2); printf(\"%s\", \"x\")";
+    let mut b = ScriptBuilder::new("f.stp", src);
+    let stmts = vec![
+        expr_stmt(printf("%d", vec![num(1, b.span("1"))], b.span("printf"))),
+        expr_stmt(printf(
+            "%d",
+            vec![num(2, b.span("2"))],
+            b.span_nth("printf", 1),
+        )),
+        expr_stmt(printf(
+            "%s",
+            vec![string("x", b.span("\"x\""))],
+            b.span_nth("printf", 2),
+        )),
+    ];
+    begin_probe(&mut b, &[], stmts);
+    let m = lower_ok(&b);
+    assert_eq!(m.formats.len(), 2);
+}
+
+#[test]
+fn unsupported_constructs_are_diagnostics_at_their_span() {
+    let src =
+        "probe begin, end { a[1] = 2; f(); foreach (k in a) {}; x = sprintf(\"%d\", 1); s <<< 1 }";
+    let mut b = ScriptBuilder::new("n.stp", src);
+    let arr = b.global_of(
+        "a",
+        GlobalType::Array {
+            keys: vec![ScalarType::Long],
+            value: Some(ScalarType::Long),
+        },
+    );
+    let st = b.global_of("s", GlobalType::Stats);
+    b.script.functions.push(Function {
+        name: "f".into(),
+        span: b.span("f()"),
+        params: vec![],
+        ret: None,
+        locals: Default::default(),
+        body: block(vec![], b.span("{}")),
+        recursive: false,
+    });
+    let f = cranelift_entity::EntityRef::new(0);
+    let stmts = vec![
+        expr_stmt(expr(
+            ExprKind::Assign {
+                target: LValue::Index {
+                    array: arr,
+                    keys: vec![num(1, b.span("1"))],
+                },
+                op: None,
+                concat: false,
+                value: Box::new(num(2, b.span("2"))),
+            },
+            Type::Long,
+            b.span("a[1] = 2"),
+        )),
+        expr_stmt(expr(
+            ExprKind::Call {
+                func: f,
+                args: vec![],
+            },
+            Type::Void,
+            b.span("f()"),
+        )),
+        stmt(
+            StmtKind::Foreach(Box::new(Foreach {
+                keys: vec![local(1)],
+                value: None,
+                array: arr,
+                sort: None,
+                limit: None,
+                body: block(vec![], b.span("{}")),
+            })),
+            b.span("foreach (k in a) {}"),
+        ),
+        expr_stmt(assign(
+            VarRef::Local(local(0)),
+            None,
+            expr(
+                ExprKind::Format {
+                    format: "%d".into(),
+                    args: vec![num(1, b.span_nth("1", 1))],
+                    use_: FormatUse::Sprintf,
+                },
+                Type::String,
+                b.span("sprintf(\"%d\", 1)"),
+            ),
+            b.span("x = sprintf"),
+        )),
+        expr_stmt(expr(
+            ExprKind::StatAdd {
+                stat: StatRef::Global(st),
+                value: Box::new(num(1, b.span_nth("1", 2))),
+            },
+            Type::Void,
+            b.span("s <<< 1"),
+        )),
+    ];
+    let pts = vec![
+        b.point("begin", PointKind::Begin { priority: 0 }),
+        b.point("end", PointKind::End { priority: 0 }),
+    ];
+    b.probe(
+        src,
+        pts,
+        &[("x", ScalarType::String), ("k", ScalarType::Long)],
+        block(stmts, b.span("{ a[1]")),
+    );
+    let errs = lower_err(&b);
+    let got: Vec<(String, String)> = errs
+        .iter()
+        .map(|d| (d.message.clone(), b.sm.location(d.primary_span().unwrap())))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "not yet supported by stapc: arrays".to_string(),
+                "n.stp:1:20".to_string()
+            ),
+            (
+                "not yet supported by stapc: calls of script functions".to_string(),
+                "n.stp:1:30".to_string()
+            ),
+            (
+                "not yet supported by stapc: foreach loops".to_string(),
+                "n.stp:1:35".to_string()
+            ),
+            (
+                "not yet supported by stapc: sprintf/sprint (formatting into a string)".to_string(),
+                "n.stp:1:60".to_string()
+            ),
+            (
+                "not yet supported by stapc: statistics".to_string(),
+                "n.stp:1:78".to_string()
+            ),
+        ]
+    );
+    assert!(errs.iter().all(|d| d.code == crate::lower::E_UNSUPPORTED));
+}
+
+#[test]
+fn source_locations_can_be_printed() {
+    let src = "x = 7";
+    let mut b = ScriptBuilder::new("loc.stp", src);
+    let st = vec![expr_stmt(assign(
+        VarRef::Local(local(0)),
+        None,
+        num(7, b.span("7")),
+        b.span("x = 7"),
+    ))];
+    begin_probe(&mut b, &[("x", ScalarType::Long)], st);
+    let m = lower_ok(&b);
+    let text = crate::print_module_with(&m, Some(&b.sm));
+    assert!(
+        text.contains("    v0 = iconst 7                        ; loc.stp:1:5\n"),
+        "{text}"
+    );
+}
