@@ -339,3 +339,220 @@ probe timer.ms(1) {
         assert_eq!(r.globals_added, vec![3]);
     }
 }
+
+// ---- the scalar passes, one by one, on hand-built IR ----
+
+use crate::ir::{BinaryOp as IrBin, OutArg};
+use crate::passes;
+use stapc_frontend::Span;
+
+fn fblock(f: &mut Function) -> crate::ir::Block {
+    f.create_block()
+}
+
+#[test]
+fn constant_folding_follows_c_and_leaves_division_by_zero() {
+    let s = Span::default();
+    let mut f = Function::new("f");
+    let b = fblock(&mut f);
+    let a = f.append(b, InstData::Iconst { imm: -7 }, s).unwrap();
+    let two = f.append(b, InstData::Iconst { imm: 2 }, s).unwrap();
+    let zero = f.append(b, InstData::Iconst { imm: 0 }, s).unwrap();
+    let q = f
+        .append(
+            b,
+            InstData::Binary {
+                op: IrBin::SDiv,
+                args: [a, two],
+            },
+            s,
+        )
+        .unwrap();
+    let r = f
+        .append(
+            b,
+            InstData::Binary {
+                op: IrBin::SRem,
+                args: [a, two],
+            },
+            s,
+        )
+        .unwrap();
+    let min = f.append(b, InstData::Iconst { imm: i64::MIN }, s).unwrap();
+    let m1 = f.append(b, InstData::Iconst { imm: -1 }, s).unwrap();
+    let w = f
+        .append(
+            b,
+            InstData::Binary {
+                op: IrBin::SDiv,
+                args: [min, m1],
+            },
+            s,
+        )
+        .unwrap();
+    let z = f
+        .append(
+            b,
+            InstData::Binary {
+                op: IrBin::SDiv,
+                args: [a, zero],
+            },
+            s,
+        )
+        .unwrap();
+    let sh = f.append(b, InstData::Iconst { imm: 64 }, s).unwrap();
+    let bad = f
+        .append(
+            b,
+            InstData::Binary {
+                op: IrBin::Shl,
+                args: [a, sh],
+            },
+            s,
+        )
+        .unwrap();
+    let args = [q, r, w, z, bad].iter().map(|v| OutArg::Long(*v)).collect();
+    f.append(b, InstData::Printf { format: 0, args }, s);
+    f.append(b, InstData::Return, s);
+    assert!(passes::fold_constants(&mut f));
+    assert_eq!(f.const_value(q), Some(-3));
+    assert_eq!(f.const_value(r), Some(-1));
+    assert_eq!(f.const_value(w), Some(i64::MIN));
+    assert_eq!(f.const_value(z), None);
+    assert_eq!(f.const_value(bad), None);
+    crate::verify_function(&f).unwrap();
+}
+
+#[test]
+fn branch_folding_and_unreachable_removal() {
+    let s = Span::default();
+    let mut f = Function::new("f");
+    let b0 = fblock(&mut f);
+    let b1 = fblock(&mut f);
+    let b2 = fblock(&mut f);
+    let c = f.append(b0, InstData::Iconst { imm: 0 }, s).unwrap();
+    f.append(
+        b0,
+        InstData::Brif {
+            cond: c,
+            then_dest: b1,
+            then_args: vec![],
+            else_dest: b2,
+            else_args: vec![],
+        },
+        s,
+    );
+    f.append(b1, InstData::Exit, s);
+    f.append(b1, InstData::Return, s);
+    f.append(b2, InstData::Return, s);
+    assert!(passes::fold_branches(&mut f));
+    assert_eq!(
+        f.insts[f.terminator(b0).unwrap()],
+        InstData::Jump {
+            dest: b2,
+            args: vec![]
+        }
+    );
+    assert!(passes::eliminate_unreachable_code(&mut f));
+    assert_eq!(f.layout, vec![b0, b2]);
+    assert!(!passes::eliminate_unreachable_code(&mut f));
+    crate::verify_function(&f).unwrap();
+}
+
+#[test]
+fn dce_keeps_side_effects_and_drops_dead_values_and_params() {
+    let s = Span::default();
+    let mut f = Function::new("f");
+    let b0 = fblock(&mut f);
+    let b1 = fblock(&mut f);
+    let p = f.append_block_param(b1);
+    let dead = f.append(b0, InstData::Iconst { imm: 1 }, s).unwrap();
+    let _dead2 = f
+        .append(
+            b0,
+            InstData::Binary {
+                op: IrBin::Add,
+                args: [dead, dead],
+            },
+            s,
+        )
+        .unwrap();
+    let live = f.append(b0, InstData::Iconst { imm: 2 }, s).unwrap();
+    f.append(
+        b0,
+        InstData::StoreGlobal {
+            offset: 0,
+            arg: live,
+        },
+        s,
+    );
+    let _unused_load = f.append(b0, InstData::LoadGlobal { offset: 0 }, s);
+    f.append(
+        b0,
+        InstData::Jump {
+            dest: b1,
+            args: vec![dead],
+        },
+        s,
+    );
+    f.append(
+        b1,
+        InstData::Binary {
+            op: IrBin::Mul,
+            args: [p, p],
+        },
+        s,
+    );
+    f.append(b1, InstData::Return, s);
+    assert!(passes::eliminate_dead_code(&mut f));
+    crate::verify_function(&f).unwrap();
+    assert_eq!(
+        crate::print_function(&f, None),
+        "function f {\nblock0:\n    v3 = iconst 2\n    store_global +0, v3\n    jump block1\nblock1:\n    return\n}\n"
+    );
+}
+
+#[test]
+fn block_merging_and_trivial_params() {
+    let s = Span::default();
+    let mut f = Function::new("f");
+    let b0 = fblock(&mut f);
+    let b1 = fblock(&mut f);
+    let b2 = fblock(&mut f);
+    let p1 = f.append_block_param(b1);
+    let v = f.append(b0, InstData::Iconst { imm: 4 }, s).unwrap();
+    f.append(
+        b0,
+        InstData::Jump {
+            dest: b1,
+            args: vec![v],
+        },
+        s,
+    );
+    f.append(b1, InstData::StoreGlobal { offset: 0, arg: p1 }, s);
+    f.append(
+        b1,
+        InstData::Jump {
+            dest: b2,
+            args: vec![],
+        },
+        s,
+    );
+    f.append(b2, InstData::Return, s);
+    assert!(passes::merge_blocks(&mut f));
+    crate::verify_function(&f).unwrap();
+    assert_eq!(
+        crate::print_function(&f, None),
+        "function f {\nblock0:\n    v1 = iconst 4\n    store_global +0, v1\n    return\n}\n"
+    );
+}
+
+#[test]
+fn proptest_like_smoke_of_interp() {
+    // The interpreter agrees with C on the classic cases.
+    use super::interp::binary;
+    assert_eq!(binary(IrBin::SDiv, 7, -3), Some(-2));
+    assert_eq!(binary(IrBin::SRem, 7, -3), Some(1));
+    assert_eq!(binary(IrBin::SRem, i64::MIN, -1), Some(0));
+    assert_eq!(binary(IrBin::LShr, -16, 60), Some(15));
+}
