@@ -11,15 +11,19 @@ use crate::ir::{
     StrContextOp, Value,
 };
 use crate::Options;
+use cranelift_entity::PrimaryMap;
 use cranelift_entity::SecondaryMap;
 use rustc_hash::FxHashMap;
 use stapc_bpf::{ArgKind, ErrorMsg, Format, ProbeKind};
 use stapc_frontend::script::{
-    BinaryOp, Builtin, CmpOp, Expr, ExprKind, FormatUse, GlobalId, GlobalType, LValue, Literal,
-    LocalId, LogicalOp, PointKind, Probe, ScalarType, Script, Stmt, StmtKind, Type, UnaryOp,
-    VarRef,
+    BinaryOp, Builtin, CmpOp, Expr, ExprKind, FormatUse, FuncId, GlobalId, GlobalType, LValue,
+    Literal, Local, LocalId, LogicalOp, PointKind, Probe, ScalarType, Script, Stmt, StmtKind, Type,
+    UnaryOp, VarRef,
 };
 use stapc_frontend::{Diagnostic, SourceMap, Span};
+
+/// The message of the runtime error for a shift amount outside 0..=63.
+pub const SHIFT_ERROR: &str = "shift amount out of range (must be 0 to 63)";
 
 /// Diagnostic code for script constructs the IR cannot express yet.
 pub const E_UNSUPPORTED: &str = "E0900";
@@ -320,21 +324,58 @@ struct PredEdge {
     edge: usize,
 }
 
+/// A local variable of one activation: the probe's (frame 0) or of one
+/// inlined call (each call gets a fresh frame, so locals are per call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Var {
+    frame: u32,
+    local: LocalId,
+}
+
+/// Where runtime errors go inside `try { … } catch (msg) { … }`.
+#[derive(Clone, Copy)]
+struct Catch {
+    handler: Block,
+    /// The catch variable's slot, which receives the message.
+    msg: Option<Slot>,
+}
+
+/// The return target of the function being inlined.
+#[derive(Clone, Copy)]
+struct Ret {
+    block: Block,
+    ty: Option<ScalarType>,
+    /// For a string result: the slot the caller reads.
+    slot: Option<Slot>,
+}
+
+/// Inlining depth beyond which a call is refused (non-recursive call chains
+/// are finite, but each level multiplies code size).
+const MAX_INLINE_DEPTH: usize = 16;
+
 struct FnCx<'m, 'a> {
     m: &'m mut ModCx<'a>,
     probe: &'a Probe,
     f: Function,
     entry: Block,
     cur: Block,
-    defs: FxHashMap<(Block, LocalId), Value>,
+    defs: FxHashMap<(Block, Var), Value>,
     sealed: SecondaryMap<Block, bool>,
-    incomplete: SecondaryMap<Block, Vec<(LocalId, Value)>>,
+    incomplete: SecondaryMap<Block, Vec<(Var, Value)>>,
     preds: SecondaryMap<Block, Vec<PredEdge>>,
-    str_locals: FxHashMap<LocalId, Slot>,
+    str_locals: FxHashMap<Var, Slot>,
     temps_in_use: Vec<Slot>,
     temps_free: Vec<Slot>,
     /// (continue target, break target) of the enclosing loops.
     loops: Vec<(Block, Block)>,
+    /// The locals table of each frame; frame 0 is the probe's.
+    frames: Vec<&'a PrimaryMap<LocalId, Local>>,
+    /// The frame of the code being lowered.
+    frame: u32,
+    catches: Vec<Catch>,
+    ret: Option<Ret>,
+    /// Functions being inlined, innermost last.
+    call_stack: Vec<FuncId>,
 }
 
 impl<'m, 'a> FnCx<'m, 'a> {
@@ -357,6 +398,11 @@ impl<'m, 'a> FnCx<'m, 'a> {
             temps_in_use: Vec::new(),
             temps_free: Vec::new(),
             loops: Vec::new(),
+            frames: vec![&probe.locals],
+            frame: 0,
+            catches: Vec::new(),
+            ret: None,
+            call_stack: Vec::new(),
         }
     }
 
@@ -450,11 +496,18 @@ impl<'m, 'a> FnCx<'m, 'a> {
 
     // ---- SSA construction (Braun et al. 2013) ----
 
-    fn write_var(&mut self, var: LocalId, block: Block, v: Value) {
+    fn var(&self, local: LocalId) -> Var {
+        Var {
+            frame: self.frame,
+            local,
+        }
+    }
+
+    fn write_var(&mut self, var: Var, block: Block, v: Value) {
         self.defs.insert((block, var), v);
     }
 
-    fn read_var(&mut self, var: LocalId, block: Block) -> Value {
+    fn read_var(&mut self, var: Var, block: Block) -> Value {
         if let Some(&v) = self.defs.get(&(block, var)) {
             return v;
         }
@@ -464,12 +517,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             p
         } else if self.preds[block].is_empty() {
             // Unassigned (or unreachable): a local reads 0.
-            let span = self
-                .probe
-                .locals
-                .get(var)
-                .map(|l| l.span)
-                .unwrap_or_default();
+            let span = self.local_span(var);
             match self.f.insert(block, 0, InstData::Iconst { imm: 0 }, span) {
                 Some(v) => v,
                 None => return self.iconst(0, span),
@@ -487,7 +535,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
         v
     }
 
-    fn add_operands(&mut self, var: LocalId, block: Block) {
+    fn add_operands(&mut self, var: Var, block: Block) {
         let preds = self.preds[block].clone();
         for pe in preds {
             let v = self.read_var(var, pe.block);
@@ -516,17 +564,12 @@ impl<'m, 'a> FnCx<'m, 'a> {
         s
     }
 
-    fn str_local(&mut self, var: LocalId) -> Slot {
+    fn str_local(&mut self, var: Var) -> Slot {
         if let Some(&s) = self.str_locals.get(&var) {
             return s;
         }
         let s = self.f.create_slot(self.m.msl);
-        let span = self
-            .probe
-            .locals
-            .get(var)
-            .map(|l| l.span)
-            .unwrap_or_default();
+        let span = self.local_span(var);
         // Scratch memory outlives a run: an unassigned string local must read "".
         self.f.insert(
             self.entry,
@@ -541,8 +584,19 @@ impl<'m, 'a> FnCx<'m, 'a> {
         s
     }
 
-    fn local_type(&self, var: LocalId) -> Option<ScalarType> {
-        self.probe.locals.get(var).map(|l| l.ty)
+    fn local_type(&self, var: Var) -> Option<ScalarType> {
+        self.frames
+            .get(var.frame as usize)?
+            .get(var.local)
+            .map(|l| l.ty)
+    }
+
+    fn local_span(&self, var: Var) -> Span {
+        self.frames
+            .get(var.frame as usize)
+            .and_then(|f| f.get(var.local))
+            .map(|l| l.span)
+            .unwrap_or_default()
     }
 
     fn global_offset(&mut self, g: GlobalId, span: Span) -> Option<(u32, ScalarType)> {
@@ -684,13 +738,36 @@ impl<'m, 'a> FnCx<'m, 'a> {
                     ),
                 }
             }
+            StmtKind::Return(value) if self.ret.is_some() => self.return_stmt(value.as_ref(), span),
             StmtKind::Next | StmtKind::Return(None) => self.terminate(InstData::Return, span),
             StmtKind::Return(Some(_)) => self
                 .m
-                .unsupported(span, "`return` with a value outside a function"),
+                .malformed(span, "`return` with a value outside a function"),
             StmtKind::Foreach(_) => self.m.unsupported(span, "foreach loops"),
             StmtKind::Delete(_) => self.m.unsupported(span, "delete"),
-            StmtKind::Try { .. } => self.m.unsupported(span, "try/catch"),
+            StmtKind::Try {
+                body,
+                catch_var,
+                handler,
+            } => {
+                let handler_b = self.new_block();
+                let after = self.new_block();
+                let msg = catch_var.map(|l| self.str_local(self.var(l)));
+                self.catches.push(Catch {
+                    handler: handler_b,
+                    msg,
+                });
+                self.stmt(body);
+                self.catches.pop();
+                self.jump(after, vec![], span);
+                // Every raise site of the body is known now.
+                self.seal(handler_b);
+                self.switch_to(handler_b);
+                self.stmt(handler);
+                self.jump(after, vec![], span);
+                self.seal(after);
+                self.switch_to(after);
+            }
             StmtKind::Empty => {}
         }
     }
@@ -813,9 +890,9 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 );
                 Val::Str(t)
             }
-            ExprKind::Var(VarRef::Local(l)) => match self.local_type(*l) {
-                Some(ScalarType::Long) => Val::Long(self.read_var(*l, self.cur)),
-                Some(ScalarType::String) => Val::Str(self.str_local(*l)),
+            ExprKind::Var(VarRef::Local(l)) => match self.local_type(self.var(*l)) {
+                Some(ScalarType::Long) => Val::Long(self.read_var(self.var(*l), self.cur)),
+                Some(ScalarType::String) => Val::Str(self.str_local(self.var(*l))),
                 None => {
                     self.m
                         .malformed(span, "reference to a local that does not exist");
@@ -983,10 +1060,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
                     Val::Long(result)
                 }
             }
-            ExprKind::Call { .. } => {
-                self.m.unsupported(span, "calls of script functions");
-                self.dummy(e)
-            }
+            ExprKind::Call { func, args } => self.call(e, *func, args),
             ExprKind::Builtin { func, args } => self.builtin(e, *func, args),
             ExprKind::Format {
                 format,
@@ -1054,9 +1128,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
         match op {
             BinaryOp::Div | BinaryOp::Mod if !matches!(self.f.const_value(b), Some(c) if c != 0) => {
                 let loc = self.m.operator_location(span, between.0, between.1, text);
-                let error = self
-                    .m
-                    .error_id("division by 0", format!("near operator '{text}' at {loc}"));
+                let location = format!("near operator '{text}' at {loc}");
                 let z = self.iconst(0, span);
                 let is_zero = self.val(
                     InstData::Icmp {
@@ -1065,16 +1137,13 @@ impl<'m, 'a> FnCx<'m, 'a> {
                     },
                     span,
                 );
-                self.check(is_zero, error, span);
+                self.check(is_zero, "division by 0", location, span);
             }
             BinaryOp::Shl | BinaryOp::Shr | BinaryOp::LShr
                 if !matches!(self.f.const_value(b), Some(0..=63)) =>
             {
                 let loc = self.m.operator_location(span, between.0, between.1, text);
-                let error = self.m.error_id(
-                    "shift amount out of range (must be 0 to 63)",
-                    format!("near operator '{text}' at {loc}"),
-                );
+                let location = format!("near operator '{text}' at {loc}");
                 let limit = self.iconst(64, span);
                 let bad = self.val(
                     InstData::Icmp {
@@ -1083,7 +1152,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
                     },
                     span,
                 );
-                self.check(bad, error, span);
+                self.check(bad, SHIFT_ERROR, location, span);
             }
             _ => {}
         }
@@ -1096,16 +1165,152 @@ impl<'m, 'a> FnCx<'m, 'a> {
         )
     }
 
-    /// `if (failed) trap error`, continuing in a new block.
-    fn check(&mut self, failed: Value, error: u32, span: Span) {
+    /// `if (failed) raise the error`, continuing in a new block.
+    fn check(&mut self, failed: Value, message: &str, location: String, span: Span) {
         let trap_b = self.new_block();
         let cont = self.new_block();
         self.brif(failed, trap_b, cont, span);
         self.seal(trap_b);
         self.seal(cont);
         self.switch_to(trap_b);
-        self.terminate(InstData::Trap { error }, span);
+        self.raise(message, location, None, span);
         self.switch_to(cont);
+    }
+
+    /// Raise a runtime error: inside `try`, store the message in the catch
+    /// variable and go to the handler; otherwise trap (uncaught). `dynamic`
+    /// is the slot of an `error(msg)` message computed at run time.
+    fn raise(&mut self, message: &str, location: String, dynamic: Option<Slot>, span: Span) {
+        if let Some(c) = self.catches.last().copied() {
+            if let Some(slot) = c.msg {
+                let data = match dynamic {
+                    Some(src) => InstData::StrCopy { dst: slot, src },
+                    None => InstData::StrConst {
+                        dst: slot,
+                        value: message.to_string(),
+                    },
+                };
+                self.ins(data, span);
+            }
+            self.jump(c.handler, vec![], span);
+            return;
+        }
+        let error = self.m.error_id(message, location);
+        match dynamic {
+            Some(msg) => self.terminate(InstData::TrapMsg { error, msg }, span),
+            None => self.terminate(InstData::Trap { error }, span),
+        }
+    }
+
+    /// Inline a call of a script function: arguments are evaluated in the
+    /// caller's frame, the body runs in a fresh frame, `return` jumps to a
+    /// block after it (with the result as a parameter, or in a slot).
+    fn call(&mut self, e: &Expr, func: FuncId, args: &[Expr]) -> Val {
+        let span = e.span;
+        let script = self.m.script;
+        let Some(fd) = script.functions.get(func) else {
+            self.m
+                .malformed(span, "call of a function that does not exist");
+            return self.dummy(e);
+        };
+        if fd.recursive || self.call_stack.contains(&func) {
+            self.m.unsupported(
+                span,
+                &format!("recursive functions (`{}` calls itself)", fd.name),
+            );
+            return self.dummy(e);
+        }
+        if self.call_stack.len() >= MAX_INLINE_DEPTH {
+            self.m.unsupported(
+                span,
+                &format!("function calls nested more than {MAX_INLINE_DEPTH} deep"),
+            );
+            return self.dummy(e);
+        }
+        if args.len() != fd.params.len() {
+            self.m.malformed(span, "wrong number of arguments");
+            return self.dummy(e);
+        }
+        let vals: Vec<Val> = args.iter().map(|a| self.expr(a)).collect();
+        let frame = self.frames.len() as u32;
+        self.frames.push(&fd.locals);
+        let saved_frame = std::mem::replace(&mut self.frame, frame);
+        for ((p, v), a) in fd.params.iter().zip(vals).zip(args) {
+            let var = self.var(*p);
+            match (self.local_type(var), v) {
+                (Some(ScalarType::Long), Val::Long(x)) => self.write_var(var, self.cur, x),
+                (Some(ScalarType::String), Val::Str(src)) => {
+                    let dst = self.str_local(var);
+                    self.ins(InstData::StrCopy { dst, src }, a.span);
+                }
+                _ => self.m.malformed(a.span, "argument of the wrong type"),
+            }
+        }
+        let ret_b = self.new_block();
+        let (result, slot) = match fd.ret {
+            Some(ScalarType::Long) => (Some(self.f.append_block_param(ret_b)), None),
+            Some(ScalarType::String) => (None, Some(self.temp())),
+            None => (None, None),
+        };
+        let saved_ret = self.ret.replace(Ret {
+            block: ret_b,
+            ty: fd.ret,
+            slot,
+        });
+        let saved_loops = std::mem::take(&mut self.loops);
+        self.call_stack.push(func);
+        self.stmt(&fd.body);
+        // Falling off the end returns 0 / "".
+        let end = Span {
+            start: fd.body.span.end.saturating_sub(1),
+            ..fd.body.span
+        };
+        self.return_stmt(None, end);
+        self.call_stack.pop();
+        self.loops = saved_loops;
+        self.ret = saved_ret;
+        self.frame = saved_frame;
+        self.seal(ret_b);
+        self.switch_to(ret_b);
+        match (result, slot) {
+            (Some(v), _) => Val::Long(v),
+            (_, Some(s)) => Val::Str(s),
+            _ => Val::Void,
+        }
+    }
+
+    /// `return [e]` inside an inlined function.
+    fn return_stmt(&mut self, value: Option<&Expr>, span: Span) {
+        let Some(r) = self.ret else { return };
+        match (r.ty, r.slot) {
+            (Some(ScalarType::Long), _) => {
+                let v = match value {
+                    Some(e) => self.long(e),
+                    None => self.iconst(0, span),
+                };
+                self.jump(r.block, vec![v], span);
+            }
+            (Some(ScalarType::String), Some(dst)) => {
+                let data = match value {
+                    Some(e) => InstData::StrCopy {
+                        dst,
+                        src: self.string(e),
+                    },
+                    None => InstData::StrConst {
+                        dst,
+                        value: String::new(),
+                    },
+                };
+                self.ins(data, span);
+                self.jump(r.block, vec![], span);
+            }
+            _ => {
+                if let Some(e) = value {
+                    self.expr(e);
+                }
+                self.jump(r.block, vec![], span);
+            }
+        }
     }
 
     fn assign(
@@ -1119,22 +1324,23 @@ impl<'m, 'a> FnCx<'m, 'a> {
         let span = e.span;
         let between = (span.start, value.span.start);
         match target {
-            LValue::Var(VarRef::Local(l)) => match self.local_type(*l) {
+            LValue::Var(VarRef::Local(l)) => match self.local_type(self.var(*l)) {
                 Some(ScalarType::Long) => {
+                    let var = self.var(*l);
                     let rhs = self.long(value);
                     let new = match op {
                         None => rhs,
                         Some(op) => {
-                            let old = self.read_var(*l, self.cur);
+                            let old = self.read_var(var, self.cur);
                             self.binop(op, old, rhs, span, between)
                         }
                     };
-                    self.write_var(*l, self.cur, new);
+                    self.write_var(var, self.cur, new);
                     Val::Long(new)
                 }
                 Some(ScalarType::String) => {
                     let rhs = self.string(value);
-                    let slot = self.str_local(*l);
+                    let slot = self.str_local(self.var(*l));
                     if concat {
                         self.ins(
                             InstData::StrConcat {
@@ -1209,8 +1415,11 @@ impl<'m, 'a> FnCx<'m, 'a> {
             ir::BinaryOp::Sub
         };
         match target {
-            LValue::Var(VarRef::Local(l)) if self.local_type(*l) == Some(ScalarType::Long) => {
-                let old = self.read_var(*l, self.cur);
+            LValue::Var(VarRef::Local(l))
+                if self.local_type(self.var(*l)) == Some(ScalarType::Long) =>
+            {
+                let var = self.var(*l);
+                let old = self.read_var(var, self.cur);
                 let one = self.iconst(1, span);
                 let new = self.val(
                     InstData::Binary {
@@ -1219,7 +1428,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
                     },
                     span,
                 );
-                self.write_var(*l, self.cur, new);
+                self.write_var(var, self.cur, new);
                 Val::Long(if prefix { new } else { old })
             }
             LValue::Var(VarRef::Global(g)) => match self.global_offset(*g, span) {
@@ -1281,13 +1490,11 @@ impl<'m, 'a> FnCx<'m, 'a> {
                         kind: ExprKind::Str(msg),
                         ..
                     }) => {
-                        let error = self.m.error_id(msg, location);
-                        self.terminate(InstData::Trap { error }, span);
+                        self.raise(msg, location, None, span);
                     }
                     Some(arg) => {
                         let msg = self.string(arg);
-                        let error = self.m.error_id("", location);
-                        self.terminate(InstData::TrapMsg { error, msg }, span);
+                        self.raise("", location, Some(msg), span);
                     }
                     None => self.m.malformed(span, "error() needs a message"),
                 }

@@ -8,6 +8,8 @@ use rustc_hash::FxHashMap;
 pub struct Run {
     /// Printf records: (format, long args; strings as -1).
     pub printed: Vec<(u32, Vec<i64>)>,
+    /// The same records with every argument as text.
+    pub printed_text: Vec<Vec<String>>,
     /// Values passed to atomic adds, in order.
     pub globals_added: Vec<i64>,
     /// `Some(error)` when the function trapped.
@@ -53,6 +55,10 @@ pub fn binary(op: BinaryOp, a: i64, b: i64) -> Option<i64> {
 /// Run `f` with `globals` as the long globals (8 bytes each, by offset / 8).
 pub fn run(f: &Function, globals: &[i64]) -> Run {
     let mut vals: FxHashMap<Value, i64> = FxHashMap::default();
+    let mut slots: FxHashMap<crate::ir::Slot, String> = FxHashMap::default();
+    let sget = |slots: &FxHashMap<crate::ir::Slot, String>, s: &crate::ir::Slot| {
+        slots.get(s).cloned().unwrap_or_default()
+    };
     let mut out = Run::default();
     let mut globals = globals.to_vec();
     let mut block = f.layout[0];
@@ -117,7 +123,24 @@ pub fn run(f: &Function, globals: &[i64]) -> Run {
                 }
                 InstData::AtomicAddGlobal { arg, .. } => out.globals_added.push(get(&vals, *arg)),
                 InstData::Context { .. } => r(1000, &mut vals),
-                InstData::StrCompare { .. } => r(0, &mut vals),
+                InstData::StrCompare { args } => {
+                    let (a, b) = (sget(&slots, &args[0]), sget(&slots, &args[1]));
+                    r(a.cmp(&b) as i64, &mut vals)
+                }
+                InstData::StrConst { dst, value } => {
+                    slots.insert(*dst, value.clone());
+                }
+                InstData::StrCopy { dst, src } => {
+                    let v = sget(&slots, src);
+                    slots.insert(*dst, v);
+                }
+                InstData::StrConcat { dst, args } => {
+                    let v = sget(&slots, &args[0]) + &sget(&slots, &args[1]);
+                    slots.insert(*dst, v);
+                }
+                InstData::StrContext { dst, .. } => {
+                    slots.insert(*dst, "stapc-sim".into());
+                }
                 InstData::Printf { format, args } => {
                     let a = args
                         .iter()
@@ -127,6 +150,14 @@ pub fn run(f: &Function, globals: &[i64]) -> Run {
                         })
                         .collect();
                     out.printed.push((*format, a));
+                    let t = args
+                        .iter()
+                        .map(|a| match a {
+                            OutArg::Long(v) => get(&vals, *v).to_string(),
+                            OutArg::Str(s) => sget(&slots, s),
+                        })
+                        .collect();
+                    out.printed_text.push(t);
                 }
                 InstData::Exit => out.exited = true,
                 InstData::Jump { dest, args } => {

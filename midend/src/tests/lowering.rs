@@ -726,7 +726,7 @@ fn unsupported_constructs_are_diagnostics_at_their_span() {
         ret: None,
         locals: Default::default(),
         body: block(vec![], b.span("{}")),
-        recursive: false,
+        recursive: true,
     });
     let f = cranelift_entity::EntityRef::new(0);
     let stmts = vec![
@@ -808,7 +808,7 @@ fn unsupported_constructs_are_diagnostics_at_their_span() {
                 "n.stp:1:20".to_string()
             ),
             (
-                "not yet supported by stapc: calls of script functions".to_string(),
+                "not yet supported by stapc: recursive functions (`f` calls itself)".to_string(),
                 "n.stp:1:30".to_string()
             ),
             (
@@ -844,5 +844,285 @@ fn source_locations_can_be_printed() {
     assert!(
         text.contains("    v0 = iconst 7                        ; loc.stp:1:5\n"),
         "{text}"
+    );
+}
+
+fn text_of(r: &super::interp::Run) -> Vec<String> {
+    r.printed_text.iter().map(|a| a.join(" ")).collect()
+}
+
+#[test]
+fn try_catch_routes_errors_to_the_handler() {
+    // The shape of conformance/try_catch.stp.
+    let src = "try { println(\"in try\"); error(\"boom\"); println(\"not reached\") } catch (msg) { printf(\"caught: %s\", msg) } \
+               try { z = 0; printf(\"%d\", 10 / z) } catch (m) { printf(\"caught: %s\", m) } \
+               try { try { error(\"inner\") } catch { println(\"inner caught\") } error(\"outer\") } catch (m2) { printf(\"outer caught: %s\", m2) }";
+    let mut b = ScriptBuilder::new("t.stp", src);
+    let (msg, z, m, m2) = (local(0), local(1), local(2), local(3));
+    let pr = |b: &ScriptBuilder, t: &str, n: usize| {
+        printf(&format!("{t}\n"), vec![], b.span_nth("println", n))
+    };
+    let err = |b: &ScriptBuilder, t: &str| {
+        let call = format!("error(\"{t}\")");
+        builtin(
+            Builtin::Error,
+            vec![string(t, b.span(&format!("\"{t}\"")))],
+            Type::Void,
+            b.span(&call),
+        )
+    };
+    let try1 = stmt(
+        StmtKind::Try {
+            body: Box::new(block(
+                vec![
+                    expr_stmt(pr(&b, "in try", 0)),
+                    expr_stmt(err(&b, "boom")),
+                    expr_stmt(pr(&b, "not reached", 1)),
+                ],
+                b.span("{ println(\"in try\")"),
+            )),
+            catch_var: Some(msg),
+            handler: Box::new(expr_stmt(printf(
+                "caught: %s",
+                vec![svar(msg, b.span("msg)"))],
+                b.span("printf"),
+            ))),
+        },
+        b.span("try { println"),
+    );
+    let try2 = stmt(
+        StmtKind::Try {
+            body: Box::new(block(
+                vec![
+                    expr_stmt(assign(
+                        VarRef::Local(z),
+                        None,
+                        num(0, b.span("0")),
+                        b.span("z = 0"),
+                    )),
+                    expr_stmt(printf(
+                        "%d",
+                        vec![bin(
+                            BinaryOp::Div,
+                            num(10, b.span("10")),
+                            lvar(z, b.span("z)")),
+                        )],
+                        b.span_nth("printf", 1),
+                    )),
+                ],
+                b.span("{ z = 0"),
+            )),
+            catch_var: Some(m),
+            handler: Box::new(expr_stmt(printf(
+                "caught: %s",
+                vec![svar(m, b.span("m)"))],
+                b.span_nth("printf", 2),
+            ))),
+        },
+        b.span("try { z"),
+    );
+    let inner = stmt(
+        StmtKind::Try {
+            body: Box::new(expr_stmt(err(&b, "inner"))),
+            catch_var: None,
+            handler: Box::new(expr_stmt(pr(&b, "inner caught", 2))),
+        },
+        b.span("try { error(\"inner\")"),
+    );
+    let try3 = stmt(
+        StmtKind::Try {
+            body: Box::new(block(
+                vec![inner, expr_stmt(err(&b, "outer"))],
+                b.span("{ try { error"),
+            )),
+            catch_var: Some(m2),
+            handler: Box::new(expr_stmt(printf(
+                "outer caught: %s",
+                vec![svar(m2, b.span("m2)"))],
+                b.span_nth("printf", 3),
+            ))),
+        },
+        b.span("try { try"),
+    );
+    let locals = [
+        ("msg", ScalarType::String),
+        ("z", ScalarType::Long),
+        ("m", ScalarType::String),
+        ("m2", ScalarType::String),
+    ];
+    begin_probe(&mut b, &locals, vec![try1, try2, try3]);
+    for opt in [0, 2] {
+        let r = run_begin(&b, opt);
+        assert_eq!(r.trapped, None);
+        assert_eq!(text_of(&r), ["", "boom", "division by 0", "", "outer"]);
+        assert_eq!(
+            r.printed.iter().map(|p| p.0).collect::<Vec<_>>(),
+            [0, 2, 2, 4, 5]
+        );
+    }
+    // Nothing escapes: no runtime error is left in the module.
+    assert!(lower_ok(&b).errors.is_empty());
+}
+
+#[test]
+fn script_functions_are_inlined_with_per_call_locals() {
+    // function greet:string(who:string) { return "hi " . who }
+    // function counter(n) { acc = 0; for (i = 1; i <= n; i++) acc += i; return acc }
+    // function nothing() { }
+    let src = "function greet:string(who:string) { return \"hi \" . who } \
+               function counter(n) { acc = 0; for (i = 1; i <= n; i++) acc += i; return acc } \
+               function nothing() { } \
+               probe begin { printf(\"%s\", greet(\"bob\")); printf(\"%d %d\", counter(10), counter(3)); nothing() }";
+    let mut b = ScriptBuilder::new("fn.stp", src);
+    let locals = |list: &[(&str, ScalarType)], b: &ScriptBuilder| {
+        let mut map = cranelift_entity::PrimaryMap::new();
+        for (name, ty) in list {
+            map.push(Local {
+                name: (*name).into(),
+                span: b.span(name),
+                ty: *ty,
+            });
+        }
+        map
+    };
+    let who = local(0);
+    let greet = Function {
+        name: "greet".into(),
+        span: b.span("greet"),
+        params: vec![who],
+        ret: Some(ScalarType::String),
+        locals: locals(&[("who", ScalarType::String)], &b),
+        body: stmt(
+            StmtKind::Return(Some(concat(
+                string("hi ", b.span("\"hi \"")),
+                svar(who, b.span("who }")),
+            ))),
+            b.span("return \"hi \" . who"),
+        ),
+        recursive: false,
+    };
+    let (n, acc, i) = (local(0), local(1), local(2));
+    let counter = Function {
+        name: "counter".into(),
+        span: b.span("counter"),
+        params: vec![n],
+        ret: Some(ScalarType::Long),
+        locals: locals(
+            &[
+                ("n", ScalarType::Long),
+                ("acc", ScalarType::Long),
+                ("i", ScalarType::Long),
+            ],
+            &b,
+        ),
+        body: block(
+            vec![
+                expr_stmt(assign(
+                    VarRef::Local(acc),
+                    None,
+                    num(0, b.span("0")),
+                    b.span("acc = 0"),
+                )),
+                for_(
+                    Some(assign(
+                        VarRef::Local(i),
+                        None,
+                        num(1, b.span("1")),
+                        b.span("i = 1"),
+                    )),
+                    Some(cmp(
+                        CmpOp::Le,
+                        lvar(i, b.span("i <=")),
+                        lvar(n, b.span("n;")),
+                    )),
+                    Some(incdec(VarRef::Local(i), true, false, b.span("i++"))),
+                    expr_stmt(assign(
+                        VarRef::Local(acc),
+                        Some(BinaryOp::Add),
+                        lvar(i, b.span("i;")),
+                        b.span("acc += i"),
+                    )),
+                    b.span("for (i = 1; i <= n; i++) acc += i"),
+                ),
+                stmt(
+                    StmtKind::Return(Some(lvar(acc, b.span("acc }")))),
+                    b.span("return acc"),
+                ),
+            ],
+            b.span("{ acc = 0"),
+        ),
+        recursive: false,
+    };
+    let nothing = Function {
+        name: "nothing".into(),
+        span: b.span("nothing"),
+        params: vec![],
+        ret: None,
+        locals: Default::default(),
+        body: block(vec![], b.span("{ }")),
+        recursive: false,
+    };
+    let fg = b.script.functions.push(greet);
+    let fc = b.script.functions.push(counter);
+    let fnn = b.script.functions.push(nothing);
+    let call = |f, args, ty, sp| expr(ExprKind::Call { func: f, args }, ty, sp);
+    let stmts = vec![
+        expr_stmt(printf(
+            "%s",
+            vec![call(
+                fg,
+                vec![string("bob", b.span("\"bob\""))],
+                Type::String,
+                b.span("greet(\"bob\")"),
+            )],
+            b.span("printf"),
+        )),
+        expr_stmt(printf(
+            "%d %d",
+            vec![
+                call(
+                    fc,
+                    vec![num(10, b.span("10"))],
+                    Type::Long,
+                    b.span("counter(10)"),
+                ),
+                call(
+                    fc,
+                    vec![num(3, b.span("3)"))],
+                    Type::Long,
+                    b.span("counter(3)"),
+                ),
+            ],
+            b.span_nth("printf", 1),
+        )),
+        expr_stmt(call(fnn, vec![], Type::Void, b.span("nothing()"))),
+    ];
+    let p = b.point("begin", PointKind::Begin { priority: 0 });
+    b.probe(
+        "probe begin",
+        vec![p],
+        &[],
+        block(stmts, b.span("{ printf")),
+    );
+    for opt in [0, 2] {
+        let r = run_begin(&b, opt);
+        assert_eq!(text_of(&r), ["hi bob", "55 6"]);
+    }
+    // In a kernel probe the loops of both calls unroll (n is a constant
+    // argument), and -O2 folds everything.
+    b.script.probes[0].points[0].kind = PointKind::Timer {
+        period_ns: 1000,
+        profile: false,
+    };
+    let mut m = lower_ok(&b);
+    crate::optimize(&mut m, &opts(2)).unwrap();
+    crate::verify_module(&m).unwrap();
+    let f = &m.probes[0].func;
+    assert_eq!(text_of(&super::interp::run(f, &[])), ["hi bob", "55 6"]);
+    assert!(funcs(&m).contains("v"), "{}", funcs(&m));
+    assert!(
+        crate::print_module(&m).contains("iconst 55"),
+        "{}",
+        crate::print_module(&m)
     );
 }
