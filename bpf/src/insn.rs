@@ -221,7 +221,7 @@ pub fn encode_all(insns: &[Insn]) -> Vec<u8> {
 
 /// Decode bytes into slots; the length must be a multiple of 8.
 pub fn decode_all(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(DecodeError::Length(bytes.len()));
     }
     Ok(bytes
