@@ -33,6 +33,10 @@ pub enum Invalid {
     BadLddwSecondSlot,
     /// Asked for a slot past the end of the program.
     OutOfRange { index: usize },
+    /// A field the instruction does not use is not zero (RFC 9669 requires
+    /// it; only `check_insn` reports this, the text ignores such fields as
+    /// llvm-objdump does).
+    Reserved { code: u8, field: &'static str },
 }
 
 impl fmt::Display for Invalid {
@@ -45,6 +49,12 @@ impl fmt::Display for Invalid {
             Invalid::TruncatedLddw => write!(f, "<invalid: truncated lddw>"),
             Invalid::BadLddwSecondSlot => write!(f, "<invalid: bad second slot of lddw>"),
             Invalid::OutOfRange { index } => write!(f, "<invalid: no instruction {index}>"),
+            Invalid::Reserved { code, field } => {
+                write!(
+                    f,
+                    "<invalid: unused field {field} is not zero for opcode {code:#04x}>"
+                )
+            }
         }
     }
 }
@@ -69,6 +79,144 @@ pub fn decode_text(insns: &[Insn], index: usize) -> Result<(String, usize), Inva
         return lddw_text(&insn, next).map(|s| (s, 2));
     }
     one_text(&insn).map(|s| (s, 1))
+}
+
+/// Strict decoding of the instruction at `index`, as the kernel does it:
+/// what `decode_text` checks, plus that every field the instruction does
+/// not use is zero and registers are r0..=r10. Returns the slots used.
+pub fn check_insn(insns: &[Insn], index: usize) -> Result<usize, Invalid> {
+    let (_, n) = decode_text(insns, index)?;
+    let i = insns[index];
+    let code = i.code;
+    let reserved = |field| Err(Invalid::Reserved { code, field });
+    if i.dst > 10 || (i.src > 10 && !i.is_lddw()) {
+        return Err(Invalid::Field {
+            code,
+            field: "register",
+            value: i.dst.max(i.src) as i64,
+        });
+    }
+    let x = code & BPF_X != 0;
+    let op = code & 0xf0;
+    match i.class() {
+        BPF_ALU | BPF_ALU64 => {
+            if op == BPF_NEG || op == BPF_END {
+                if i.src != 0 {
+                    return reserved("src");
+                }
+                if i.off != 0 {
+                    return reserved("offset");
+                }
+                if op == BPF_NEG && i.imm != 0 {
+                    return reserved("imm");
+                }
+            } else if x && i.imm != 0 {
+                return reserved("imm");
+            } else if !x && i.src != 0 {
+                return reserved("src");
+            } else if !matches!(op, BPF_DIV | BPF_MOD | BPF_MOV) && i.off != 0 {
+                return reserved("offset");
+            }
+        }
+        BPF_JMP | BPF_JMP32 => match op {
+            BPF_JA => {
+                if i.dst != 0 {
+                    return reserved("dst");
+                }
+                if i.src != 0 {
+                    return reserved("src");
+                }
+                if i.class() == BPF_JMP && i.imm != 0 {
+                    return reserved("imm");
+                }
+                if i.class() == BPF_JMP32 && i.off != 0 {
+                    return reserved("offset");
+                }
+            }
+            BPF_CALL => {
+                if i.off != 0 {
+                    return reserved("offset");
+                }
+                if x {
+                    if i.src != 0 {
+                        return reserved("src");
+                    }
+                    if i.imm != 0 {
+                        return reserved("imm");
+                    }
+                } else {
+                    if i.dst != 0 {
+                        return reserved("dst");
+                    }
+                    if i.src > 2 {
+                        return Err(Invalid::Field {
+                            code,
+                            field: "src",
+                            value: i.src as i64,
+                        });
+                    }
+                }
+            }
+            BPF_EXIT => {
+                if i.dst != 0 {
+                    return reserved("dst");
+                }
+                if i.src != 0 {
+                    return reserved("src");
+                }
+                if i.off != 0 {
+                    return reserved("offset");
+                }
+                if i.imm != 0 {
+                    return reserved("imm");
+                }
+            }
+            _ => {
+                if x && i.imm != 0 {
+                    return reserved("imm");
+                }
+                if !x && i.src != 0 {
+                    return reserved("src");
+                }
+            }
+        },
+        BPF_LD => {
+            if i.off != 0 {
+                return reserved("offset");
+            }
+            if !i.is_lddw() && i.dst != 0 {
+                return reserved("dst");
+            }
+            if code & 0xe0 == BPF_ABS && i.src != 0 {
+                return reserved("src");
+            }
+        }
+        BPF_LDX => {
+            if i.imm != 0 {
+                return reserved("imm");
+            }
+        }
+        BPF_ST => {
+            if i.src != 0 {
+                return reserved("src");
+            }
+        }
+        _ => {
+            if code & 0xe0 == BPF_MEM && i.imm != 0 {
+                return reserved("imm");
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// `check_insn` over a whole program: the first bad slot and why.
+pub fn check_program(insns: &[Insn]) -> Result<(), (usize, Invalid)> {
+    let mut i = 0;
+    while i < insns.len() {
+        i += check_insn(insns, i).map_err(|e| (i, e))?;
+    }
+    Ok(())
 }
 
 /// One line per instruction, `   N: text`, numbered by slot (an `lddw` takes
@@ -445,6 +593,35 @@ mod tests {
                 assert!(!s.is_empty() && n == 1);
             }
         }
+    }
+
+    #[test]
+    fn strict_check_rejects_unused_fields() {
+        assert_eq!(
+            check_program(&[Insn::mov64_imm(0, 1), Insn::exit()]),
+            Ok(())
+        );
+        let bad = Insn::new(0x07, 0, 0, 1, 1); // add64 with an offset
+        assert!(matches!(
+            check_insn(&[bad], 0),
+            Err(Invalid::Reserved {
+                field: "offset",
+                ..
+            })
+        ));
+        let bad = Insn::new(0x95, 1, 0, 0, 0); // exit with a dst
+        assert_eq!(
+            check_program(&[bad]),
+            Err((
+                0,
+                Invalid::Reserved {
+                    code: 0x95,
+                    field: "dst"
+                }
+            ))
+        );
+        assert_eq!(check_insn(&Insn::lddw(1, -1), 0), Ok(2));
+        assert!(check_insn(&[Insn::new(0xbf, 11, 0, 0, 0)], 0).is_err());
     }
 
     #[test]
