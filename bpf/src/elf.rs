@@ -1194,6 +1194,168 @@ mod tests {
         ));
     }
 
+    fn arb_kind() -> impl proptest::strategy::Strategy<Value = ProbeKind> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<i64>().prop_map(|priority| ProbeKind::Begin { priority }),
+            any::<i64>().prop_map(|priority| ProbeKind::End { priority }),
+            any::<i64>().prop_map(|priority| ProbeKind::Error { priority }),
+            (any::<u64>(), any::<bool>())
+                .prop_map(|(period_ns, profile)| ProbeKind::Timer { period_ns, profile }),
+            ("[a-z_]{1,8}", "[a-z_]{1,8}")
+                .prop_map(|(group, name)| ProbeKind::Tracepoint { group, name }),
+            ("[a-z_]{1,12}", any::<bool>())
+                .prop_map(|(function, ret)| ProbeKind::Kprobe { function, ret }),
+            ("/[a-z/]{1,12}", "[a-z_]{1,8}", any::<bool>())
+                .prop_map(|(path, symbol, ret)| ProbeKind::Uprobe { path, symbol, ret }),
+            (any::<u32>(), any::<u64>(), any::<u64>()).prop_map(
+                |(type_, config, sample_period)| {
+                    ProbeKind::Perf {
+                        type_,
+                        config,
+                        sample_period,
+                    }
+                }
+            ),
+        ]
+    }
+
+    fn arb_object() -> impl proptest::strategy::Strategy<Value = Object> {
+        use proptest::prelude::*;
+        let kinds = [
+            MapKind::Array,
+            MapKind::Hash,
+            MapKind::PerCpuArray,
+            MapKind::PerCpuHash,
+            MapKind::LruHash,
+            MapKind::PerfEventArray,
+            MapKind::RingBuf,
+        ];
+        let map = (
+            0..kinds.len(),
+            any::<(u32, u32, u32)>(),
+            proptest::collection::vec(
+                (
+                    proptest::collection::vec(any::<u8>(), 0..8),
+                    proptest::collection::vec(any::<u8>(), 0..16),
+                ),
+                0..3,
+            ),
+        )
+            .prop_map(
+                move |(k, (key_size, value_size, max_entries), init)| MapDef {
+                    name: String::new(),
+                    kind: kinds[k],
+                    key_size,
+                    value_size,
+                    max_entries,
+                    init,
+                },
+            );
+        let prog = (
+            arb_kind(),
+            ".{0,12}",
+            proptest::collection::vec(any::<u64>(), 1..40),
+            proptest::collection::vec((any::<u32>(), any::<u32>(), any::<u32>()), 0..5),
+        );
+        (
+            proptest::collection::vec(map, 1..6),
+            proptest::collection::vec(prog, 0..5),
+            proptest::collection::vec(
+                (".{0,10}", proptest::collection::vec(any::<bool>(), 0..4)),
+                0..4,
+            ),
+            proptest::collection::vec((".{0,10}", ".{0,10}"), 0..3),
+            (
+                ".{0,10}",
+                any::<u32>(),
+                any::<u32>(),
+                any::<u32>(),
+                "[A-Za-z ]{0,8}",
+            ),
+        )
+            .prop_map(
+                |(mut maps, progs, formats, errors, (source_name, msl, c, o, license))| {
+                    let n = maps.len();
+                    for (i, m) in maps.iter_mut().enumerate() {
+                        m.name = format!("map_{i}");
+                    }
+                    let programs = progs
+                        .into_iter()
+                        .enumerate()
+                        .map(|(pi, (kind, point, words, lines))| {
+                            let mut insns: Vec<Insn> = words
+                                .iter()
+                                .map(|w| Insn::decode(w.to_le_bytes()))
+                                .collect();
+                            // Map references must name a map; the rest is any bytes.
+                            let len = insns.len();
+                            let mut i = 0;
+                            while i < len {
+                                let insn = &mut insns[i];
+                                if insn.is_lddw() && (insn.src == 1 || insn.src == 2) {
+                                    if i + 1 == len {
+                                        insn.src = 0;
+                                    } else {
+                                        insn.imm = (insn.imm as u32 % n as u32) as i32;
+                                    }
+                                }
+                                i += if insns[i].is_lddw() { 2 } else { 1 };
+                            }
+                            let mut lines: Vec<LineEntry> = lines
+                                .into_iter()
+                                .map(|(a, line, col)| LineEntry {
+                                    insn: a % len as u32,
+                                    line,
+                                    col,
+                                })
+                                .collect();
+                            lines.sort_by_key(|l| l.insn);
+                            Program {
+                                name: format!("p{pi}"),
+                                kind,
+                                point,
+                                insns,
+                                lines,
+                            }
+                        })
+                        .collect();
+                    Object {
+                        source_name,
+                        programs,
+                        maps,
+                        formats: formats
+                            .into_iter()
+                            .map(|(text, a)| Format {
+                                text,
+                                args: a
+                                    .into_iter()
+                                    .map(|s| if s { ArgKind::Str } else { ArgKind::Long })
+                                    .collect(),
+                            })
+                            .collect(),
+                        errors: errors
+                            .into_iter()
+                            .map(|(message, location)| ErrorMsg { message, location })
+                            .collect(),
+                        max_string_len: msl,
+                        control_map: c % n as u32,
+                        output_map: o % n as u32,
+                        license,
+                    }
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+        #[test]
+        fn any_object_round_trips(o in arb_object()) {
+            let bytes = write(&o).unwrap();
+            proptest::prop_assert_eq!(read(&bytes).unwrap(), o);
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
         #[test]
