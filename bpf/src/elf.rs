@@ -695,6 +695,29 @@ pub fn read(bytes: &[u8]) -> Result<Object, ElfError> {
     }
     let file = object::read::elf::ElfFile64::<Endianness>::parse(bytes).map_err(parse_err)?;
 
+    // The `object` crate skips relocation sections it cannot read; a
+    // damaged one would silently turn map references into constants.
+    {
+        use object::read::elf::SectionHeader as _;
+        let endian = file.endian();
+        for sh in file.elf_section_table().iter() {
+            let entsize = match sh.sh_type(endian) {
+                elf::SHT_REL => 16,
+                elf::SHT_RELA => 24,
+                _ => continue,
+            };
+            let name = file
+                .elf_section_table()
+                .section_name(endian, sh)
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_else(|_| "<relocations>".into());
+            match sh.data(endian, bytes) {
+                Ok(d) if d.len() % entsize == 0 => {}
+                _ => return Err(ElfError::Truncated { section: name }),
+            }
+        }
+    }
+
     let section_by_name = |name: &'static str| -> Result<_, ElfError> {
         file.section_by_name(name)
             .ok_or(ElfError::MissingSection(name))
@@ -1345,6 +1368,47 @@ mod tests {
                     }
                 },
             )
+    }
+
+    #[test]
+    fn reader_rejects_damaged_relocation_section() {
+        let good = write(&sample()).unwrap();
+        let f = object::read::elf::ElfFile64::<Endianness>::parse(&*good).unwrap();
+        let rel = f.section_by_name(".relstapc/begin").unwrap();
+        let idx = rel.index().0;
+        let shoff = u64::from_le_bytes(good[0x28..0x30].try_into().unwrap()) as usize;
+        // sh_size of that section header: 64-byte headers, size at +32.
+        let at = shoff + idx * 64 + 32;
+        let mut b = good.clone();
+        b[at] -= 1;
+        assert!(
+            matches!(read(&b), Err(ElfError::Truncated { .. })),
+            "{:?}",
+            read(&b)
+        );
+
+        // `.stapc` one byte short.
+        let idx = f.section_by_name(STAPC_SECTION).unwrap().index().0;
+        let mut b = good.clone();
+        b[shoff + idx * 64 + 32] -= 1;
+        assert_eq!(
+            read(&b),
+            Err(ElfError::Truncated {
+                section: STAPC_SECTION.into()
+            })
+        );
+
+        // A map type stapc does not know (the first bpf_map_def's type).
+        let (maps_off, _) = f.section_by_name("maps").unwrap().file_range().unwrap();
+        let mut b = good.clone();
+        b[maps_off as usize] = 99;
+        assert!(matches!(
+            read(&b),
+            Err(ElfError::UnknownMapType {
+                kernel_type: 99,
+                ..
+            })
+        ));
     }
 
     proptest::proptest! {
