@@ -7,6 +7,47 @@
 use crate::asm::{assemble, AsmError};
 use crate::insn::Insn;
 use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Negative tests (in `negative/`) whose program assembles and decodes
+/// strictly: their error only shows when the program is verified or run
+/// (`error.data` reads the uninitialised r0; the other expects a wrong
+/// result). Every other negative file is rejected by `parse_data`,
+/// `DataFile::program` or `disasm::check_program`.
+pub const RUNTIME_NEGATIVES: &[&str] = &["error.data", "incorrect_return_value_high_bits.data"];
+
+/// The suite's directory: `shared/bpf_conformance` next to the repository
+/// clone (the CI layout), else `/work/shared/bpf_conformance`.
+pub fn default_data_dir() -> Option<PathBuf> {
+    [
+        PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/bpf_conformance"
+        )),
+        PathBuf::from("/work/shared/bpf_conformance"),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
+}
+
+/// The `.data` files of `dir/sub` (`tests` or `negative`) as (file name,
+/// text), sorted by name so reports are stable.
+pub fn read_suite(dir: &Path, sub: &str) -> std::io::Result<Vec<(String, String)>> {
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(dir.join(sub))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|x| x == "data") {
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            v.push((name, std::fs::read_to_string(&path)?));
+        }
+    }
+    v.sort();
+    Ok(v)
+}
 
 /// One test file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,49 +3,14 @@
 //! with its raw form), every negative test must be rejected before it runs,
 //! except the few whose error only shows at run time.
 
-use stapc_bpf::conformance::{parse_data, raw_insns, DataFile};
+use stapc_bpf::conformance::{
+    default_data_dir, parse_data, raw_insns, read_suite, DataFile, RUNTIME_NEGATIVES,
+};
 use stapc_bpf::disasm::{check_program, disasm_program};
-use std::path::PathBuf;
-
-/// Next to the repository in CI (`shared/` beside the clone), else the
-/// workspace copy.
-fn data_dir() -> PathBuf {
-    let ci = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/bpf_conformance"
-    ));
-    if ci.is_dir() {
-        return ci;
-    }
-    let local = PathBuf::from("/work/shared/bpf_conformance");
-    assert!(
-        local.is_dir(),
-        "bpf_conformance data not found at {} or {}",
-        ci.display(),
-        local.display()
-    );
-    local
-}
 
 fn files(sub: &str) -> Vec<(String, String)> {
-    let dir = data_dir().join(sub);
-    let mut v: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "data"))
-        .map(|p| {
-            let name = p
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{name}: {e}"));
-            (name, text)
-        })
-        .collect();
-    v.sort();
-    v
+    let dir = default_data_dir().expect("bpf_conformance data (shared/bpf_conformance) not found");
+    read_suite(&dir, sub).unwrap_or_else(|e| panic!("{}/{sub}: {e}", dir.display()))
 }
 
 #[test]
@@ -98,10 +63,6 @@ fn every_positive_test_assembles() {
         failures.join("\n")
     );
 }
-
-/// Negative tests whose program is well formed: the error (a verifier
-/// rejection, a wrong result) is the simulator's to find.
-const RUNTIME_NEGATIVES: &[&str] = &["error.data", "incorrect_return_value_high_bits.data"];
 
 #[test]
 fn every_negative_test_is_rejected() {
