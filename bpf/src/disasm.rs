@@ -8,6 +8,13 @@
 //! `movsx`, `bswap`, `gotol`, sign-extending loads), the text is the one newer
 //! LLVM releases print, so a listing never has holes. 32-bit atomics use the
 //! `w` register forms (what LLVM prints with `+alu32`, the only faithful form).
+//! `callx` names the register in `dst`, as the kernel encodes it.
+//!
+//! Map references print as LLVM prints pseudo loads, `ld_pseudo r1, 1, 3`
+//! (source 1 = map fd, 2 = map value; in an `Object` the last number is the
+//! map index); `disasm_program_with_maps` names the maps instead, bpftool
+//! style. `check_insn`/`check_program` decode strictly, as the kernel does
+//! (unused fields must be zero), for the simulator and the mini-verifier.
 //!
 //! Decoding never panics: a bad opcode, a reserved field that changes the
 //! meaning, or a truncated `lddw` prints an `<invalid ...>` marker instead.
