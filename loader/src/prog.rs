@@ -19,6 +19,8 @@ pub const LOG_START: usize = 64 * 1024;
 pub const LOG_MAX: usize = 16 * 1024 * 1024;
 /// How many lines of the verifier log an error message shows.
 pub const LOG_TAIL_LINES: usize = 20;
+/// `prog_flags` bit of `BPF_PROG_LOAD`.
+const BPF_F_SLEEPABLE: u32 = 1 << 4;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoadError {
@@ -201,7 +203,12 @@ fn prog_load(
     let mut call = Call::ProgLoad(ProgLoad {
         prog_type: spec.prog_type.kernel_type(),
         expected_attach_type: spec.expected_attach_type,
-        prog_flags: 0,
+        // The kernel loads syscall programs only as sleepable ones.
+        prog_flags: if spec.prog_type == ProgramType::Syscall {
+            BPF_F_SLEEPABLE
+        } else {
+            0
+        },
         insns,
         license,
         name: object_name(spec.name),
