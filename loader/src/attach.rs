@@ -277,6 +277,23 @@ pub fn attach_tracepoint_id(prog: BorrowedFd<'_>, id: u64) -> Result<OwnedFd, At
     Ok(open_with_program(prog, attr, None, 0)?)
 }
 
+/// Attach a raw tracepoint program (`ProgramType::RawTracepoint`) to the
+/// raw tracepoint `name` (e.g. `sys_enter`); the returned fd owns the link.
+pub fn attach_raw_tracepoint(prog: BorrowedFd<'_>, name: &str) -> Result<OwnedFd, AttachFailure> {
+    let missing = || AttachFailure::NoTracepoint {
+        group: "raw".into(),
+        name: name.into(),
+    };
+    if !valid_event_name(name) {
+        return Err(missing());
+    }
+    let cname = CString::new(name).map_err(|_| missing())?;
+    match sys::syscall_fd(&mut Call::RawTracepointOpen { name: &cname, prog }) {
+        Err(e) if e.errno == libc::ENOENT => Err(missing()),
+        r => Ok(r?),
+    }
+}
+
 /// Tracepoint group and event names are C identifiers; anything else (a
 /// `/`, `..`) must not reach a path.
 fn valid_event_name(s: &str) -> bool {

@@ -364,6 +364,65 @@ fn verifier_rejection_keeps_the_kernel_log() {
 }
 
 #[test]
+fn a_long_verifier_log_is_captured_whole() {
+    if !kernel_available("a_long_verifier_log_is_captured_whole") {
+        return;
+    }
+    // Thousands of instructions before the faulty access make a log far
+    // larger than the first 64 KiB buffer.
+    let mut insns = vec![Insn::mov64_imm(6, 0)];
+    for _ in 0..3000 {
+        insns.push(Insn::jmp_imm(BPF_JGT, 6, 1_000_000, 0));
+        insns.push(Insn::alu64_imm(BPF_ADD, 6, 1));
+    }
+    insns.push(Insn::st(BPF_W, 10, -4, 0));
+    insns.extend(Insn::ld_map(1, 4));
+    insns.extend([
+        Insn::mov64_reg(2, 10),
+        Insn::alu64_imm(BPF_ADD, 2, -4),
+        Insn::call(MAP_LOOKUP_ELEM),
+        Insn::ldx(BPF_DW, 0, 0, 0),
+        Insn::mov64_imm(0, 0),
+        Insn::exit(),
+    ]);
+    let mut obj = object(
+        MapKind::RingBuf,
+        vec![("long_tp", getpid_tracepoint(), insns)],
+    );
+    obj.maps.push(map("counts", MapKind::Hash, 4, 8, 16));
+    let err = load(&obj).unwrap_err();
+    let LoadError::Verifier {
+        errno,
+        ref log,
+        truncated,
+        ..
+    } = err
+    else {
+        panic!("expected a verifier error, got {err}")
+    };
+    assert_eq!(errno, libc::EACCES);
+    assert!(!truncated);
+    assert!(
+        log.len() > stapc_loader::prog::LOG_START,
+        "log of {} bytes",
+        log.len()
+    );
+    assert!(
+        log.starts_with("0: "),
+        "the log starts at the first instruction: {}",
+        &log[..80]
+    );
+    assert!(log.contains("invalid mem access 'map_value_or_null'"));
+    // The message shows the end of the log, where the error is.
+    let text = err.to_string();
+    assert!(text.contains("verifier log (last 20 of "), "{text}");
+    assert!(
+        text.contains("invalid mem access 'map_value_or_null'"),
+        "{text}"
+    );
+}
+
+#[test]
 fn syscall_program_runs_with_test_run_and_its_record_is_read() {
     if !kernel_available("syscall_program_runs_with_test_run_and_its_record_is_read") {
         return;
@@ -519,6 +578,8 @@ fn timer_fires_and_detaches() {
         }
         // The exit flag stops the counting without detaching.
         loaded.request_exit().unwrap();
+        // A run that passed its check just before the flag was set may still count.
+        std::thread::sleep(Duration::from_millis(5));
         let frozen = global_count(globals);
         std::thread::sleep(Duration::from_millis(20));
         assert_eq!(global_count(globals), frozen);
@@ -550,6 +611,8 @@ fn uprobe_on_a_function_of_this_binary() {
             .find(|n| n.contains("stapc_uprobe_target"));
         found.expect("the test binary has a symbol table")
     };
+    // std::process::id() is a getpid(): keep it out of the getpid tests' counts.
+    let _serial = GETPID.lock().unwrap_or_else(|e| e.into_inner());
     let kind = ProbeKind::Uprobe {
         path: exe.display().to_string(),
         symbol,
@@ -648,4 +711,53 @@ fn missing_probe_points_are_clear_errors() {
         attach(&loaded, "nope"),
         Err(AttachError::UnknownProgram { .. })
     ));
+}
+
+#[test]
+fn raw_tracepoint_sees_our_syscalls() {
+    if !kernel_available("raw_tracepoint_sees_our_syscalls") {
+        return;
+    }
+    let _serial = GETPID.lock().unwrap_or_else(|e| e.into_inner());
+    let insns = Asm::default()
+        .prologue()
+        .only_pid(std::process::id())
+        .count()
+        .finish();
+    let obj = object(MapKind::RingBuf, vec![]);
+    let loaded = load(&obj).unwrap();
+    let fds: Vec<i32> = loaded
+        .maps()
+        .iter()
+        .map(|m| std::os::fd::AsRawFd::as_raw_fd(&m.fd()))
+        .collect();
+    let patched = patch_map_fds("raw_tp", &insns, &fds).unwrap();
+    let prog = load_program(&ProgramSpec {
+        name: "raw_tp",
+        point: "raw_tracepoint(sys_enter)",
+        prog_type: ProgramType::RawTracepoint,
+        expected_attach_type: 0,
+        insns: &patched,
+        license: "GPL",
+    })
+    .unwrap();
+    let link =
+        stapc_loader::attach::attach_raw_tracepoint(std::os::fd::AsFd::as_fd(&prog), "sys_enter")
+            .unwrap();
+    for _ in 0..10 {
+        std::hint::black_box(std::process::id());
+    }
+    drop(link);
+    let seen = global_count(loaded.map(GLOBALS).unwrap());
+    assert!(seen >= 5 + 10, "counted {} syscalls", seen - 5);
+    std::hint::black_box(std::process::id());
+    assert_eq!(
+        global_count(loaded.map(GLOBALS).unwrap()),
+        seen,
+        "detached on drop"
+    );
+    let e =
+        stapc_loader::attach::attach_raw_tracepoint(std::os::fd::AsFd::as_fd(&prog), "no_such_tp")
+            .unwrap_err();
+    assert_eq!(e.to_string(), "the kernel has no tracepoint raw:no_such_tp");
 }
