@@ -14,8 +14,10 @@ pub mod maps;
 pub mod perfbuf;
 pub mod prog;
 pub mod ringbuf;
+// Private: its calls trust their buffer sizes, which only this crate's
+// wrappers (sized from the kernel objects they created) guarantee.
 #[allow(unsafe_code)]
-pub mod sys;
+mod sys;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 

@@ -221,7 +221,7 @@ impl Map {
 
     /// The per-CPU stride: the kernel rounds each CPU's value up to 8 bytes.
     fn stride(&self) -> usize {
-        (self.value_size as usize).div_ceil(8) * 8
+        (self.value_size as usize).div_ceil(8).max(1) * 8
     }
 
     fn err(&self, source: SysError) -> MapError {

@@ -25,7 +25,6 @@ const BPF_PROG_GET_NEXT_ID: u32 = 11;
 const BPF_PROG_GET_FD_BY_ID: u32 = 13;
 const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
 const BPF_RAW_TRACEPOINT_OPEN: u32 = 17;
-const BPF_LINK_CREATE: u32 = 28;
 
 // `<linux/perf_event.h>` ioctls: _IO('$', 0), _IO('$', 1), _IOW('$', 8, __u32).
 const PERF_EVENT_IOC_ENABLE: u64 = 0x2400;
@@ -142,17 +141,6 @@ struct InfoAttr {
     info: u64,
 }
 
-/// `union bpf_attr` for `BPF_LINK_CREATE`, with the `perf_event` tail.
-#[repr(C)]
-#[derive(Default)]
-struct LinkCreateAttr {
-    prog_fd: u32,
-    target_fd: u32,
-    attach_type: u32,
-    flags: u32,
-    bpf_cookie: u64,
-}
-
 /// `union bpf_attr` for `BPF_RAW_TRACEPOINT_OPEN`.
 #[repr(C)]
 #[derive(Default)]
@@ -232,7 +220,6 @@ const _: () = {
     assert!(size_of::<TestRunAttr>() == 80);
     assert!(size_of::<GetIdAttr>() == 12);
     assert!(offset_of!(InfoAttr, info) == 8);
-    assert!(offset_of!(LinkCreateAttr, bpf_cookie) == 16);
     assert!(offset_of!(RawTracepointAttr, cookie) == 16);
     assert!(offset_of!(PerfEventAttr, flags) == 40);
     assert!(offset_of!(PerfEventAttr, config1) == 56);
@@ -318,12 +305,6 @@ pub enum Call<'a> {
     ProgGetFdById {
         id: u32,
     },
-    LinkCreate {
-        prog: BorrowedFd<'a>,
-        target: BorrowedFd<'a>,
-        attach_type: u32,
-        cookie: u64,
-    },
     RawTracepointOpen {
         name: &'a CStr,
         prog: BorrowedFd<'a>,
@@ -378,7 +359,6 @@ impl Call<'_> {
             Call::ObjGetInfoByFd { .. } => "bpf(BPF_OBJ_GET_INFO_BY_FD)",
             Call::ProgGetNextId { .. } => "bpf(BPF_PROG_GET_NEXT_ID)",
             Call::ProgGetFdById { .. } => "bpf(BPF_PROG_GET_FD_BY_ID)",
-            Call::LinkCreate { .. } => "bpf(BPF_LINK_CREATE)",
             Call::RawTracepointOpen { .. } => "bpf(BPF_RAW_TRACEPOINT_OPEN)",
             Call::PerfEventOpen { .. } => "perf_event_open",
             Call::PerfEventIoctl {
@@ -615,21 +595,6 @@ fn real_syscall(call: &mut Call<'_>) -> i64 {
             };
             bpf(BPF_PROG_GET_FD_BY_ID, &mut a)
         }
-        Call::LinkCreate {
-            prog,
-            target,
-            attach_type,
-            cookie,
-        } => {
-            let mut a = LinkCreateAttr {
-                prog_fd: fd_u32(*prog),
-                target_fd: fd_u32(*target),
-                attach_type: *attach_type,
-                flags: 0,
-                bpf_cookie: *cookie,
-            };
-            bpf(BPF_LINK_CREATE, &mut a)
-        }
         Call::RawTracepointOpen { name, prog } => {
             let mut a = RawTracepointAttr {
                 name: name.as_ptr() as u64,
@@ -755,6 +720,8 @@ pub fn page_size() -> usize {
 pub struct Mapping {
     ptr: *mut u8,
     len: usize,
+    /// Stores into a read-only mapping would fault; they are ignored.
+    writable: bool,
     /// The fake keeps its memory here (`u64` for alignment); the kernel's
     /// mappings have none.
     #[cfg(test)]
@@ -783,9 +750,12 @@ pub fn mmap(
         let _ = addr;
         let backing: Box<[AtomicU64]> = (0..len.div_ceil(8)).map(|_| AtomicU64::new(0)).collect();
         let ptr = backing.as_ptr() as *mut u8;
+        // The fake plays the kernel's producer too, so its memory is writable.
+        let _ = writable;
         Ok(Mapping {
             ptr,
             len,
+            writable: true,
             _backing: backing,
         })
     }
@@ -794,19 +764,12 @@ pub fn mmap(
         Ok(Mapping {
             ptr: addr as usize as *mut u8,
             len,
+            writable,
         })
     }
 }
 
 impl Mapping {
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     fn check(&self, off: usize, size: usize, align: usize) -> bool {
         off & (align - 1) == 0 && off.checked_add(size).is_some_and(|end| end <= self.len)
     }
@@ -832,7 +795,7 @@ impl Mapping {
 
     /// Store `v` at `off` (8-aligned) with release ordering; ignored when out of range.
     pub fn store_u64(&self, off: usize, v: u64) {
-        if self.check(off, 8, 8) {
+        if self.writable && self.check(off, 8, 8) {
             // SAFETY: as in `load_u64`; only writable mappings are written.
             unsafe { AtomicU64::from_ptr(self.ptr.add(off) as *mut u64) }
                 .store(v, Ordering::Release)

@@ -462,8 +462,10 @@ fn syscall_program_runs_with_test_run_and_its_record_is_read() {
         );
     }
     assert_eq!(global_count(loaded.map(GLOBALS).unwrap()), 5 + 3);
+    assert!(reader.wait(0).unwrap(), "records are waiting");
     let mut records = Vec::new();
     assert_eq!(reader.read(|r| records.push(r.to_vec())), 3);
+    assert!(!reader.wait(0).unwrap(), "the ring is drained");
     let mut expected = record::PRINTF.to_le_bytes().to_vec();
     expected.extend(7u32.to_le_bytes());
     expected.extend(42u64.to_le_bytes());
@@ -613,39 +615,49 @@ fn uprobe_on_a_function_of_this_binary() {
     };
     // std::process::id() is a getpid(): keep it out of the getpid tests' counts.
     let _serial = GETPID.lock().unwrap_or_else(|e| e.into_inner());
-    let kind = ProbeKind::Uprobe {
-        path: exe.display().to_string(),
-        symbol,
-        ret: false,
-    };
     let pid = std::process::id();
-    let obj = object(
-        MapKind::RingBuf,
-        vec![(
-            "uprobe_0",
-            kind,
-            Asm::default().prologue().only_pid(pid).count().finish(),
-        )],
-    );
-    let loaded = load(&obj).unwrap();
-    let attachment = match attach(&loaded, "uprobe_0") {
-        Ok(a) => a,
-        Err(AttachError::Failed {
-            reason: AttachFailure::NoPmu { reason, .. },
-            ..
-        }) => {
-            eprintln!("skipping uprobe_on_a_function_of_this_binary: {reason}");
-            return;
+    for ret in [false, true] {
+        let kind = ProbeKind::Uprobe {
+            path: exe.display().to_string(),
+            symbol: symbol.clone(),
+            ret,
+        };
+        let obj = object(
+            MapKind::RingBuf,
+            vec![(
+                "uprobe_0",
+                kind,
+                Asm::default().prologue().only_pid(pid).count().finish(),
+            )],
+        );
+        let loaded = load(&obj).unwrap();
+        let attachment = match attach(&loaded, "uprobe_0") {
+            Ok(a) => a,
+            Err(AttachError::Failed {
+                reason: AttachFailure::NoPmu { reason, .. },
+                ..
+            }) => {
+                eprintln!("skipping uprobe_on_a_function_of_this_binary: {reason}");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        for i in 0..10 {
+            stapc_uprobe_target(i);
         }
-        Err(e) => panic!("{e}"),
-    };
-    for i in 0..10 {
-        stapc_uprobe_target(i);
+        assert_eq!(
+            global_count(loaded.map(GLOBALS).unwrap()),
+            5 + 10,
+            "ret={ret}"
+        );
+        drop(attachment);
+        stapc_uprobe_target(0);
+        assert_eq!(
+            global_count(loaded.map(GLOBALS).unwrap()),
+            5 + 10,
+            "ret={ret}"
+        );
     }
-    assert_eq!(global_count(loaded.map(GLOBALS).unwrap()), 5 + 10);
-    drop(attachment);
-    stapc_uprobe_target(0);
-    assert_eq!(global_count(loaded.map(GLOBALS).unwrap()), 5 + 10);
 }
 
 #[test]
