@@ -26,7 +26,8 @@ const CONTROL: u32 = 1;
 const SCRATCH: u32 = 2;
 const OUTPUT: u32 = 3;
 
-/// Tests that count getpid() calls must not see each other's.
+/// Tests that count getpid() calls must not see each other's, and tests
+/// that look at the mount table must not see another test's tracefs mount.
 static GETPID: Mutex<()> = Mutex::new(());
 
 fn kernel_available(test: &str) -> bool {
@@ -707,7 +708,9 @@ fn missing_probe_points_are_clear_errors() {
             assert!(text.contains("cannot create kprobe events"), "{text}");
         }
     }
+    let serial = GETPID.lock().unwrap_or_else(|e| e.into_inner());
     let e = attach(&loaded, "tp_1").unwrap_err();
+    drop(serial);
     assert!(
         e.to_string()
             .ends_with("the kernel has no tracepoint syscalls:sys_enter_nothing"),
@@ -772,4 +775,24 @@ fn raw_tracepoint_sees_our_syscalls() {
         stapc_loader::attach::attach_raw_tracepoint(std::os::fd::AsFd::as_fd(&prog), "no_such_tp")
             .unwrap_err();
     assert_eq!(e.to_string(), "the kernel has no tracepoint raw:no_such_tp");
+}
+
+fn tracefs_mounts() -> usize {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .filter(|l| l.split_whitespace().nth(2) == Some("tracefs"))
+        .count()
+}
+
+#[test]
+fn tracefs_is_left_as_found() {
+    if !kernel_available("tracefs_is_left_as_found") {
+        return;
+    }
+    let _serial = GETPID.lock().unwrap_or_else(|e| e.into_inner());
+    let before = tracefs_mounts();
+    let id = stapc_loader::attach::tracepoint_id("syscalls", "sys_enter_getpid").unwrap();
+    assert!(id > 0);
+    assert_eq!(tracefs_mounts(), before, "tracefs mounts changed");
 }
