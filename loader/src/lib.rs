@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 pub mod attach;
+pub mod btf;
 pub mod errno;
 pub mod maps;
 pub mod perfbuf;
@@ -161,6 +162,8 @@ pub fn load(obj: &Object) -> Result<Loaded, LoadError> {
         .map(Map::create_and_init)
         .collect::<Result<Vec<_>, MapError>>()?;
     let fds: Vec<RawFd> = maps.iter().map(|m| m.fd().as_raw_fd()).collect();
+    // Quoted in the kernel's log next to the instructions, when readable.
+    let source = std::fs::read_to_string(&obj.source_name).ok();
     let mut programs = Vec::new();
     for p in obj.programs.iter().filter(|p| !p.kind.is_userspace()) {
         let insns = patch_map_fds(&p.name, &p.insns, &fds)?;
@@ -171,6 +174,11 @@ pub fn load(obj: &Object) -> Result<Loaded, LoadError> {
             expected_attach_type: prog::expected_attach_type(&p.kind),
             insns: &insns,
             license: &obj.license,
+            lines: Some(btf::LineTable {
+                file: &obj.source_name,
+                source: source.as_deref(),
+                lines: &p.lines,
+            }),
         })?;
         programs.push(LoadedProgram {
             name: p.name.clone(),
@@ -202,6 +210,7 @@ pub fn can_load_bpf() -> Result<(), String> {
             expected_attach_type: 0,
             insns: &insns,
             license: "GPL",
+            lines: None,
         };
         match load_program(&spec) {
             Ok(_) => {}

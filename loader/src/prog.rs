@@ -10,6 +10,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use stapc_bpf::insn::{encode_all, BPF_PSEUDO_MAP_FD};
 use stapc_bpf::{Insn, ProbeKind, ProgramType};
 
+use crate::btf::{self, LineTable, ProgBtf};
 use crate::maps::{object_name, MapError};
 use crate::sys::{self, Call, ProgLoad, SysError, TestRun};
 
@@ -191,12 +192,18 @@ pub struct ProgramSpec<'a> {
     pub expected_attach_type: u32,
     pub insns: &'a [Insn],
     pub license: &'a str,
+    /// The line table, for BTF line info (`None`: load without).
+    pub lines: Option<LineTable<'a>>,
 }
+
+/// A loaded BTF object and the records that refer to it.
+type LoadedBtf = (OwnedFd, ProgBtf);
 
 fn prog_load(
     spec: &ProgramSpec<'_>,
     license: &CString,
     insns: &[u8],
+    btf: Option<&LoadedBtf>,
     log_level: u32,
     log: &mut [u8],
 ) -> (Result<OwnedFd, SysError>, u32) {
@@ -217,6 +224,9 @@ fn prog_load(
         } else {
             0
         },
+        btf: btf.map(|(fd, _)| fd.as_fd()),
+        func_info: btf.map_or(&[][..], |(_, b)| &b.func_info),
+        line_info: btf.map_or(&[][..], |(_, b)| &b.line_info),
         log_level,
         log,
         log_true_size: 0,
@@ -241,19 +251,58 @@ fn prog_load(
 /// Load one program. The first attempt asks for no log (fast, and what
 /// succeeds); on failure the load is repeated with a verifier log that grows
 /// on ENOSPC from [`LOG_START`] to [`LOG_MAX`], and the error keeps the log.
+///
+/// With a line table, the program is loaded with BTF line info so the
+/// kernel's log quotes script lines; where the kernel refuses the BTF (no
+/// BTF support, or EINVAL over the records) it is loaded without.
 pub fn load_program(spec: &ProgramSpec<'_>) -> Result<OwnedFd, LoadError> {
     let license = CString::new(spec.license).map_err(|_| LoadError::BadLicense {
         license: spec.license.into(),
     })?;
     let insns = encode_all(spec.insns);
-    let first = match prog_load(spec, &license, &insns, 0, &mut []).0 {
+    let btf = spec
+        .lines
+        .and_then(|t| btf::build(spec.name, spec.insns, &t))
+        .and_then(|b| load_btf(&b.blob).ok().map(|fd| (fd, b)));
+    match load_with(spec, &license, &insns, btf.as_ref()) {
+        Err(LoadError::Verifier {
+            errno: libc::EINVAL,
+            ..
+        })
+        | Err(LoadError::Rejected {
+            source: SysError {
+                errno: libc::EINVAL,
+                ..
+            },
+            ..
+        }) if btf.is_some() => load_with(spec, &license, &insns, None),
+        r => r,
+    }
+}
+
+/// `BPF_BTF_LOAD` of `blob`.
+pub fn load_btf(blob: &[u8]) -> Result<OwnedFd, SysError> {
+    sys::syscall_fd(&mut Call::BtfLoad {
+        btf: blob,
+        log_level: 0,
+        log: &mut [],
+    })
+}
+
+fn load_with(
+    spec: &ProgramSpec<'_>,
+    license: &CString,
+    insns: &[u8],
+    btf: Option<&LoadedBtf>,
+) -> Result<OwnedFd, LoadError> {
+    let first = match prog_load(spec, license, insns, btf, 0, &mut []).0 {
         Ok(fd) => return Ok(fd),
         Err(e) => e,
     };
     let mut size = LOG_START;
     loop {
         let mut log = vec![0u8; size];
-        let (result, true_size) = prog_load(spec, &license, &insns, 1, &mut log);
+        let (result, true_size) = prog_load(spec, license, insns, btf, 1, &mut log);
         let (errno, truncated) = match result {
             // Loading is not deterministic in every respect (e.g. memory
             // limits); if the retry succeeds, the program is loaded.
@@ -392,6 +441,7 @@ mod tests {
             expected_attach_type: 0,
             insns,
             license: "GPL",
+            lines: None,
         }
     }
 
@@ -527,6 +577,47 @@ mod tests {
             err.to_string(),
             "cannot load probe timer.ms(100) (program `timer_1`): bpf(BPF_PROG_LOAD) failed: \
              EPERM (Operation not permitted) — run as root or with CAP_BPF and CAP_PERFMON"
+        );
+    }
+
+    #[test]
+    fn line_info_goes_with_the_load_and_is_dropped_when_refused() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        fake::set(move |call| match call {
+            Call::BtfLoad { btf, .. } => {
+                assert_eq!(&btf[..2], &[0x9f, 0xeb]);
+                Ok(9)
+            }
+            Call::ProgLoad(p) => {
+                s.borrow_mut()
+                    .push((p.btf.is_some(), p.func_info.len(), p.line_info.len()));
+                if p.btf.is_some() {
+                    Err(libc::EINVAL)
+                } else {
+                    Ok(5)
+                }
+            }
+            _ => Err(libc::ENOSYS),
+        });
+        let insns = [Insn::mov64_imm(0, 0), Insn::exit()];
+        let lines = [stapc_bpf::LineEntry {
+            insn: 0,
+            line: 1,
+            col: 1,
+        }];
+        let mut spec = spec(&insns);
+        spec.lines = Some(LineTable {
+            file: "t.stp",
+            source: None,
+            lines: &lines,
+        });
+        assert!(load_program(&spec).is_ok());
+        fake::clear();
+        // Quiet load and logged retry with BTF, then without.
+        assert_eq!(
+            *seen.borrow(),
+            vec![(true, 8, 16), (true, 8, 16), (false, 0, 0)]
         );
     }
 

@@ -25,6 +25,7 @@ const BPF_PROG_GET_NEXT_ID: u32 = 11;
 const BPF_PROG_GET_FD_BY_ID: u32 = 13;
 const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
 const BPF_RAW_TRACEPOINT_OPEN: u32 = 17;
+const BPF_BTF_LOAD: u32 = 18;
 
 // `<linux/perf_event.h>` ioctls: _IO('$', 0), _IO('$', 1), _IOW('$', 8, __u32).
 const PERF_EVENT_IOC_ENABLE: u64 = 0x2400;
@@ -141,6 +142,20 @@ struct InfoAttr {
     info: u64,
 }
 
+/// `union bpf_attr` for `BPF_BTF_LOAD`.
+#[repr(C)]
+#[derive(Default)]
+struct BtfLoadAttr {
+    btf: u64,
+    btf_log_buf: u64,
+    btf_size: u32,
+    btf_log_size: u32,
+    btf_log_level: u32,
+    btf_log_true_size: u32,
+    btf_flags: u32,
+    btf_token_fd: i32,
+}
+
 /// `union bpf_attr` for `BPF_RAW_TRACEPOINT_OPEN`.
 #[repr(C)]
 #[derive(Default)]
@@ -221,6 +236,9 @@ const _: () = {
     assert!(size_of::<GetIdAttr>() == 12);
     assert!(offset_of!(InfoAttr, info) == 8);
     assert!(offset_of!(RawTracepointAttr, cookie) == 16);
+    assert!(offset_of!(BtfLoadAttr, btf_size) == 16);
+    assert!(offset_of!(BtfLoadAttr, btf_flags) == 32);
+    assert!(size_of::<BtfLoadAttr>() == 40);
     assert!(offset_of!(PerfEventAttr, flags) == 40);
     assert!(offset_of!(PerfEventAttr, config1) == 56);
     assert!(offset_of!(PerfEventAttr, sample_regs_user) == 80);
@@ -240,6 +258,11 @@ pub struct ProgLoad<'a> {
     pub name: [u8; 16],
     pub kern_version: u32,
     pub log_level: u32,
+    /// BTF with the program's functions and line strings, and the
+    /// `bpf_func_info` (8-byte) and `bpf_line_info` (16-byte) records.
+    pub btf: Option<BorrowedFd<'a>>,
+    pub func_info: &'a [u8],
+    pub line_info: &'a [u8],
     /// Verifier log buffer (empty with log level 0).
     pub log: &'a mut [u8],
     /// Out: the log size the kernel needed (kernels since 6.4, else 0).
@@ -291,6 +314,12 @@ pub enum Call<'a> {
         next_key: &'a mut [u8],
     },
     ProgLoad(ProgLoad<'a>),
+    /// Load a BTF blob; `log` receives the BTF verifier's log.
+    BtfLoad {
+        btf: &'a [u8],
+        log_level: u32,
+        log: &'a mut [u8],
+    },
     ProgTestRun(TestRun<'a>),
     /// `info` is a zeroed `bpf_prog_info`/`bpf_map_info` prefix the kernel fills in.
     ObjGetInfoByFd {
@@ -355,6 +384,7 @@ impl Call<'_> {
             Call::MapDeleteElem { .. } => "bpf(BPF_MAP_DELETE_ELEM)",
             Call::MapGetNextKey { .. } => "bpf(BPF_MAP_GET_NEXT_KEY)",
             Call::ProgLoad(_) => "bpf(BPF_PROG_LOAD)",
+            Call::BtfLoad { .. } => "bpf(BPF_BTF_LOAD)",
             Call::ProgTestRun(_) => "bpf(BPF_PROG_TEST_RUN)",
             Call::ObjGetInfoByFd { .. } => "bpf(BPF_OBJ_GET_INFO_BY_FD)",
             Call::ProgGetNextId { .. } => "bpf(BPF_PROG_GET_NEXT_ID)",
@@ -548,11 +578,33 @@ fn real_syscall(call: &mut Call<'_>) -> i64 {
                 prog_flags: p.prog_flags,
                 prog_name: p.name,
                 expected_attach_type: p.expected_attach_type,
+                prog_btf_fd: p.btf.map_or(0, fd_u32),
+                func_info_rec_size: if p.func_info.is_empty() { 0 } else { 8 },
+                func_info: ptr_of(p.func_info),
+                func_info_cnt: (p.func_info.len() / 8) as u32,
+                line_info_rec_size: if p.line_info.is_empty() { 0 } else { 16 },
+                line_info: ptr_of(p.line_info),
+                line_info_cnt: (p.line_info.len() / 16) as u32,
                 ..Default::default()
             };
             let ret = bpf(BPF_PROG_LOAD, &mut a);
             p.log_true_size = a.log_true_size;
             ret
+        }
+        Call::BtfLoad {
+            btf,
+            log_level,
+            log,
+        } => {
+            let mut a = BtfLoadAttr {
+                btf: ptr_of(btf),
+                btf_size: btf.len() as u32,
+                btf_log_buf: ptr_of_mut(log),
+                btf_log_size: log.len() as u32,
+                btf_log_level: *log_level,
+                ..Default::default()
+            };
+            bpf(BPF_BTF_LOAD, &mut a)
         }
         Call::ProgTestRun(t) => {
             let mut a = TestRunAttr {

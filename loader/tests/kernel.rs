@@ -14,7 +14,7 @@ use stapc_bpf::helpers::{
 };
 use stapc_bpf::insn::*;
 use stapc_bpf::object::record;
-use stapc_bpf::{Insn, MapDef, MapKind, Object, ProbeKind, Program, ProgramType};
+use stapc_bpf::{Insn, LineEntry, MapDef, MapKind, Object, ProbeKind, Program, ProgramType};
 use stapc_loader::ringbuf::OutputReader;
 use stapc_loader::{
     attach, can_load_bpf, load, load_program, loaded_program_ids, patch_map_fds, prog_info,
@@ -337,7 +337,25 @@ fn verifier_rejection_keeps_the_kernel_log() {
         )],
     );
     obj.maps.push(map("counts", MapKind::Hash, 4, 8, 16));
+    // With a line table and a readable source, the kernel's log quotes the
+    // script (through BTF line info).
+    let source = std::env::temp_dir().join(format!("stapc-kernel-{}.stp", std::process::id()));
+    std::fs::write(&source, "probe timer.ms(1) {\n  x = counts[0]\n}\n").unwrap();
+    obj.source_name = source.display().to_string();
+    obj.programs[0].lines = vec![
+        LineEntry {
+            insn: 0,
+            line: 1,
+            col: 1,
+        },
+        LineEntry {
+            insn: 6,
+            line: 2,
+            col: 7,
+        },
+    ];
     let err = load(&obj).unwrap_err();
+    std::fs::remove_file(&source).unwrap();
     let LoadError::Verifier {
         ref program,
         errno,
@@ -355,6 +373,7 @@ fn verifier_rejection_keeps_the_kernel_log() {
         log.contains("invalid mem access 'map_value_or_null'"),
         "log:\n{log}"
     );
+    assert!(log.contains("; x = counts[0]"), "log:\n{log}");
     let text = err.to_string();
     assert!(text.contains("EACCES (Permission denied)"), "{text}");
     assert!(
@@ -451,6 +470,7 @@ fn syscall_program_runs_with_test_run_and_its_record_is_read() {
         expected_attach_type: 0,
         insns: &patched,
         license: "GPL",
+        lines: None,
     })
     .unwrap();
     let mut reader = RingBufReader::new(loaded.output_map().unwrap()).unwrap();
@@ -754,6 +774,7 @@ fn raw_tracepoint_sees_our_syscalls() {
         expected_attach_type: 0,
         insns: &patched,
         license: "GPL",
+        lines: None,
     })
     .unwrap();
     let link =
