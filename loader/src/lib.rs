@@ -6,6 +6,24 @@
 //! the programs to their probe points; `ringbuf`/`perfbuf` read the records
 //! they send. Everything is owned by fds: dropping a `Loaded` or an
 //! `Attachment` (on exit, Ctrl-C unwinding or panic) leaves nothing behind.
+//!
+//! ```no_run
+//! # fn run(obj: &stapc_bpf::Object) -> Result<(), Box<dyn std::error::Error>> {
+//! use stapc_loader::ringbuf::OutputReader;
+//! stapc_loader::can_load_bpf()?; // "bpf(BPF_PROG_LOAD) failed: EPERM ... — run as root ..."
+//! let loaded = stapc_loader::load(obj)?; // maps created and initialised, programs verified
+//! let output = loaded.output_map().ok_or("no output map")?;
+//! let mut reader = OutputReader::open(output, 64)?; // before attaching: no record is lost
+//! let attachments = stapc_loader::attach_all(&loaded)?;
+//! while !loaded.exit_requested()? {
+//!     reader.wait(100)?;
+//!     reader.read(|record| { /* {kind: u32, id: u32, args...}: format it */ });
+//! }
+//! drop(attachments); // detach, then drain what is left
+//! reader.read(|record| { /* ... */ });
+//! # Ok(())
+//! # }
+//! ```
 #![deny(unsafe_code)]
 
 pub mod attach;
