@@ -586,3 +586,37 @@ impl Function {
         }
     }
 }
+
+impl InstData {
+    /// Rewrite every slot this instruction names.
+    pub fn map_slots(&mut self, mut f: impl FnMut(Slot) -> Slot) {
+        match self {
+            InstData::StrConst { dst, .. }
+            | InstData::StrLoadGlobal { dst, .. }
+            | InstData::StrContext { dst, .. } => *dst = f(*dst),
+            InstData::StrStoreGlobal { src, .. } => *src = f(*src),
+            InstData::StrCopy { dst, src } => {
+                *dst = f(*dst);
+                *src = f(*src);
+            }
+            InstData::StrConcat { dst, args } => {
+                *dst = f(*dst);
+                args[0] = f(args[0]);
+                args[1] = f(args[1]);
+            }
+            InstData::StrCompare { args } => {
+                args[0] = f(args[0]);
+                args[1] = f(args[1]);
+            }
+            InstData::Printf { args, .. } => {
+                for a in args.iter_mut() {
+                    if let OutArg::Str(s) = a {
+                        *s = f(*s);
+                    }
+                }
+            }
+            InstData::TrapMsg { msg, .. } => *msg = f(*msg),
+            _ => {}
+        }
+    }
+}

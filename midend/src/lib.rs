@@ -75,8 +75,7 @@ pub fn optimize(module: &mut Module, opts: &Options) -> Result<(), Vec<Diagnosti
         passes::cleanup(&mut p.func);
         debug_verify(&p.func, "cleanup")?;
         if opts.opt_level > 0 {
-            passes::simplify(&mut p.func);
-            debug_verify(&p.func, "simplify")?;
+            passes::simplify_with(&mut p.func, debug_verify)?;
         }
         if !kernel {
             continue;
@@ -108,14 +107,21 @@ pub fn optimize(module: &mut Module, opts: &Options) -> Result<(), Vec<Diagnosti
         }
         debug_verify(&p.func, "unroll")?;
         if opts.opt_level > 0 {
-            passes::simplify(&mut p.func);
+            passes::simplify_with(&mut p.func, debug_verify)?;
         } else {
             passes::cleanup(&mut p.func);
+            debug_verify(&p.func, "cleanup")?;
         }
-        debug_verify(&p.func, "post-unroll simplify")?;
         if let Some(d) = budget::check_budget(p, &target, msl) {
             diags.push(d);
         }
+    }
+    for p in &mut module.probes {
+        passes::compact_slots(&mut p.func);
+    }
+    passes::prune_tables(module);
+    if cfg!(debug_assertions) {
+        verifier::verify_module(module).map_err(internal_errors)?;
     }
     if diags.is_empty() {
         Ok(())

@@ -78,7 +78,9 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
     }
     for p in &mut module.probes {
         crate::passes::cleanup(&mut p.func);
+        crate::passes::compact_slots(&mut p.func);
     }
+    crate::passes::prune_tables(&mut module);
     if let Err(errs) = crate::verifier::verify_module(&module) {
         return Err(crate::internal_errors(errs));
     }

@@ -6,6 +6,7 @@ pub mod constfold;
 pub mod dce;
 pub mod merge;
 pub mod params;
+pub mod tables;
 pub mod unreachable;
 pub mod unroll;
 
@@ -16,6 +17,7 @@ pub use constfold::fold_constants;
 pub use dce::eliminate_dead_code;
 pub use merge::merge_blocks;
 pub use params::remove_trivial_params;
+pub use tables::{compact_slots, prune_tables};
 pub use unreachable::eliminate_unreachable_code;
 
 /// What every function needs before the backend, at any optimisation level:
@@ -26,18 +28,42 @@ pub fn cleanup(func: &mut Function) {
     remove_trivial_params(func);
 }
 
-/// The -O2 scalar pipeline, to a fixed point (bounded: each round must
-/// shrink or simplify something).
-pub fn simplify(func: &mut Function) {
+/// A function pass, by name (for pass timings and verifier reports).
+pub type Pass = (&'static str, fn(&mut Function) -> bool);
+
+/// The -O2 scalar pipeline, in order.
+pub const SIMPLIFY: [Pass; 6] = [
+    ("constfold", fold_constants),
+    ("branchfold", fold_branches),
+    ("unreachable", eliminate_unreachable_code),
+    ("params", remove_trivial_params),
+    ("dce", eliminate_dead_code),
+    ("merge", merge_blocks),
+];
+
+/// Run `SIMPLIFY` to a fixed point (bounded: each round must shrink or
+/// simplify something), calling `after(func, pass)` after every pass that
+/// changed something; the first error stops the pipeline.
+pub fn simplify_with<E>(
+    func: &mut Function,
+    mut after: impl FnMut(&Function, &str) -> Result<(), E>,
+) -> Result<(), E> {
     for _ in 0..16 {
-        let mut changed = fold_constants(func);
-        changed |= fold_branches(func);
-        changed |= eliminate_unreachable_code(func);
-        changed |= remove_trivial_params(func);
-        changed |= eliminate_dead_code(func);
-        changed |= merge_blocks(func);
+        let mut changed = false;
+        for (name, pass) in SIMPLIFY {
+            if pass(func) {
+                changed = true;
+                after(func, name)?;
+            }
+        }
         if !changed {
             break;
         }
     }
+    Ok(())
+}
+
+/// `simplify_with` without checks.
+pub fn simplify(func: &mut Function) {
+    let _ = simplify_with(func, |_, _| Ok::<(), ()>(()));
 }
