@@ -6,6 +6,7 @@ mod fold_prop;
 mod interp;
 mod lowering;
 mod passes;
+mod unroll_prop;
 mod verifier;
 
 use crate::testing::ScriptBuilder;
