@@ -17,8 +17,8 @@ use rustc_hash::FxHashMap;
 use stapc_bpf::{ArgKind, ErrorMsg, Format, ProbeKind};
 use stapc_frontend::script::{
     BinaryOp, Builtin, CmpOp, Expr, ExprKind, FormatUse, FuncId, GlobalId, GlobalType, LValue,
-    Literal, Local, LocalId, LogicalOp, PointKind, Probe, ScalarType, Script, Stmt, StmtKind, Type,
-    UnaryOp, VarRef,
+    Literal, Local, LocalId, LogicalOp, PointKind, Probe, ProbePoint, ScalarType, Script, Stmt,
+    StmtKind, Type, UnaryOp, VarRef,
 };
 use stapc_frontend::{Diagnostic, SourceMap, Span};
 
@@ -63,7 +63,7 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
             };
             let name = format!("{}_{}", kind_name, module.probes.len());
             let oneshot = point.kind == PointKind::Oneshot;
-            let func = FnCx::new(&mut m, probe, name).lower_body(oneshot);
+            let func = FnCx::new(&mut m, probe, point, name).lower_body(oneshot);
             module.probes.push(ProbeFunction {
                 kind,
                 point: point.text.clone(),
@@ -358,6 +358,8 @@ const MAX_INLINE_DEPTH: usize = 16;
 struct FnCx<'m, 'a> {
     m: &'m mut ModCx<'a>,
     probe: &'a Probe,
+    /// The point this copy of the handler is for (`pp()`, `name()`, …).
+    point: &'a ProbePoint,
     f: Function,
     entry: Block,
     cur: Block,
@@ -381,7 +383,7 @@ struct FnCx<'m, 'a> {
 }
 
 impl<'m, 'a> FnCx<'m, 'a> {
-    fn new(m: &'m mut ModCx<'a>, probe: &'a Probe, name: String) -> Self {
+    fn new(m: &'m mut ModCx<'a>, probe: &'a Probe, point: &'a ProbePoint, name: String) -> Self {
         let mut f = Function::new(name);
         let entry = f.create_block();
         let mut sealed = SecondaryMap::new();
@@ -389,6 +391,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
         FnCx {
             m,
             probe,
+            point,
             f,
             entry,
             cur: entry,
@@ -1281,6 +1284,67 @@ impl<'m, 'a> FnCx<'m, 'a> {
         }
     }
 
+    /// `abs(x)`, `min(a, b)`, `max(a, b)`: a branch choosing the operand
+    /// (`abs(i64::MIN)` wraps to itself, as in C).
+    fn abs_min_max(&mut self, e: &Expr, func: Builtin, args: &[Expr]) -> Val {
+        let span = e.span;
+        let want = if func == Builtin::Abs { 1 } else { 2 };
+        if args.len() != want {
+            self.m.malformed(span, "wrong number of arguments");
+            return self.dummy(e);
+        }
+        let a = self.long(&args[0]);
+        let (cond, x, y) = if func == Builtin::Abs {
+            let z = self.iconst(0, span);
+            let neg = self.val(
+                InstData::Unary {
+                    op: ir::UnaryOp::Neg,
+                    arg: a,
+                },
+                span,
+            );
+            let c = self.val(
+                InstData::Icmp {
+                    cond: IntCC::Slt,
+                    args: [a, z],
+                },
+                span,
+            );
+            (c, neg, a)
+        } else {
+            let b = self.long(&args[1]);
+            let cc = if func == Builtin::Min {
+                IntCC::Slt
+            } else {
+                IntCC::Sgt
+            };
+            let c = self.val(
+                InstData::Icmp {
+                    cond: cc,
+                    args: [a, b],
+                },
+                span,
+            );
+            (c, a, b)
+        };
+        // Two arms rather than one brif with both edges to `merge`: simpler
+        // for the backend's edge handling.
+        let then_b = self.new_block();
+        let else_b = self.new_block();
+        let merge = self.new_block();
+        let r = self.f.append_block_param(merge);
+        self.brif(cond, then_b, else_b, span);
+        self.seal(then_b);
+        self.seal(else_b);
+        self.switch_to(then_b);
+        self.jump(merge, vec![x], span);
+        self.switch_to(else_b);
+        self.jump(merge, vec![y], span);
+        self.seal(merge);
+        self.switch_to(merge);
+        Val::Long(r)
+    }
+
     /// `return [e]` inside an inlined function.
     fn return_stmt(&mut self, value: Option<&Expr>, span: Span) {
         let Some(r) = self.ret else { return };
@@ -1513,6 +1577,25 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 );
                 Val::Str(t)
             }
+            // Constants of the probe point this handler copy is for.
+            Builtin::Pp | Builtin::Name | Builtin::Probefunc => {
+                let value = match (func, &self.point.kind) {
+                    (Builtin::Pp, _) => self.point.text.clone(),
+                    (Builtin::Name, PointKind::Syscall { name, .. }) => name.clone(),
+                    (Builtin::Probefunc, PointKind::KernelFunction { function, .. }) => {
+                        function.clone()
+                    }
+                    (Builtin::Probefunc, PointKind::Process { symbol, .. }) => symbol.clone(),
+                    (Builtin::Probefunc, PointKind::Syscall { name, .. }) => {
+                        format!("__x64_sys_{name}")
+                    }
+                    _ => String::new(),
+                };
+                let t = self.temp();
+                self.ins(InstData::StrConst { dst: t, value }, span);
+                Val::Str(t)
+            }
+            Builtin::Abs | Builtin::Min | Builtin::Max => self.abs_min_max(e, func, args),
             other => {
                 self.m.unsupported(
                     span,

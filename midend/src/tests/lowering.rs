@@ -1148,3 +1148,64 @@ fn error_with_a_computed_message_traps_with_it() {
         funcs(&m)
     );
 }
+
+#[test]
+fn point_constants_and_abs_min_max() {
+    let src = "probe syscall.read, syscall.write { printf(\"%s %s %d %d %d\", name(), pp(), abs(x), min(x, 3), max(x, 3)) }";
+    let mut b = ScriptBuilder::new("n.stp", src);
+    let g = b.global("x", ScalarType::Long, None);
+    let args = vec![
+        builtin(Builtin::Name, vec![], Type::String, b.span("name()")),
+        builtin(Builtin::Pp, vec![], Type::String, b.span("pp()")),
+        builtin(
+            Builtin::Abs,
+            vec![gvar(g, Type::Long, b.span("x)"))],
+            Type::Long,
+            b.span("abs(x)"),
+        ),
+        builtin(
+            Builtin::Min,
+            vec![gvar(g, Type::Long, b.span("x, 3)")), num(3, b.span("3"))],
+            Type::Long,
+            b.span("min(x, 3)"),
+        ),
+        builtin(
+            Builtin::Max,
+            vec![
+                gvar(g, Type::Long, b.span_nth("x, 3)", 1)),
+                num(3, b.span_nth("3", 1)),
+            ],
+            Type::Long,
+            b.span("max(x, 3)"),
+        ),
+    ];
+    let body = block(
+        vec![expr_stmt(printf("%s %s %d %d %d", args, b.span("printf")))],
+        b.span("{ printf"),
+    );
+    let pts = vec![
+        b.point(
+            "syscall.read",
+            PointKind::Syscall {
+                name: "read".into(),
+                ret: false,
+            },
+        ),
+        b.point(
+            "syscall.write",
+            PointKind::Syscall {
+                name: "write".into(),
+                ret: false,
+            },
+        ),
+    ];
+    b.probe(src, pts, &[], body);
+    for opt in [0, 2] {
+        let mut m = lower_ok(&b);
+        crate::optimize(&mut m, &opts(opt)).unwrap();
+        let r0 = super::interp::run(&m.probes[0].func, &[-5]);
+        let r1 = super::interp::run(&m.probes[1].func, &[7]);
+        assert_eq!(text_of(&r0), ["read syscall.read 5 -5 3"]);
+        assert_eq!(text_of(&r1), ["write syscall.write 7 3 7"]);
+    }
+}
