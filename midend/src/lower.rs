@@ -42,6 +42,7 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         errors: Vec::new(),
         global_offsets: SecondaryMap::with_default(None),
         diags: Vec::new(),
+        fold_formats: opts.opt_level > 0,
     };
     let globals = m.layout_globals();
     let mut module = Module {
@@ -179,6 +180,8 @@ struct ModCx<'a> {
     errors: Vec<ErrorMsg>,
     global_offsets: SecondaryMap<GlobalId, Option<u32>>,
     diags: Vec<Diagnostic>,
+    /// Splice literal printf arguments into the format text (-O2).
+    fold_formats: bool,
 }
 
 impl ModCx<'_> {
@@ -1072,9 +1075,18 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 args,
                 use_: FormatUse::Print,
             } => {
-                let mut out = Vec::with_capacity(args.len());
-                let mut kinds = Vec::with_capacity(args.len());
-                for a in args {
+                let folded = if self.m.fold_formats {
+                    fold_literal_args(format, args, self.m.msl)
+                } else {
+                    None
+                };
+                let (format, kept): (&str, Vec<&Expr>) = match &folded {
+                    Some((text, keep)) => (text, keep.iter().map(|&i| &args[i]).collect()),
+                    None => (format, args.iter().collect()),
+                };
+                let mut out = Vec::with_capacity(kept.len());
+                let mut kinds = Vec::with_capacity(kept.len());
+                for a in kept {
                     if a.ty == Type::String {
                         out.push(OutArg::Str(self.string(a)));
                         kinds.push(ArgKind::Str);
@@ -1605,6 +1617,64 @@ impl<'m, 'a> FnCx<'m, 'a> {
             }
         }
     }
+}
+
+/// Splice literal arguments into a format where their conversion is a plain
+/// `%s` (string literal) or `%d`/`%i` (number literal): the record then has
+/// no bytes for them and, in a kernel program, no scratch writes. Returns
+/// the new text and the indexes of the arguments that stay; `None` when
+/// nothing folds or the format is not understood (`*` widths, a count
+/// mismatch, strings the runtime would truncate or cut at a NUL).
+fn fold_literal_args(format: &str, args: &[Expr], msl: u32) -> Option<(String, Vec<usize>)> {
+    let mut out = String::with_capacity(format.len());
+    let mut keep = Vec::new();
+    let mut folded = false;
+    let mut n = 0;
+    let mut chars = format.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if let Some(&(_, '%')) = chars.peek() {
+            chars.next();
+            out.push_str("%%");
+            continue;
+        }
+        // flags, width, precision, conversion
+        let mut end = start + 1;
+        let mut conv = None;
+        for (i, c) in chars.by_ref() {
+            end = i + c.len_utf8();
+            match c {
+                '-' | '+' | ' ' | '#' | '0'..='9' | '.' => continue,
+                '*' => return None,
+                _ => {
+                    conv = Some(c);
+                    break;
+                }
+            }
+        }
+        conv?;
+        let spec = &format[start..end];
+        let arg = args.get(n)?;
+        match (spec, &arg.kind) {
+            ("%s", ExprKind::Str(lit)) if !lit.contains('\0') && lit.len() < msl as usize => {
+                out.push_str(&lit.replace('%', "%%"));
+                folded = true;
+            }
+            ("%d" | "%i", ExprKind::Number(v)) => {
+                out.push_str(&v.to_string());
+                folded = true;
+            }
+            _ => {
+                out.push_str(spec);
+                keep.push(n);
+            }
+        }
+        n += 1;
+    }
+    (folded && n == args.len()).then_some((out, keep))
 }
 
 fn int_cc(op: CmpOp) -> IntCC {

@@ -1209,3 +1209,32 @@ fn point_constants_and_abs_min_max() {
         assert_eq!(text_of(&r1), ["write syscall.write 7 3 7"]);
     }
 }
+
+#[test]
+fn literal_printf_arguments_fold_into_the_format_at_o2() {
+    let src = "printf(\"%d %s %5s %% %s\\n\", 42, \"a%b\", \"x\", s)";
+    let mut b = ScriptBuilder::new("pf.stp", src);
+    let s = local(0);
+    let args = vec![
+        num(42, b.span("42")),
+        string("a%b", b.span("\"a%b\"")),
+        string("x", b.span("\"x\"")),
+        svar(s, b.span("s)")),
+    ];
+    let st = vec![expr_stmt(printf(
+        "%d %s %5s %% %s\n",
+        args,
+        b.span("printf"),
+    ))];
+    begin_probe(&mut b, &[("s", ScalarType::String)], st);
+    let m = crate::lower(&b.script, &b.sm, &opts(2)).unwrap();
+    assert_eq!(m.formats[0].text, "42 a%%b %5s %% %s\n");
+    assert_eq!(
+        m.formats[0].args,
+        vec![stapc_bpf::ArgKind::Str, stapc_bpf::ArgKind::Str]
+    );
+    // -O0 keeps the script's format.
+    let m0 = lower_ok(&b);
+    assert_eq!(m0.formats[0].text, "%d %s %5s %% %s\n");
+    assert_eq!(m0.formats[0].args.len(), 4);
+}
