@@ -118,6 +118,7 @@ pub fn optimize(module: &mut Module, opts: &Options) -> Result<(), Vec<Diagnosti
     }
     for p in &mut module.probes {
         passes::compact_slots(&mut p.func);
+        passes::renumber(&mut p.func);
     }
     passes::prune_tables(module);
     if cfg!(debug_assertions) {

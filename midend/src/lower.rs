@@ -80,6 +80,7 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
     for p in &mut module.probes {
         crate::passes::cleanup(&mut p.func);
         crate::passes::compact_slots(&mut p.func);
+        crate::passes::renumber(&mut p.func);
     }
     crate::passes::prune_tables(&mut module);
     if let Err(errs) = crate::verifier::verify_module(&module) {

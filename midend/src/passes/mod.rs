@@ -6,6 +6,7 @@ pub mod constfold;
 pub mod dce;
 pub mod merge;
 pub mod params;
+pub mod renumber;
 pub mod tables;
 pub mod unreachable;
 pub mod unroll;
@@ -17,6 +18,7 @@ pub use constfold::fold_constants;
 pub use dce::eliminate_dead_code;
 pub use merge::merge_blocks;
 pub use params::remove_trivial_params;
+pub use renumber::renumber;
 pub use tables::{compact_slots, prune_tables};
 pub use unreachable::eliminate_unreachable_code;
 

@@ -58,18 +58,18 @@ error0 = \"division by 0\" near operator '%' at x.stp:1:47
 
 function begin_0 {   ; probe begin  (Begin { priority: 0 })
 block0:
-    v3 = iconst 0
-    v0 = iconst 7
-    v1 = iconst 2
-    v2 = sdiv v0, v1
+    v0 = iconst 0
+    v1 = iconst 7
+    v2 = iconst 2
+    v3 = sdiv v1, v2
     v4 = iconst 0
-    v5 = icmp eq v3, v4
+    v5 = icmp eq v0, v4
     brif v5, block1, block2
 block1:
     trap error0
 block2:
-    v6 = srem v0, v3
-    v7 = iadd v2, v6
+    v6 = srem v1, v0
+    v7 = iadd v3, v6
     printf format0(v7)
     return
 }

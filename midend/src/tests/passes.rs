@@ -108,15 +108,15 @@ block0:
 block1(v1):
     v2 = iconst 8
     v3 = icmp sle v1, v2
-    brif v3, block3, block5
-block3:
+    brif v3, block2, block4
+block2:
     atomic_add_global +0, v1
-    jump block4
-block4:
+    jump block3
+block3:
     v4 = iconst 1
     v5 = iadd v1, v4
     jump block1(v5)
-block5:
+block4:
     v6 = load_global +0
     printf format0(v6)
     exit
