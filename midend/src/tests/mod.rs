@@ -6,6 +6,7 @@ mod fold_prop;
 mod interp;
 mod lowering;
 mod passes;
+mod program_prop;
 mod unroll_prop;
 mod verifier;
 
