@@ -16,9 +16,9 @@ use cranelift_entity::SecondaryMap;
 use rustc_hash::FxHashMap;
 use stapc_bpf::{ArgKind, ErrorMsg, Format, ProbeKind};
 use stapc_frontend::script::{
-    BinaryOp, Builtin, CmpOp, Expr, ExprKind, FormatUse, FuncId, GlobalId, GlobalType, LValue,
-    Literal, Local, LocalId, LogicalOp, PointKind, Probe, ProbePoint, ScalarType, Script, Stmt,
-    StmtKind, Type, UnaryOp, VarRef,
+    BinaryOp, Builtin, CmpOp, Delete, Expr, ExprKind, FormatUse, FuncId, GlobalId, GlobalType,
+    LValue, Literal, Local, LocalId, LogicalOp, PointKind, Probe, ProbePoint, ScalarType, Script,
+    Stmt, StmtKind, Type, UnaryOp, VarRef,
 };
 use stapc_frontend::{Diagnostic, SourceMap, Span};
 
@@ -753,7 +753,49 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 .m
                 .malformed(span, "`return` with a value outside a function"),
             StmtKind::Foreach(_) => self.m.unsupported(span, "foreach loops"),
-            StmtKind::Delete(_) => self.m.unsupported(span, "delete"),
+            StmtKind::Delete(Delete::Var(VarRef::Local(l))) => {
+                let var = self.var(*l);
+                match self.local_type(var) {
+                    Some(ScalarType::Long) => {
+                        let z = self.iconst(0, span);
+                        self.write_var(var, self.cur, z);
+                    }
+                    Some(ScalarType::String) => {
+                        let dst = self.str_local(var);
+                        self.ins(
+                            InstData::StrConst {
+                                dst,
+                                value: String::new(),
+                            },
+                            span,
+                        );
+                    }
+                    None => self
+                        .m
+                        .malformed(span, "delete of a local that does not exist"),
+                }
+            }
+            StmtKind::Delete(Delete::Var(VarRef::Global(g))) => {
+                match self.global_offset(*g, span) {
+                    Some((offset, ScalarType::Long)) => {
+                        let z = self.iconst(0, span);
+                        self.ins(InstData::StoreGlobal { offset, arg: z }, span);
+                    }
+                    Some((offset, ScalarType::String)) => {
+                        let t = self.temp();
+                        self.ins(
+                            InstData::StrConst {
+                                dst: t,
+                                value: String::new(),
+                            },
+                            span,
+                        );
+                        self.ins(InstData::StrStoreGlobal { offset, src: t }, span);
+                    }
+                    None => {}
+                }
+            }
+            StmtKind::Delete(_) => self.m.unsupported(span, "arrays"),
             StmtKind::Try {
                 body,
                 catch_var,
