@@ -125,6 +125,7 @@ struct Plan {
 fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan, UnrollError> {
     let term = func.blocks[h].insts[func.blocks[h].insts.len() - 1];
     let span = func.srclocs[term];
+    let konst = |v: Value| const_eval(func, v, 0);
     let not_bounded = |reason: &str| UnrollError::NotBounded {
         span,
         reason: reason.to_string(),
@@ -159,9 +160,9 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
     };
     let (j, limit, cc) = match (
         param_index(args[0]),
-        func.const_value(args[1]),
+        konst(args[1]),
         param_index(args[1]),
-        func.const_value(args[0]),
+        konst(args[0]),
     ) {
         (Some(j), Some(c), _, _) => (j, c, *cc),
         (_, _, Some(j), Some(c)) => (j, c, swap(*cc)),
@@ -184,7 +185,7 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
             }
             step = Some(arg);
         } else {
-            let Some(c) = func.const_value(arg) else {
+            let Some(c) = konst(arg) else {
                 return Err(not_bounded(
                     "the loop's counter does not start at a constant",
                 ));
@@ -207,22 +208,15 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
             Some(InstData::Binary {
                 op: op @ (BinaryOp::Add | BinaryOp::Sub),
                 args,
-            }) => {
-                match (
-                    args[0] == p,
-                    func.const_value(args[1]),
-                    args[1] == p,
-                    func.const_value(args[0]),
-                ) {
-                    (true, Some(k), _, _) => (*op, k),
-                    (_, _, true, Some(k)) if *op == BinaryOp::Add => (BinaryOp::Add, k),
-                    _ => {
-                        return Err(not_bounded(
-                            "the loop's counter does not change by a constant step",
-                        ))
-                    }
+            }) => match (args[0] == p, konst(args[1]), args[1] == p, konst(args[0])) {
+                (true, Some(k), _, _) => (*op, k),
+                (_, _, true, Some(k)) if *op == BinaryOp::Add => (BinaryOp::Add, k),
+                _ => {
+                    return Err(not_bounded(
+                        "the loop's counter does not change by a constant step",
+                    ))
                 }
-            }
+            },
             _ => {
                 return Err(not_bounded(
                     "the loop's counter does not change by a constant step",
@@ -255,6 +249,33 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
             });
         }
         x = eval_binary(op, x, k).unwrap_or(x);
+    }
+}
+
+/// The value of `v` if it is computed from constants alone (so -O0, which
+/// does not fold, unrolls the same loops as -O2).
+fn const_eval(func: &Function, v: Value, depth: u32) -> Option<i64> {
+    if depth > 32 {
+        return None;
+    }
+    let inst = func.value_inst(v)?;
+    match &func.insts[inst] {
+        InstData::Iconst { imm } => Some(*imm),
+        InstData::Unary { op, arg } => Some(crate::passes::constfold::eval_unary(
+            *op,
+            const_eval(func, *arg, depth + 1)?,
+        )),
+        InstData::Binary { op, args } => eval_binary(
+            *op,
+            const_eval(func, args[0], depth + 1)?,
+            const_eval(func, args[1], depth + 1)?,
+        ),
+        InstData::Icmp { cond, args } => Some(eval_icmp(
+            *cond,
+            const_eval(func, args[0], depth + 1)?,
+            const_eval(func, args[1], depth + 1)?,
+        ) as i64),
+        _ => None,
     }
 }
 

@@ -556,3 +556,41 @@ fn proptest_like_smoke_of_interp() {
     assert_eq!(binary(IrBin::SRem, i64::MIN, -1), Some(0));
     assert_eq!(binary(IrBin::LShr, -16, 60), Some(15));
 }
+
+#[test]
+fn trip_counts_see_through_constant_arithmetic_at_o0() {
+    // for (i = 2 * 3; i < 4 << 1; i += 1 + 0) total += i   →  6, 7
+    let mut b = const_loop(CONST_LOOP, 0, CmpOp::Lt, 0, None);
+    let StmtKind::Block(stmts) = &mut b.script.probes[0].body.kind else {
+        panic!()
+    };
+    let StmtKind::For {
+        init, cond, step, ..
+    } = &mut stmts[0].kind
+    else {
+        panic!()
+    };
+    let s = Span::default();
+    let i = local(0);
+    *init = Some(assign(
+        VarRef::Local(i),
+        None,
+        bin(BinaryOp::Mul, num(2, s), num(3, s)),
+        s,
+    ));
+    *cond = Some(cmp(
+        CmpOp::Lt,
+        lvar(i, s),
+        bin(BinaryOp::Shl, num(4, s), num(1, s)),
+    ));
+    *step = Some(assign(
+        VarRef::Local(i),
+        Some(BinaryOp::Add),
+        bin(BinaryOp::Add, num(1, s), num(0, s)),
+        s,
+    ));
+    let mut m = lower_ok(&b);
+    crate::optimize(&mut m, &opts(0)).unwrap();
+    let r = super::interp::run(&m.probes[0].func, &[]);
+    assert_eq!(r.globals_added, vec![6, 7]);
+}
