@@ -18,7 +18,6 @@ pub const PROLOGUE_COST: u64 = 24;
 /// Estimated BPF instructions for one IR instruction.
 pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
     let words = u64::from(max_string_len.div_ceil(8));
-    let msl = u64::from(max_string_len);
     match data {
         InstData::Iconst { imm } => {
             if i32::try_from(*imm).is_ok() {
@@ -44,17 +43,21 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         InstData::Icmp { .. } => 4,
         InstData::LoadGlobal { .. } | InstData::StoreGlobal { .. } => 1,
         InstData::AtomicAddGlobal { .. } => 2,
-        InstData::StrConst { .. } => 3 * words,
+        // One store per 8 bytes; words that do not fit an imm32 take two.
+        InstData::StrConst { value, .. } => {
+            words + (value.len().min(max_string_len.saturating_sub(1) as usize) as u64).div_ceil(8)
+        }
         InstData::StrLoadGlobal { .. }
         | InstData::StrStoreGlobal { .. }
         | InstData::StrCopy { .. } => 2 * words,
-        // Byte loops, unrolled: load, test, store per byte.
-        InstData::StrConcat { .. } => 4 * msl,
-        InstData::StrCompare { .. } => 3 * msl,
+        // Zero the destination, then two bounded `probe_read_str` calls.
+        InstData::StrConcat { .. } => words + 18,
+        // Load, load, compare per word; the sign from byte-swapped words.
+        InstData::StrCompare { .. } => 3 * words + 10,
         InstData::Context { .. } => 3,
         InstData::StrContext { .. } => 6 + words,
         InstData::Printf { args, .. } => {
-            12 + args
+            10 + args
                 .iter()
                 .map(|a| match a {
                     OutArg::Long(_) => 1,

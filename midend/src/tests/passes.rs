@@ -594,3 +594,71 @@ fn trip_counts_see_through_constant_arithmetic_at_o0() {
     let r = super::interp::run(&m.probes[0].func, &[]);
     assert_eq!(r.globals_added, vec![6, 7]);
 }
+
+#[test]
+fn budget_error_points_at_the_costliest_statement() {
+    let src = "probe timer.s(1) { x = 1; s = s . s . s . s . s . s . s . s . s . s . s . s; printf(\"%d\", x) }";
+    let mut b = ScriptBuilder::new("b.stp", src);
+    let (x, s) = (local(0), local(1));
+    let mut chain = svar(s, b.span("s ."));
+    for _ in 0..11 {
+        chain = concat(chain, svar(s, b.span("s;")));
+    }
+    let chain_stmt = expr_stmt(assign(
+        VarRef::Local(s),
+        None,
+        chain,
+        b.span("s = s . s . s . s . s . s . s . s . s . s . s . s"),
+    ));
+    let stmts = vec![
+        expr_stmt(assign(
+            VarRef::Local(x),
+            None,
+            num(1, b.span("1")),
+            b.span("x = 1"),
+        )),
+        chain_stmt,
+        expr_stmt(printf("%d", vec![lvar(x, b.span("x)"))], b.span("printf"))),
+    ];
+    let p = b.point(
+        "timer.s(1)",
+        PointKind::Timer {
+            period_ns: 1_000_000_000,
+            profile: false,
+        },
+    );
+    b.probe(
+        src,
+        vec![p],
+        &[("x", ScalarType::Long), ("s", ScalarType::String)],
+        block(stmts, b.span("{ x")),
+    );
+    let mut m = lower_ok(&b);
+    let mut o = opts(2);
+    o.target.insn_limit_override = Some(200);
+    let errs = crate::optimize(&mut m, &o).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    let d = &errs[0];
+    assert_eq!(d.code, crate::budget::E_BUDGET);
+    assert!(
+        d.message.starts_with("probe timer.s(1) needs about "),
+        "{}",
+        d.message
+    );
+    assert!(
+        d.message
+            .ends_with("BPF instructions, more than the 200 the target allows"),
+        "{}",
+        d.message
+    );
+    let primary = d.labels.iter().find(|l| l.primary).unwrap();
+    assert_eq!(b.sm.location(primary.span), "b.stp:1:27");
+    assert!(
+        primary.message.starts_with("this costs ~"),
+        "{}",
+        primary.message
+    );
+    // The same program fits the default limit.
+    let mut m = lower_ok(&b);
+    crate::optimize(&mut m, &opts(2)).unwrap();
+}
