@@ -13,7 +13,7 @@ pub const E_BUDGET: &str = "E0902";
 /// Instructions every program spends before the handler's own code: the
 /// control-map lookup and exit-flag test, the globals and scratch lookups
 /// with their NULL checks.
-pub const PROLOGUE_COST: u64 = 24;
+pub const PROLOGUE_COST: u64 = 16;
 
 /// Estimated BPF instructions for one IR instruction.
 pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {

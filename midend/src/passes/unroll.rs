@@ -99,7 +99,8 @@ pub fn unroll_loops(
                 total: u64::MAX,
             });
         };
-        let total = (whole - iteration_cost)
+        let total = whole
+            .saturating_sub(iteration_cost)
             .saturating_add(trips.saturating_mul(iteration_cost))
             .saturating_add(header_cost);
         if total > limit {
@@ -176,7 +177,10 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
     let mut init = None;
     let mut step: Option<Value> = None;
     for e in cfg.preds(h) {
-        let arg = func.insts[e.inst].edges()[e.edge].2[j];
+        let edges = func.insts[e.inst].edges();
+        let Some(&arg) = edges.get(e.edge).and_then(|x| x.2.get(j)) else {
+            return Err(not_bounded("the loop's header has a malformed edge"));
+        };
         if in_loop(e.from) {
             if step.is_some_and(|s| s != arg) {
                 return Err(not_bounded(

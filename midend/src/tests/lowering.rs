@@ -1277,3 +1277,31 @@ block0:
 "
     );
 }
+
+#[test]
+fn very_deep_nesting_is_a_diagnostic_not_a_crash() {
+    // 5000 nested additions in one expression, lowered on a small stack.
+    let src = "x";
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let mut b = ScriptBuilder::new("deep.stp", src);
+            let mut e = num(1, b.span("x"));
+            for _ in 0..5000 {
+                e = bin(BinaryOp::Add, e, num(1, b.span("x")));
+            }
+            let st = vec![expr_stmt(printf("%d", vec![e], b.span("x")))];
+            begin_probe(&mut b, &[], st);
+            let errs = crate::lower(&b.script, &b.sm, &opts(0)).unwrap_err();
+            assert!(
+                errs[0].message.contains("nested this deeply"),
+                "{:?}",
+                errs[0]
+            );
+            // The tree itself is dropped iteratively enough: leak it to keep
+            // the test about lowering.
+            std::mem::forget(b);
+        })
+        .unwrap();
+    handle.join().unwrap();
+}
