@@ -662,3 +662,50 @@ fn budget_error_points_at_the_costliest_statement() {
     let mut m = lower_ok(&b);
     crate::optimize(&mut m, &opts(2)).unwrap();
 }
+
+#[test]
+fn dead_string_stores_are_removed() {
+    let s = Span::default();
+    let mut f = Function::new("f");
+    let b = fblock(&mut f);
+    let (a, t, r) = (f.create_slot(64), f.create_slot(64), f.create_slot(64));
+    f.append(
+        b,
+        InstData::StrConst {
+            dst: a,
+            value: "x".into(),
+        },
+        s,
+    );
+    f.append(b, InstData::StrCopy { dst: t, src: a }, s); // t never read: goes, then a
+    f.append(
+        b,
+        InstData::StrConcat {
+            dst: t,
+            args: [t, a],
+        },
+        s,
+    );
+    f.append(
+        b,
+        InstData::StrConst {
+            dst: r,
+            value: "kept".into(),
+        },
+        s,
+    );
+    f.append(
+        b,
+        InstData::Printf {
+            format: 0,
+            args: vec![OutArg::Str(r)],
+        },
+        s,
+    );
+    f.append(b, InstData::Return, s);
+    assert!(passes::eliminate_dead_slot_stores(&mut f));
+    assert_eq!(
+        crate::print_function(&f, None),
+        "function f {\n    ss0 = slot 64\n    ss1 = slot 64\n    ss2 = slot 64\nblock0:\n    str_const ss2, \"kept\"\n    printf format0(ss2)\n    return\n}\n"
+    );
+}
