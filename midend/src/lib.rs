@@ -82,31 +82,45 @@ pub fn optimize(module: &mut Module, opts: &Options) -> Result<(), Vec<Diagnosti
         }
         let cost = |d: &ir::InstData| budget::inst_cost(d, &target, msl);
         let limit = u64::from(target.insn_limit());
-        match passes::unroll::unroll_loops(&mut p.func, &cost, budget::PROLOGUE_COST, limit) {
-            Ok(_) => {}
-            Err(passes::unroll::UnrollError::TooBig {
-                span,
-                trips,
-                iteration_cost,
-                total,
-            }) => {
-                diags.push(budget::loop_too_big(
-                    &p.point,
+        let unrolled =
+            match passes::unroll::unroll_loops(&mut p.func, &cost, budget::PROLOGUE_COST, limit) {
+                Ok(stats) => stats.loops > 0,
+                Err(passes::unroll::UnrollError::TooBig {
                     span,
                     trips,
                     iteration_cost,
                     total,
-                    &target,
-                ));
-                continue;
-            }
-            Err(passes::unroll::UnrollError::NotBounded { span, reason }) => {
-                diags.push(unbounded_loop(&p.point, span, &reason));
-                continue;
-            }
-        }
+                }) => {
+                    diags.push(budget::loop_too_big(
+                        &p.point,
+                        span,
+                        trips,
+                        iteration_cost,
+                        total,
+                        &target,
+                    ));
+                    continue;
+                }
+                Err(passes::unroll::UnrollError::NotBounded { span, reason }) => {
+                    diags.push(unbounded_loop(&p.point, span, &reason));
+                    continue;
+                }
+                Err(passes::unroll::UnrollError::TooManyCopies {
+                    span,
+                    trips,
+                    ir_insts,
+                }) => {
+                    diags.push(budget::loop_too_many_copies(
+                        &p.point, span, trips, ir_insts,
+                    ));
+                    continue;
+                }
+            };
         debug_verify(&p.func, "unroll")?;
-        if opts.opt_level > 0 {
+        // Unrolled copies are only affordable folded (the counter is a
+        // constant in each), so kernel probes with unrolled loops are
+        // simplified even at -O0; the budget is checked on what will be emitted.
+        if opts.opt_level > 0 || unrolled {
             passes::simplify_with(&mut p.func, debug_verify)?;
         } else {
             passes::cleanup(&mut p.func);

@@ -18,6 +18,10 @@ use stapc_frontend::Span;
 /// Trip counts are found by running the counter, at most this many steps.
 pub const MAX_TRIPS: u64 = 1 << 24;
 
+/// IR instructions one loop may unroll into (memory, compile time), however
+/// large the target's instruction limit.
+pub const MAX_UNROLLED_IR: u64 = 400_000;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnrollError {
     /// The loop's trip count cannot be bounded at compile time.
@@ -29,6 +33,13 @@ pub enum UnrollError {
         trips: Option<u64>,
         iteration_cost: u64,
         total: u64,
+    },
+    /// It would fit the target, but unrolling would build more than
+    /// `MAX_UNROLLED_IR` IR instructions.
+    TooManyCopies {
+        span: Span,
+        trips: u64,
+        ir_insts: u64,
     },
 }
 
@@ -73,15 +84,17 @@ pub fn unroll_loops(
             }
         };
         let plan = analyze(func, &cfg, header, &body)?;
-        let iteration_cost: u64 = body
+        // What the loop costs as it stands, and what one unrolled iteration
+        // will cost once the counter is a constant in it (see `residual_cost`).
+        let loop_cost: u64 = body
             .iter()
             .flat_map(|&b| func.blocks[b].insts.iter())
             .map(|&i| cost(&func.insts[i]))
             .sum();
-        let header_cost: u64 = func.blocks[header]
-            .insts
+        let iteration_cost = residual_cost(func, &body, header, plan.counter, cost);
+        let loop_ir: u64 = body
             .iter()
-            .map(|&i| cost(&func.insts[i]))
+            .map(|&b| func.blocks[b].insts.len() as u64)
             .sum();
         let whole: u64 = base_cost
             + func
@@ -100,15 +113,22 @@ pub fn unroll_loops(
             });
         };
         let total = whole
-            .saturating_sub(iteration_cost)
-            .saturating_add(trips.saturating_mul(iteration_cost))
-            .saturating_add(header_cost);
+            .saturating_sub(loop_cost)
+            .saturating_add(trips.saturating_mul(iteration_cost));
         if total > limit {
             return Err(UnrollError::TooBig {
                 span,
                 trips: Some(trips),
                 iteration_cost,
                 total,
+            });
+        }
+        let ir = trips.saturating_mul(loop_ir);
+        if ir > MAX_UNROLLED_IR {
+            return Err(UnrollError::TooManyCopies {
+                span,
+                trips,
+                ir_insts: ir,
             });
         }
         unroll(func, header, &body, &plan, trips);
@@ -119,6 +139,8 @@ pub fn unroll_loops(
 
 struct Plan {
     trips: Option<u64>,
+    /// Index of the counter among the header's parameters.
+    counter: usize,
     /// The header's edge into the loop (0 = then, 1 = else); the other exits.
     into_loop: usize,
 }
@@ -237,6 +259,7 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
         if !continues {
             return Ok(Plan {
                 trips: Some(n),
+                counter: j,
                 into_loop,
             });
         }
@@ -249,11 +272,61 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
         if n > MAX_TRIPS {
             return Ok(Plan {
                 trips: None,
+                counter: j,
                 into_loop,
             });
         }
         x = eval_binary(op, x, k).unwrap_or(x);
     }
+}
+
+/// The estimated cost of one iteration once unrolled and folded: in a copy
+/// the counter is a constant, so whatever is computed from it and from
+/// constants (the condition, the step, address arithmetic on the counter)
+/// folds away, the header's branch becomes a jump and straight-line jumps
+/// merge. What remains is the rest of the body, plus a move for each
+/// constant operand it now takes.
+fn residual_cost(
+    func: &Function,
+    body: &[Block],
+    header: Block,
+    counter: usize,
+    cost: &dyn Fn(&InstData) -> u64,
+) -> u64 {
+    let mut known: FxHashMap<Value, ()> = FxHashMap::default();
+    if let Some(&p) = func.blocks[header].params.get(counter) {
+        known.insert(p, ());
+    }
+    let is_known = |known: &FxHashMap<Value, ()>, v: Value| {
+        known.contains_key(&v) || const_eval(func, v, 0).is_some()
+    };
+    let mut total = 0;
+    // `body` is in reverse postorder: definitions before uses.
+    for &b in body {
+        for &i in &func.blocks[b].insts {
+            let data = &func.insts[i];
+            let args = data.args();
+            let folds = match data {
+                InstData::Iconst { .. } => true,
+                InstData::Unary { .. } | InstData::Binary { .. } | InstData::Icmp { .. } => {
+                    args.iter().all(|&a| is_known(&known, a))
+                }
+                InstData::Brif { cond, .. } => is_known(&known, *cond),
+                InstData::Jump { dest, .. } => {
+                    *dest == header || func.blocks[*dest].params.is_empty()
+                }
+                _ => false,
+            };
+            if folds {
+                if let Some(v) = func.result(i) {
+                    known.insert(v, ());
+                }
+                continue;
+            }
+            total += cost(data) + args.iter().filter(|&&a| is_known(&known, a)).count() as u64;
+        }
+    }
+    total.max(1)
 }
 
 /// The value of `v` if it is computed from constants alone (so -O0, which

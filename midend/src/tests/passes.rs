@@ -709,3 +709,19 @@ fn dead_string_stores_are_removed() {
         "function f {\n    ss0 = slot 64\n    ss1 = slot 64\n    ss2 = slot 64\nblock0:\n    str_const ss2, \"kept\"\n    printf format0(ss2)\n    return\n}\n"
     );
 }
+
+#[test]
+fn the_unroll_decision_counts_iterations_after_folding() {
+    // 1000 trips of `total += i * 8`: ~17 instructions per iteration as
+    // written, ~2 once the counter is a constant in each copy. It fits 4096.
+    let b = const_loop(CONST_LOOP, 0, CmpOp::Lt, 1000, Some(8));
+    for opt in [0, 2] {
+        let mut m = lower_ok(&b);
+        crate::optimize(&mut m, &opts(opt)).unwrap();
+        let f = &m.probes[0].func;
+        assert_eq!(atomic_adds(f).len(), 1000);
+        assert_eq!(atomic_adds(f)[999], 999 * 8);
+        let est = crate::budget::function_cost(f, &opts(opt).target, 64);
+        assert!(est < 2200, "{est}");
+    }
+}
