@@ -725,3 +725,24 @@ fn the_unroll_decision_counts_iterations_after_folding() {
         assert!(est < 2200, "{est}");
     }
 }
+
+#[test]
+fn unrolling_is_capped_even_when_the_target_would_allow_it() {
+    let b = const_loop(CONST_LOOP, 0, CmpOp::Lt, 200_000, None);
+    let mut m = lower_ok(&b);
+    let mut o = opts(2);
+    o.target.insn_limit_override = Some(1_000_000);
+    let errs = crate::optimize(&mut m, &o).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].message.contains("runs 200000 times"),
+        "{}",
+        errs[0].message
+    );
+    assert!(
+        errs[0].message.contains("more than stapc unrolls (400000)"),
+        "{}",
+        errs[0].message
+    );
+    assert!(m.probes[0].func.inst_count() < 100);
+}
