@@ -67,23 +67,48 @@ pub fn unroll_loops(
         let mut headers: Vec<Block> = back.iter().map(|e| e.to).collect();
         headers.sort_by_key(|h| cfg.rpo_position(*h));
         headers.dedup();
-        // Innermost: a loop containing no other header.
+        // Innermost first: a loop containing no other header. When its trip
+        // count depends on an enclosing loop's counter (`j < i`), unroll the
+        // enclosing loop first: each copy then has a constant bound.
+        let loops: Vec<(Block, Vec<Block>)> =
+            headers.iter().map(|&h| (h, cfg.natural_loop(h))).collect();
+        let innermost = loops
+            .iter()
+            .rev()
+            .find(|(h, body)| !headers.iter().any(|&o| o != *h && body.contains(&o)))
+            .or(loops.last())
+            .cloned();
+        let Some((inner, inner_body)) = innermost else {
+            return Ok(stats);
+        };
+        let mut candidates = vec![(inner, inner_body)];
+        let mut enclosing: Vec<(Block, Vec<Block>)> = loops
+            .iter()
+            .filter(|(h, body)| *h != inner && body.contains(&inner))
+            .cloned()
+            .collect();
+        // Innermost enclosing loop first.
+        enclosing.sort_by_key(|(_, body)| body.len());
+        candidates.extend(enclosing);
+        let mut first_err = None;
         let mut chosen = None;
-        for &h in headers.iter().rev() {
-            let body = cfg.natural_loop(h);
-            if !headers.iter().any(|&o| o != h && body.contains(&o)) {
-                chosen = Some((h, body));
-                break;
+        for (h, body) in candidates {
+            match analyze(func, &cfg, h, &body) {
+                Ok(plan) => {
+                    chosen = Some((h, body, plan));
+                    break;
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
         }
-        let (header, body) = match chosen {
-            Some(c) => c,
-            None => {
-                let h = headers[headers.len() - 1];
-                (h, cfg.natural_loop(h))
-            }
+        let Some((header, body, plan)) = chosen else {
+            return Err(first_err.unwrap_or(UnrollError::NotBounded {
+                span: Span::default(),
+                reason: "the loop has no counter".into(),
+            }));
         };
-        let plan = analyze(func, &cfg, header, &body)?;
         // What the loop costs as it stands, and what one unrolled iteration
         // will cost once the counter is a constant in it (see `residual_cost`).
         let loop_cost: u64 = body
@@ -132,6 +157,9 @@ pub fn unroll_loops(
             });
         }
         unroll(func, header, &body, &plan, trips);
+        // Copies of inner loops now compare against constants built from
+        // the copied counter: fold them so the next round sees constants.
+        crate::passes::fold_constants(func);
         stats.loops += 1;
         stats.copies += trips;
     }

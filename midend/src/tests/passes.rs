@@ -746,3 +746,57 @@ fn unrolling_is_capped_even_when_the_target_would_allow_it() {
     );
     assert!(m.probes[0].func.inst_count() < 100);
 }
+
+#[test]
+fn triangular_nested_loops_unroll_outer_first() {
+    // for (i = 0; i < 4; i++) for (j = 0; j < i; j++) total += i * 10 + j
+    let src = "for (i = 0; i < 4; i++) for (j = 0; j < i; j++) total += i * 10 + j";
+    let mut b = ScriptBuilder::new("t.stp", src);
+    let total = b.global("total", ScalarType::Long, None);
+    let (i, j) = (local(0), local(1));
+    let s = Span::default();
+    let inner = for_(
+        Some(assign(VarRef::Local(j), None, num(0, s), s)),
+        Some(cmp(CmpOp::Lt, lvar(j, s), lvar(i, s))),
+        Some(incdec(VarRef::Local(j), true, false, s)),
+        expr_stmt(assign(
+            VarRef::Global(total),
+            Some(BinaryOp::Add),
+            bin(
+                BinaryOp::Add,
+                bin(BinaryOp::Mul, lvar(i, s), num(10, s)),
+                lvar(j, s),
+            ),
+            s,
+        )),
+        b.span("for (j"),
+    );
+    let outer = for_(
+        Some(assign(VarRef::Local(i), None, num(0, s), s)),
+        Some(cmp(CmpOp::Lt, lvar(i, s), num(4, s))),
+        Some(incdec(VarRef::Local(i), true, false, s)),
+        inner,
+        b.span(src),
+    );
+    let p = ProbePoint {
+        span: s,
+        text: "timer.ms(1)".into(),
+        kind: PointKind::Timer {
+            period_ns: 1_000_000,
+            profile: false,
+        },
+    };
+    b.probe(
+        src,
+        vec![p],
+        &[("i", ScalarType::Long), ("j", ScalarType::Long)],
+        block(vec![outer], s),
+    );
+    for opt in [0, 2] {
+        let mut m = lower_ok(&b);
+        crate::optimize(&mut m, &opts(opt)).unwrap();
+        crate::verify_module(&m).unwrap();
+        let r = super::interp::run(&m.probes[0].func, &[]);
+        assert_eq!(r.globals_added, vec![10, 20, 21, 30, 31, 32]);
+    }
+}
