@@ -73,7 +73,8 @@ enum S {
     AddGlobal(Expr),
     Print(Expr),
     If(Expr, Vec<S>, Vec<S>),
-    /// for (counter = 0; counter < n; counter++) body
+    /// for (counter = 0; counter < n; counter++) body; n = 4 inside another
+    /// loop means "the enclosing counter plus one" (a triangular loop).
     Loop(u32, i64, Vec<S>),
     Break,
     Continue,
@@ -133,12 +134,18 @@ fn build(stmts: &[S], total: GlobalId, counters: &mut Vec<u32>, in_loop: bool) -
                     continue;
                 };
                 let var = local(VARS + c);
+                let bound = match (n, counters.last()) {
+                    (4, Some(&outer)) => {
+                        bin(BinaryOp::Add, lvar(local(VARS + outer), sp()), num(1, sp()))
+                    }
+                    _ => num(*n, sp()),
+                };
                 counters.push(c);
                 let body = block(build(body, total, counters, true), sp());
                 counters.pop();
                 out.push(for_(
                     Some(assign(VarRef::Local(var), None, num(0, sp()), sp())),
-                    Some(cmp(CmpOp::Lt, lvar(var, sp()), num(*n, sp()))),
+                    Some(cmp(CmpOp::Lt, lvar(var, sp()), bound)),
                     Some(incdec(VarRef::Local(var), true, false, sp())),
                     body,
                     sp(),
