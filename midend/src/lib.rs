@@ -161,9 +161,13 @@ fn unbounded_loop(point: &str, span: stapc_frontend::Span, reason: &str) -> Diag
 fn debug_verify(func: &Function, pass: &str) -> Result<(), Vec<Diagnostic>> {
     if cfg!(debug_assertions) {
         if let Err(errs) = verifier::verify_function(func) {
+            let listing = verifier::annotate(func, &errs);
             let mut d = internal_errors(errs);
             for x in &mut d {
                 x.notes.push(format!("after the {pass} pass"));
+            }
+            if let Some(first) = d.first_mut() {
+                first.notes.push(listing);
             }
             return Err(d);
         }
