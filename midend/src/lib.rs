@@ -1,6 +1,20 @@
 //! stapc midend: the resolved `Script` → one SSA `ir::Function` per probe
 //! point → optimised IR (passes, unrolling, loop rule, budget). The backend
 //! consumes `Module`.
+//!
+//! The driver calls [`lower()`], [`optimize`], [`print_module`] (`-p3`) and, in
+//! tests or debug builds, [`verify_function`] / [`verify_module`].
+//!
+//! - `lower`: probes → functions (Braun et al. SSA construction; runtime
+//!   checks as explicit trap branches; `try`/`catch` as handler jumps;
+//!   non-recursive script functions inlined per call). Unsupported
+//!   constructs are `E0900` diagnostics at their span.
+//! - `optimize`: cleanup (always), the -O2 scalar pipeline (`passes`), and
+//!   for kernel probes full unrolling of constant loops, the rule that no
+//!   loop may remain (`E0901`) and the instruction budget (`E0902`, see
+//!   `budget`). The verifier runs after every pass in debug builds; a
+//!   failure there is an internal error (`E0999`) with the annotated IR.
+//! - `testing` (feature `testing`): a builder for hand-made `Script`s.
 #![forbid(unsafe_code)]
 
 pub mod budget;
