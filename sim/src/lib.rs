@@ -10,3 +10,6 @@ pub mod memory;
 pub use machine::{Code, EventContext, ExecError, Machine, MachineOptions, RunOutcome};
 pub use maps::{MapError, MapStore, SimMaps};
 pub use memory::{Fault, Memory, RegionKind};
+pub mod session;
+
+pub use session::{run, SessionOptions, SimError};

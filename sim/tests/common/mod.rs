@@ -88,3 +88,5 @@ pub fn alu32(op: u8, a: i64, b: i64) -> u64 {
 pub const fn mov32_imm(dst: u8, imm: i32) -> Insn {
     Insn::alu32_imm(BPF_MOV, dst, imm)
 }
+
+pub mod builder;
