@@ -896,7 +896,9 @@ impl Machine {
         }
         let frame_top = |depth: usize| memory::addr(memory::stack_region(depth), STACK_SIZE as u32);
         self.mem.clear_stack(base_depth);
-        let mut regs = [0u64; 11];
+        // 16 registers so that `& 15` indexing needs no bounds check; the
+        // decoder never lets a program name r11–r15.
+        let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(&args);
         regs[10] = frame_top(base_depth);
         let mut frames = [Frame::default(); MAX_FRAMES];
@@ -913,15 +915,30 @@ impl Machine {
             };
         }
 
+        // The executed count lives in a local in the loop and is written back
+        // around helper calls (callbacks count too) and on the way out.
+        // Counting down what is left keeps one variable live instead of two.
+        let mut left = fuel.saturating_sub(self.executed);
+        macro_rules! sync_out {
+            () => {
+                self.executed = fuel - left
+            };
+        }
+        macro_rules! sync_in {
+            () => {
+                left = fuel.saturating_sub(self.executed)
+            };
+        }
         loop {
             let op = ops[pc];
-            if self.executed >= fuel {
+            if left == 0 {
+                sync_out!();
                 return Err(ExecError::FuelExhausted { pc, fuel }.into());
             }
-            self.executed += 1;
+            left -= 1;
             pc += 1;
-            let d = op.dst as usize;
-            let s = op.src as usize;
+            let d = op.dst as usize & 15;
+            let s = op.src as usize & 15;
             // ALU32 immediates are used as u32; jump32 ones compare as u32/i32.
             let imm = op.imm as u64;
             let k32 = op.imm as u32;
@@ -1065,7 +1082,9 @@ impl Machine {
                 CallHelper => {
                     let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
                     self.depth = base_depth + nframes;
+                    sync_out!();
                     regs[0] = self.call_helper(code, pc - 1, op.imm as i32, args)?;
+                    sync_in!();
                     // Helpers clobber r1–r5; zero them so stale values never leak.
                     regs[1..6].fill(0);
                 }
@@ -1093,7 +1112,9 @@ impl Machine {
                                 // A helper id in a register: call it.
                                 let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
                                 self.depth = base_depth + nframes;
+                                sync_out!();
                                 regs[0] = self.call_helper(code, pc - 1, id as i32, args)?;
+                                sync_in!();
                                 regs[1..6].fill(0);
                                 continue;
                             }
@@ -1121,6 +1142,7 @@ impl Machine {
                 }
                 Exit => {
                     if nframes == 0 {
+                        sync_out!();
                         return Ok(regs[0]);
                     }
                     nframes -= 1;

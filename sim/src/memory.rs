@@ -277,22 +277,47 @@ impl Memory {
         Ok(&mut self.regions[id as usize].data[off..off + len])
     }
 
-    #[inline]
+    /// Load `size` (1, 2, 4 or 8) bytes, little endian, zero-extended.
+    #[inline(always)]
     pub fn load(&self, a: u64, size: usize) -> Result<u64, Fault> {
-        let b = self.slice(a, size)?;
-        Ok(match size {
-            1 => b[0] as u64,
-            2 => u16::from_le_bytes([b[0], b[1]]) as u64,
-            4 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64,
-            _ => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-        })
+        let (id, off) = split(a);
+        let off = off as usize;
+        // Region 0 (NULL) has no bytes, so it needs no test of its own.
+        if let Some(b) = self
+            .regions
+            .get(id as usize)
+            .and_then(|r| r.data.get(off..off + size))
+        {
+            return Ok(match size {
+                1 => b[0] as u64,
+                2 => u16::from_le_bytes([b[0], b[1]]) as u64,
+                4 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64,
+                _ => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            });
+        }
+        Err(self.cold_fault(a, size, Access::Read))
     }
 
-    #[inline]
+    /// Store the low `size` (1, 2, 4 or 8) bytes of `v`, little endian.
+    #[inline(always)]
     pub fn store(&mut self, a: u64, size: usize, v: u64) -> Result<(), Fault> {
-        let b = self.slice_mut(a, size)?;
-        b.copy_from_slice(&v.to_le_bytes()[..size]);
-        Ok(())
+        let (id, off) = split(a);
+        let off = off as usize;
+        if let Some(r) = self.regions.get_mut(id as usize) {
+            if r.writable {
+                if let Some(b) = r.data.get_mut(off..off + size) {
+                    b.copy_from_slice(&v.to_le_bytes()[..size]);
+                    return Ok(());
+                }
+            }
+        }
+        Err(self.cold_fault(a, size, Access::Write))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn cold_fault(&self, a: u64, size: usize, access: Access) -> Fault {
+        self.fault(a, size, access)
     }
 
     /// Read a NUL-terminated string of at most `max` bytes (the NUL not
