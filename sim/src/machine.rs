@@ -52,6 +52,12 @@ pub enum ExecError {
         pc: usize,
         id: i32,
     },
+    /// An instruction reads a register that no path to it writes (the
+    /// kernel's verifier rejects this as `!read_ok`).
+    UninitRegister {
+        pc: usize,
+        reg: u8,
+    },
     /// A helper got an argument it cannot use (not a map, a bad size, …).
     BadHelperArg {
         pc: usize,
@@ -70,6 +76,7 @@ impl ExecError {
             | ExecError::FellOffEnd { pc }
             | ExecError::CallDepth { pc }
             | ExecError::UnknownHelper { pc, .. }
+            | ExecError::UninitRegister { pc, .. }
             | ExecError::BadHelperArg { pc, .. } => pc,
         }
     }
@@ -97,6 +104,12 @@ impl fmt::Display for ExecError {
                 write!(f, "insn {pc}: call nesting deeper than {MAX_FRAMES} frames")
             }
             ExecError::UnknownHelper { pc, id } => write!(f, "insn {pc}: unknown helper {id}"),
+            ExecError::UninitRegister { pc, reg } => {
+                write!(
+                    f,
+                    "insn {pc}: reads r{reg}, which is never written before it"
+                )
+            }
             ExecError::BadHelperArg { pc, helper, reason } => {
                 let name = bpf::helpers::name(*helper).unwrap_or("?");
                 write!(f, "insn {pc}: helper {name} ({helper}): {reason}")
@@ -275,6 +288,8 @@ pub(crate) enum OpKind {
     Invalid,
     /// Past the end of the program.
     End,
+    /// Reads register `dst`, which no path to here has written.
+    Uninit,
 }
 
 const REASONS: &[&str] = &[
@@ -289,6 +304,7 @@ const REASONS: &[&str] = &[
     "byte swap width must be 16, 32 or 64",
     "unknown sign-extension width",
     "write to the read-only frame pointer r10",
+    "a reserved field is not zero",
 ];
 
 /// One pre-decoded operation.
@@ -336,6 +352,7 @@ impl Code {
             imm: 0,
             code: 0,
         });
+        mark_uninit_reads(&mut ops);
         Code { ops: ops.into() }
     }
 
@@ -346,6 +363,165 @@ impl Code {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The fields an encoding does not use must be zero, as the kernel
+/// requires at load time (the bpf_conformance suite's "unused-*" tests).
+fn reserved_fields_ok(insns: &[Insn], i: usize) -> bool {
+    let ins = insns[i];
+    let op = ins.code & 0xf0;
+    let x = ins.code & BPF_X != 0;
+    match ins.class() {
+        BPF_ALU | BPF_ALU64 => match op {
+            BPF_NEG => !x && ins.src == 0 && ins.off == 0 && ins.imm == 0,
+            BPF_END => ins.src == 0 && ins.off == 0,
+            BPF_MOV if x => ins.imm == 0,
+            BPF_MOV => ins.src == 0 && ins.off == 0,
+            BPF_DIV | BPF_MOD => {
+                (ins.off == 0 || ins.off == 1) && if x { ins.imm == 0 } else { ins.src == 0 }
+            }
+            _ => ins.off == 0 && if x { ins.imm == 0 } else { ins.src == 0 },
+        },
+        BPF_JMP | BPF_JMP32 => match op {
+            BPF_JA if ins.class() == BPF_JMP => ins.src == 0 && ins.dst == 0 && ins.imm == 0,
+            BPF_JA => ins.src == 0 && ins.dst == 0 && ins.off == 0,
+            BPF_CALL if !x => ins.off == 0 && ins.dst == 0,
+            BPF_CALL => true,
+            BPF_EXIT => ins.src == 0 && ins.dst == 0 && ins.off == 0 && ins.imm == 0,
+            _ => {
+                if x {
+                    ins.imm == 0
+                } else {
+                    ins.src == 0
+                }
+            }
+        },
+        BPF_LDX => ins.imm == 0,
+        BPF_ST => ins.src == 0,
+        BPF_STX if ins.code & 0xe0 == BPF_MEM => ins.imm == 0,
+        BPF_LD if ins.is_lddw() => {
+            ins.off == 0
+                && insns
+                    .get(i + 1)
+                    .is_none_or(|n| n.code == 0 && n.dst == 0 && n.src == 0 && n.off == 0)
+        }
+        _ => true,
+    }
+}
+
+/// Registers an op reads and writes, as bit masks (bit n = rn).
+fn reads_writes(op: &Op) -> (u16, u16) {
+    use OpKind::*;
+    let d = 1u16 << (op.dst & 15);
+    let s = 1u16 << (op.src & 15);
+    const CALL_WRITES: u16 = 1; // r0; r1–r5 become unreadable
+    match op.kind {
+        Mov64K | Mov32K | Lddw | LdMap | LdMapValue | LdFunc => (0, d),
+        Mov64X | Mov32X | MovSx64B | MovSx64H | MovSx64W | MovSx32B | MovSx32H => (s, d),
+        Neg64 | Neg32 | Bswap16 | Bswap32 | Bswap64 | Le16 | Le32 | Le64 | Be16 | Be32 | Be64 => {
+            (d, d)
+        }
+        Ja | CallHelper | CallLocal => (0, CALL_WRITES),
+        CallX => (d, CALL_WRITES),
+        Exit => (1, 0),
+        LdxB | LdxH | LdxW | LdxDW | LdxSB | LdxSH | LdxSW => (s, d),
+        StB | StH | StW | StDW => (d, 0),
+        StxB | StxH | StxW | StxDW => (d | s, 0),
+        Atomic => {
+            if op.imm as i32 == BPF_CMPXCHG {
+                (d | s | 1, 1)
+            } else if op.imm as i32 & BPF_FETCH != 0 {
+                (d | s, s)
+            } else {
+                (d | s, 0)
+            }
+        }
+        Invalid | End | Uninit => (0, 0),
+        k if is_jump(k) => {
+            if op.code & BPF_X != 0 {
+                (d | s, 0)
+            } else {
+                (d, 0)
+            }
+        }
+        // The remaining kinds are two-operand ALU ops.
+        _ => {
+            if op.code & BPF_X != 0 {
+                (d | s, d)
+            } else {
+                (d, d)
+            }
+        }
+    }
+}
+
+fn is_jump(k: OpKind) -> bool {
+    (k as u8) >= (OpKind::Jeq64K as u8) && (k as u8) <= (OpKind::Jsle32X as u8)
+}
+
+/// Turn every reachable instruction that reads a register no path to it
+/// has written into an `Uninit` op (a "may be written" dataflow: a read
+/// outside that set can never see a value). Entry points are instruction 0
+/// and every function target, with r1–r5 and r10 written.
+fn mark_uninit_reads(ops: &mut [Op]) {
+    use OpKind::*;
+    const ENTRY: u16 = 0b11111 << 1 | 1 << 10;
+    const CLOBBERED: u16 = 0b11111 << 1;
+    let n = ops.len();
+    let mut state: Vec<Option<u16>> = vec![None; n];
+    let mut work: Vec<usize> = Vec::new();
+    let seed = |state: &mut Vec<Option<u16>>, work: &mut Vec<usize>, at: usize, set: u16| {
+        let old = state[at];
+        let new = old.unwrap_or(0) | set;
+        if old != Some(new) {
+            state[at] = Some(new);
+            work.push(at);
+        }
+    };
+    seed(&mut state, &mut work, 0, ENTRY);
+    for op in ops.iter() {
+        if matches!(op.kind, CallLocal | LdFunc) && (op.imm as usize) < n {
+            seed(&mut state, &mut work, op.imm as usize, ENTRY);
+        }
+    }
+    while let Some(pc) = work.pop() {
+        let Some(have) = state[pc] else { continue };
+        let op = ops[pc];
+        let (_, writes) = reads_writes(&op);
+        let mut out = have | writes;
+        if matches!(op.kind, CallHelper | CallLocal | CallX) {
+            out &= !CLOBBERED;
+        }
+        let width = if matches!(op.kind, Lddw | LdMap | LdMapValue | LdFunc) {
+            2
+        } else {
+            1
+        };
+        let mut succ = [None, None];
+        match op.kind {
+            Exit | Invalid | End | Uninit => {}
+            Ja => succ[0] = Some(op.imm as usize),
+            k if is_jump(k) => succ = [Some(pc + 1), Some(op.imm as usize)],
+            _ => succ[0] = Some(pc + width),
+        }
+        for s in succ.into_iter().flatten() {
+            if s < n {
+                seed(&mut state, &mut work, s, out);
+            }
+        }
+    }
+    for (pc, op) in ops.iter_mut().enumerate() {
+        let Some(have) = state[pc] else { continue };
+        let (reads, _) = reads_writes(op);
+        let missing = reads & !have;
+        if missing != 0 {
+            *op = Op {
+                kind: Uninit,
+                dst: missing.trailing_zeros() as u8,
+                ..*op
+            };
+        }
     }
 }
 
@@ -390,6 +566,9 @@ fn decode(insns: &[Insn], i: usize) -> (Op, usize) {
         }
         (Op { imm: t, ..mk(kind) }, 1)
     };
+    if !reserved_fields_ok(insns, i) {
+        return bad(11);
+    }
     let class = ins.class();
     let op = ins.code & 0xf0;
     let x = ins.code & BPF_X != 0;
@@ -1260,6 +1439,13 @@ impl Machine {
                     .into());
                 }
                 End => return Err(ExecError::FellOffEnd { pc: pc - 1 }.into()),
+                Uninit => {
+                    return Err(ExecError::UninitRegister {
+                        pc: pc - 1,
+                        reg: op.dst,
+                    }
+                    .into())
+                }
             }
         }
     }

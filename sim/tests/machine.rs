@@ -582,3 +582,68 @@ fn unreachable_bad_encodings_do_not_matter() {
     ];
     assert_eq!(run(&p), 4);
 }
+
+#[test]
+fn reads_of_never_written_registers_fault() {
+    // r0 is never written before `or r0, r10` (the suite's negative/error.data).
+    let e = exec(&[Insn::alu64_reg(BPF_OR, 0, 10), Insn::exit()]).unwrap_err();
+    assert_eq!(e, ExecError::UninitRegister { pc: 0, reg: 0 });
+    assert!(e.to_string().contains("r0"));
+    // exit without setting r0.
+    assert_eq!(
+        exec(&[Insn::exit()]),
+        Err(ExecError::UninitRegister { pc: 0, reg: 0 })
+    );
+    // r1–r5 after a helper call.
+    let p = [Insn::call(8), Insn::mov64_reg(0, 1), Insn::exit()];
+    assert_eq!(exec(&p), Err(ExecError::UninitRegister { pc: 1, reg: 1 }));
+    // Written on one path only: allowed (the read may see a value).
+    let p = prog![
+        Insn::mov64_imm(1, 0),
+        Insn::jmp_imm(BPF_JEQ, 2, 0, 1),
+        Insn::mov64_imm(6, 5),
+        Insn::mov64_reg(0, 6),
+        Insn::exit(),
+    ];
+    assert!(exec(&p).is_ok());
+    // r6 in a callee is not the caller's r6.
+    let p = prog![
+        Insn::mov64_imm(6, 1),
+        Insn::new(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 1),
+        Insn::exit(),
+        Insn::mov64_reg(0, 6),
+        Insn::exit(),
+    ];
+    assert_eq!(exec(&p), Err(ExecError::UninitRegister { pc: 3, reg: 6 }));
+}
+
+#[test]
+fn reserved_fields_must_be_zero() {
+    let bad = [
+        Insn::new(BPF_ALU64 | BPF_MOV | BPF_K, 0, 1, 0, 1), // mov imm with src
+        Insn::new(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 1, 1), // mov imm with off
+        Insn::new(BPF_LDX | BPF_MEM | BPF_DW, 0, 10, -8, 1), // ldx with imm
+        Insn::new(BPF_JMP | BPF_JA, 1, 0, 0, 0),            // ja with dst
+        Insn::new(BPF_JMP | BPF_EXIT, 0, 0, 0, 1),          // exit with imm
+        Insn::new(BPF_ALU64 | BPF_ADD | BPF_X, 0, 1, 0, 7), // add reg with imm
+    ];
+    for b in bad {
+        let p = [
+            Insn::mov64_imm(0, 0),
+            Insn::mov64_imm(1, 0),
+            b,
+            Insn::exit(),
+        ];
+        assert!(
+            matches!(
+                exec(&p),
+                Err(ExecError::InvalidInstruction {
+                    pc: 2,
+                    reason: "a reserved field is not zero",
+                    ..
+                })
+            ),
+            "{b:?}"
+        );
+    }
+}
