@@ -12,4 +12,4 @@ pub use maps::{MapError, MapStore, SimMaps};
 pub use memory::{Fault, Memory, RegionKind};
 pub mod session;
 
-pub use session::{run, SessionOptions, SimError};
+pub use session::{handle_record, run, RecordAction, SessionOptions, SimError};

@@ -85,6 +85,93 @@ fn context_size(t: ProgramType) -> usize {
     }
 }
 
+/// What one output record asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordAction {
+    /// PRINTF: its text was written to `out`.
+    Printed,
+    /// EXIT: the session is stopping.
+    Exit,
+    /// ERROR: the message was written to `err`; `error` probes, status 1.
+    Error,
+    /// A record that breaks the runtime conventions (reported on `err`).
+    Malformed,
+}
+
+/// Handle one record from the output map as runtime.md says: PRINTF is
+/// formatted with `obj.formats[id]` to `out`, ERROR prints
+/// `ERROR: {message} {location}` to `err`. Shared by the simulator's
+/// session and the loader's runtime (which drains the kernel's buffer).
+pub fn handle_record(
+    obj: &Object,
+    r: &[u8],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<RecordAction> {
+    let header = record::HEADER_SIZE as usize;
+    if r.len() < header {
+        writeln!(
+            err,
+            "ERROR: simulator: output record of {} bytes has no header",
+            r.len()
+        )?;
+        return Ok(RecordAction::Malformed);
+    }
+    let kind = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+    let id = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
+    let body = &r[header..];
+    match kind {
+        record::PRINTF => {
+            let Some(f) = obj.formats.get(id as usize) else {
+                writeln!(
+                    err,
+                    "ERROR: simulator: printf record names format #{id}, which does not exist"
+                )?;
+                return Ok(RecordAction::Malformed);
+            };
+            match format::format_record(f, obj.max_string_len, body) {
+                Ok(text) => {
+                    out.write_all(&text)?;
+                    Ok(RecordAction::Printed)
+                }
+                Err(e) => {
+                    writeln!(err, "ERROR: simulator: printf record for {:?}: {e}", f.text)?;
+                    Ok(RecordAction::Malformed)
+                }
+            }
+        }
+        record::EXIT => Ok(RecordAction::Exit),
+        record::ERROR => {
+            let Some(e) = obj.errors.get(id as usize) else {
+                writeln!(err, "ERROR: runtime error #{id}")?;
+                return Ok(RecordAction::Error);
+            };
+            // `error(msg)` sends its message as one string argument.
+            let n = obj.max_string_len as usize;
+            let message = if body.len() >= n && n > 0 {
+                let s = &body[..n];
+                let end = s.iter().position(|&c| c == 0).unwrap_or(n);
+                String::from_utf8_lossy(&s[..end]).into_owned()
+            } else {
+                e.message.clone()
+            };
+            if e.location.is_empty() {
+                writeln!(err, "ERROR: {message}")?;
+            } else {
+                writeln!(err, "ERROR: {message} {}", e.location)?;
+            }
+            Ok(RecordAction::Error)
+        }
+        _ => {
+            writeln!(
+                err,
+                "ERROR: simulator: output record of unknown kind {kind}"
+            )?;
+            Ok(RecordAction::Malformed)
+        }
+    }
+}
+
 /// What the records of one drain said.
 #[derive(Default)]
 struct Drained {
@@ -363,70 +450,11 @@ impl Session<'_> {
     }
 
     fn record(&mut self, r: &[u8], d: &mut Drained) -> Result<(), SimError> {
-        let header = record::HEADER_SIZE as usize;
-        if r.len() < header {
-            writeln!(
-                self.err,
-                "ERROR: simulator: output record of {} bytes has no header",
-                r.len()
-            )?;
-            d.broken = true;
-            return Ok(());
-        }
-        let kind = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
-        let id = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
-        let body = &r[header..];
-        match kind {
-            record::PRINTF => {
-                let Some(f) = self.obj.formats.get(id as usize) else {
-                    writeln!(
-                        self.err,
-                        "ERROR: simulator: printf record names format #{id}, which does not exist"
-                    )?;
-                    d.broken = true;
-                    return Ok(());
-                };
-                match format::format_record(f, self.obj.max_string_len, body) {
-                    Ok(text) => self.out.write_all(&text)?,
-                    Err(e) => {
-                        writeln!(
-                            self.err,
-                            "ERROR: simulator: printf record for {:?}: {e}",
-                            f.text
-                        )?;
-                        d.broken = true;
-                    }
-                }
-            }
-            record::EXIT => d.exit = true,
-            record::ERROR => {
-                d.error = true;
-                let Some(e) = self.obj.errors.get(id as usize) else {
-                    writeln!(self.err, "ERROR: runtime error #{id}")?;
-                    return Ok(());
-                };
-                // `error(msg)` sends its message as one string argument.
-                let n = self.obj.max_string_len as usize;
-                let message = if body.len() >= n && n > 0 {
-                    let s = &body[..n];
-                    let end = s.iter().position(|&c| c == 0).unwrap_or(n);
-                    String::from_utf8_lossy(&s[..end]).into_owned()
-                } else {
-                    e.message.clone()
-                };
-                if e.location.is_empty() {
-                    writeln!(self.err, "ERROR: {message}")?;
-                } else {
-                    writeln!(self.err, "ERROR: {message} {}", e.location)?;
-                }
-            }
-            _ => {
-                writeln!(
-                    self.err,
-                    "ERROR: simulator: output record of unknown kind {kind}"
-                )?;
-                d.broken = true;
-            }
+        match handle_record(self.obj, r, &mut *self.out, &mut *self.err)? {
+            RecordAction::Printed => {}
+            RecordAction::Exit => d.exit = true,
+            RecordAction::Error => d.error = true,
+            RecordAction::Malformed => d.broken = true,
         }
         Ok(())
     }
