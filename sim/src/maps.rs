@@ -135,6 +135,11 @@ pub trait MapStore {
     fn drain(&mut self, map: u32) -> Result<Vec<Vec<u8>>, MapError>;
     /// Records dropped so far because a buffer was full.
     fn dropped(&self, map: u32) -> u64;
+    /// Whether perf and ring buffers drop records when full (`true`, as the
+    /// kernel's do) or grow without limit: userspace probes run on the
+    /// simulator, where one loop may print more than a buffer holds before
+    /// the next drain.
+    fn set_buffer_limits(&mut self, _enforced: bool) {}
 }
 
 #[derive(Debug)]
@@ -182,6 +187,8 @@ pub struct SimMaps {
     maps: Vec<SimMap>,
     cpus: u32,
     clock: u64,
+    /// See `MapStore::set_buffer_limits`.
+    limits: bool,
 }
 
 /// Bytes a ring buffer record takes: an 8-byte header, rounded up to 8.
@@ -262,6 +269,7 @@ impl SimMaps {
             maps,
             cpus,
             clock: 0,
+            limits: true,
         })
     }
 
@@ -537,6 +545,7 @@ impl MapStore for SimMaps {
 
     fn output(&mut self, map: u32, cpu: u32, data: &[u8]) -> Result<(), MapError> {
         let cpus = self.cpus;
+        let limits = self.limits;
         let m = self.map(map)?;
         match &mut m.data {
             Data::Perf {
@@ -548,7 +557,7 @@ impl MapStore for SimMaps {
                     return Err(MapError::Full);
                 }
                 let b = &mut bytes[cpu as usize];
-                if *b + data.len() + 8 > PERF_BUFFER_BYTES {
+                if limits && *b + data.len() + 8 > PERF_BUFFER_BYTES {
                     *dropped += 1;
                     return Err(MapError::NoSpace);
                 }
@@ -569,6 +578,7 @@ impl MapStore for SimMaps {
     }
 
     fn reserve(&mut self, map: u32, size: u32) -> Result<(), MapError> {
+        let limits = self.limits;
         let m = self.map(map)?;
         match &mut m.data {
             Data::RingBuf {
@@ -578,7 +588,7 @@ impl MapStore for SimMaps {
                 ..
             } => {
                 let cost = ringbuf_cost(size as usize);
-                if *used + cost > *capacity {
+                if limits && *used + cost > *capacity {
                     *dropped += 1;
                     return Err(MapError::NoSpace);
                 }
@@ -637,6 +647,10 @@ impl MapStore for SimMaps {
             Some(Data::Perf { dropped, .. }) | Some(Data::RingBuf { dropped, .. }) => *dropped,
             _ => 0,
         }
+    }
+
+    fn set_buffer_limits(&mut self, enforced: bool) {
+        self.limits = enforced;
     }
 }
 
@@ -755,6 +769,14 @@ mod tests {
         s.output(0, 0, &[4; 8]).unwrap();
         assert_eq!(s.drain(0).unwrap(), vec![vec![4; 8]]);
         assert!(SimMaps::new(&[def(MapKind::RingBuf, 0, 0, 100)], 1).is_err());
+        // Without limits (userspace probes) nothing is dropped.
+        s.set_buffer_limits(false);
+        for _ in 0..10 {
+            s.output(0, 0, &[5; 40]).unwrap();
+        }
+        assert_eq!(s.drain(0).unwrap().len(), 10);
+        // Still the two drops from before (the full output and the failed reserve).
+        assert_eq!(s.dropped(0), 2);
     }
 
     #[test]

@@ -393,6 +393,9 @@ impl Session<'_> {
     fn run_program(&mut self, i: usize, event: EventContext) -> Result<bool, SimError> {
         let prog = &self.obj.programs[i];
         self.machine.set_event(event);
+        self.machine
+            .store_mut()
+            .set_buffer_limits(!prog.kind.is_userspace());
         let ctx = vec![0u8; context_size(prog.kind.program_type())];
         let result = self.machine.run(&self.codes[i], &ctx);
         for line in std::mem::take(&mut self.machine.trace_log) {

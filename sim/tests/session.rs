@@ -358,3 +358,22 @@ fn bad_objects_are_errors_not_panics() {
     assert_eq!(st, 1);
     assert!(err.contains("format #7"), "{err}");
 }
+
+#[test]
+fn userspace_probes_never_drop_output() {
+    // 20000 records of 16 bytes (+8 header each) overflow a 256 KiB ring
+    // buffer within one begin run; userspace output must not be lost.
+    let mut o = ObjBuilder::new(true);
+    let f = o.format("%d\n", &[ArgKind::Long]);
+    o.program(begin(0), |b| {
+        b.label("loop");
+        b.incr_global(8);
+        b.printf(f, &[A::Reg(1)]);
+        b.i(Insn::ldx(BPF_DW, 1, GLB, 8));
+        b.jmp(Insn::jmp_imm(BPF_JLT, 1, 20000, 0), "loop");
+    });
+    let (st, out, err) = go_default(&o.obj);
+    assert_eq!((st, err.as_str()), (0, ""));
+    assert_eq!(out.lines().count(), 20000);
+    assert!(out.ends_with("19999\n20000\n"));
+}
