@@ -676,4 +676,28 @@ value |-------------------------------------------------- count
         assert_eq!(log_bucket(i64::MAX), 127);
         assert_eq!(linear_buckets(0, 10, 0), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_format_and_args_never_panic(
+            fmt in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            longs in proptest::collection::vec(proptest::prelude::any::<i64>(), 0..6),
+        ) {
+            let args: Vec<Arg> = longs.iter().map(|&v| if v % 3 == 0 { S(b"str") } else { L(v) }).collect();
+            let _ = sprintf(&fmt, &args);
+            let _ = trace_printk(&fmt, &[1, 2, 3], |_| Some(b"x".to_vec()));
+        }
+
+        #[test]
+        fn any_histogram_never_panics(
+            counts in proptest::collection::vec(0u64..5000, 0..140),
+            start in -1000i64..1000,
+            interval in 1i64..100,
+        ) {
+            let text = hist_log(&counts);
+            proptest::prop_assert!(text.ends_with("\n\n"));
+            let lin = hist_linear(&counts, start, interval);
+            proptest::prop_assert!(lin.starts_with(' ') || lin.starts_with('v'));
+        }
+    }
 }
