@@ -58,6 +58,11 @@ pub enum ExecError {
         pc: usize,
         reg: u8,
     },
+    /// An `lddw` names a map (or map value) that does not exist.
+    BadMapReference {
+        pc: usize,
+        reason: String,
+    },
     /// A helper got an argument it cannot use (not a map, a bad size, …).
     BadHelperArg {
         pc: usize,
@@ -77,6 +82,7 @@ impl ExecError {
             | ExecError::CallDepth { pc }
             | ExecError::UnknownHelper { pc, .. }
             | ExecError::UninitRegister { pc, .. }
+            | ExecError::BadMapReference { pc, .. }
             | ExecError::BadHelperArg { pc, .. } => pc,
         }
     }
@@ -104,6 +110,9 @@ impl fmt::Display for ExecError {
                 write!(f, "insn {pc}: call nesting deeper than {MAX_FRAMES} frames")
             }
             ExecError::UnknownHelper { pc, id } => write!(f, "insn {pc}: unknown helper {id}"),
+            ExecError::BadMapReference { pc, reason } => {
+                write!(f, "insn {pc}: lddw map reference: {reason}")
+            }
             ExecError::UninitRegister { pc, reg } => {
                 write!(
                     f,
@@ -1345,17 +1354,15 @@ impl Machine {
                     let key = 0u32.to_le_bytes();
                     let cpu = self.event.cpu;
                     let v = self.lookup_cached(map, &key, cpu).map_err(|e| {
-                        ExecError::BadHelperArg {
+                        ExecError::BadMapReference {
                             pc: pc - 1,
-                            helper: 0,
-                            reason: format!("lddw of a map value: {e}"),
+                            reason: format!("map value of map #{map}: {e}"),
                         }
                     })?;
                     let Some(p) = v else {
-                        return Err(ExecError::BadHelperArg {
+                        return Err(ExecError::BadMapReference {
                             pc: pc - 1,
-                            helper: 0,
-                            reason: "lddw of a map value: the map has no key 0".into(),
+                            reason: format!("map #{map} has no value at key 0"),
                         }
                         .into());
                     };
@@ -1454,10 +1461,9 @@ impl Machine {
         self.map_handles
             .get(map as usize)
             .copied()
-            .ok_or(ExecError::BadHelperArg {
+            .ok_or(ExecError::BadMapReference {
                 pc,
-                helper: 0,
-                reason: format!("lddw names map #{map}, which does not exist"),
+                reason: format!("map #{map} does not exist"),
             })
     }
 

@@ -468,7 +468,7 @@ fn map_handles_and_map_values_by_lddw() {
     let p = prog![Insn::ld_map(1, 5), Insn::exit()];
     assert!(matches!(
         m.run(&Code::new(&p), &[]),
-        Err(ExecError::BadHelperArg { pc: 0, .. })
+        Err(ExecError::BadMapReference { pc: 0, .. })
     ));
 }
 
