@@ -25,6 +25,8 @@ const E2BIG: u64 = -7i64 as u64;
 const MAX_LOOPS: u64 = 1 << 23;
 /// Largest buffer a helper copies at once.
 const MAX_HELPER_BYTES: u64 = 1 << 20;
+/// Ring buffer reservations open at once before `ringbuf_reserve` fails.
+const MAX_OPEN_RESERVATIONS: usize = 1024;
 
 impl Machine {
     /// Run helper `id` with r1–r5 = `a`; returns r0.
@@ -221,13 +223,28 @@ impl Machine {
                 if self.kind_of(map) != Some(MapKind::RingBuf) {
                     return Err(bad("map is not a ring buffer".into()));
                 }
+                if self.reservations.len() >= MAX_OPEN_RESERVATIONS {
+                    return Ok(0);
+                }
                 match self.store.reserve(map, size as u32) {
                     Ok(()) => {
-                        let p = self.mem.add_dynamic(
-                            RegionKind::RingBufSample { map },
-                            vec![0; size],
-                            true,
-                        );
+                        // Reuse the region of a finished sample, as the
+                        // kernel reuses ring space, so a loop of
+                        // reserve/submit does not grow memory.
+                        let kind = RegionKind::RingBufSample { map };
+                        let p = match self.free_samples.pop() {
+                            Some(id) => match self.mem.region_mut(id) {
+                                Some(r) => {
+                                    r.kind = kind;
+                                    r.data.clear();
+                                    r.data.resize(size, 0);
+                                    r.writable = true;
+                                    memory::addr(id, 0)
+                                }
+                                None => self.mem.add_dynamic(kind, vec![0; size], true),
+                            },
+                            None => self.mem.add_dynamic(kind, vec![0; size], true),
+                        };
                         self.reservations
                             .insert(memory::split(p).0, (map, size as u32));
                         Ok(p)
@@ -250,6 +267,12 @@ impl Machine {
                 self.store
                     .commit(map, size, commit)
                     .map_err(|e| bad(e.to_string()))?;
+                // A pointer to a finished sample no longer reaches any bytes.
+                if let Some(r) = self.mem.region_mut(region) {
+                    r.data.clear();
+                    r.writable = false;
+                }
+                self.free_samples.push(region);
                 Ok(0)
             }
             h::FOR_EACH_MAP_ELEM => {
@@ -272,9 +295,20 @@ impl Machine {
                         .lookup_cached(map, &k, cpu)
                         .map_err(|e| bad(e.to_string()))?
                     {
-                        let kp = self
-                            .mem
-                            .add_dynamic(RegionKind::MapKey { map }, k.clone(), false);
+                        // One key region per (map, key) and run keeps
+                        // repeated iterations from growing memory.
+                        let kp = match self.key_regions.get(&(map, k.clone())) {
+                            Some(&p) => p,
+                            None => {
+                                let p = self.mem.add_dynamic(
+                                    RegionKind::MapKey { map },
+                                    k.clone(),
+                                    false,
+                                );
+                                self.key_regions.insert((map, k.clone()), p);
+                                p
+                            }
+                        };
                         n += 1;
                         let r = self.invoke(code, pc, target, [a[0], kp, vp, a[2], 0])?;
                         if r != 0 {

@@ -940,6 +940,10 @@ pub struct Machine {
     pub(crate) cache_index: FxHashMap<(u32, u32, Vec<u8>), usize>,
     /// Open ring buffer reservations: region id → (map, size).
     pub(crate) reservations: FxHashMap<u32, (u32, u32)>,
+    /// Regions of submitted or discarded samples, reused by the next reserve.
+    pub(crate) free_samples: Vec<u32>,
+    /// Key copies handed to `for_each_map_elem` callbacks this run.
+    pub(crate) key_regions: FxHashMap<(u32, Vec<u8>), u64>,
     pub(crate) rng: u64,
     /// Lines written by `trace_printk`, oldest first.
     pub trace_log: Vec<String>,
@@ -963,6 +967,8 @@ impl Machine {
             cache: Vec::new(),
             cache_index: FxHashMap::default(),
             reservations: FxHashMap::default(),
+            free_samples: Vec::new(),
+            key_regions: FxHashMap::default(),
             rng,
             trace_log: Vec::new(),
             executed: 0,
@@ -1060,6 +1066,8 @@ impl Machine {
             }
         }
         self.cache_index.clear();
+        self.free_samples.clear();
+        self.key_regions.clear();
         for (_, (map, size)) in std::mem::take(&mut self.reservations) {
             // A reservation never submitted: the verifier would reject the
             // program; release the space so the buffer does not leak.

@@ -20,6 +20,8 @@ pub const BPF_EXIST: u64 = 2;
 
 /// Bytes of perf buffer per simulated CPU before records are dropped.
 pub const PERF_BUFFER_BYTES: usize = 1 << 20;
+/// Most simulated CPUs (as many as Linux's default NR_CPUS on x86-64).
+pub const MAX_CPUS: u32 = 8192;
 /// Largest total size of one map's storage the simulator accepts.
 pub const MAX_MAP_BYTES: u64 = 256 << 20;
 
@@ -197,9 +199,10 @@ fn ringbuf_cost(size: usize) -> usize {
 }
 
 impl SimMaps {
-    /// Create the maps of `defs` with `cpus` simulated CPUs (at least 1).
+    /// Create the maps of `defs` with `cpus` simulated CPUs (clamped to
+    /// 1..=`MAX_CPUS`).
     pub fn new(defs: &[MapDef], cpus: u32) -> Result<SimMaps, MapError> {
-        let cpus = cpus.max(1);
+        let cpus = cpus.clamp(1, MAX_CPUS);
         let mut maps = Vec::with_capacity(defs.len());
         for (i, def) in defs.iter().enumerate() {
             let i = i as u32;

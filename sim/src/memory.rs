@@ -217,6 +217,11 @@ impl Memory {
         }
     }
 
+    /// Number of regions, NULL's placeholder included.
+    pub fn region_count(&self) -> usize {
+        self.regions.len()
+    }
+
     pub fn region(&self, id: u32) -> Option<&Region> {
         self.regions.get(id as usize)
     }

@@ -367,7 +367,11 @@ impl Session<'_> {
                 continue;
             }
             periods[i] = period;
-            let cpus = if all_cpus { self.opts.cpus.max(1) } else { 1 };
+            let cpus = if all_cpus {
+                self.machine.store().cpus()
+            } else {
+                1
+            };
             for cpu in 0..cpus {
                 queue.push(Reverse((period, i, cpu)));
             }

@@ -539,3 +539,40 @@ fn stapc_string_helpers() {
     assert_eq!(cmp(b"abc\0\0\0\0\0", b"abc\0\0\0\0\0"), 0);
     assert_eq!(cmp(b"abcd\0\0\0\0", b"abc\0\0\0\0\0"), 1);
 }
+
+#[test]
+fn reserve_submit_loops_and_stale_samples_fault() {
+    let mut m = machine(&[map(MapKind::RingBuf, 0, 0, 4096)]);
+    m.store_mut().set_buffer_limits(false);
+    // 10000 × (reserve 8, store, submit); then write through the last pointer.
+    let p = prog![
+        Insn::mov64_imm(7, 10000),
+        Insn::ld_map(1, 0),
+        Insn::mov64_imm(2, 8),
+        Insn::mov64_imm(3, 0),
+        Insn::call(h::RINGBUF_RESERVE),
+        Insn::jmp_imm(BPF_JEQ, 0, 0, 8),
+        Insn::stx(BPF_DW, 0, 7, 0),
+        Insn::mov64_reg(6, 0),
+        Insn::mov64_reg(1, 0),
+        Insn::mov64_imm(2, 0),
+        Insn::call(h::RINGBUF_SUBMIT),
+        Insn::alu64_imm(BPF_SUB, 7, 1),
+        Insn::jmp_imm(BPF_JNE, 7, 0, -13),
+        Insn::st(BPF_DW, 6, 0, 1),
+        Insn::mov64_imm(0, 0),
+        Insn::exit(),
+    ];
+    let e = m.run(&Code::new(&p), &[]).unwrap_err();
+    assert!(matches!(e, ExecError::Memory { pc: 14, .. }), "{e}");
+    let recs = m.store_mut().drain(0).unwrap();
+    assert_eq!(recs.len(), 10000);
+    assert_eq!(recs[0], 10000u64.to_le_bytes());
+    assert_eq!(recs[9999], 1u64.to_le_bytes());
+}
+
+#[test]
+fn absurd_cpu_counts_are_clamped() {
+    let s = SimMaps::new(&[map(MapKind::PerfEventArray, 4, 4, 0)], u32::MAX).unwrap();
+    assert_eq!(stapc_sim::MapStore::cpus(&s), stapc_sim::maps::MAX_CPUS);
+}
