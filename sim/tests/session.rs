@@ -377,3 +377,30 @@ fn userspace_probes_never_drop_output() {
     assert_eq!(out.lines().count(), 20000);
     assert!(out.ends_with("19999\n20000\n"));
 }
+
+/// conformance/timers_sim.stp, compiled by hand.
+#[test]
+fn timers_sim_conformance_script() {
+    let mut o = ObjBuilder::new(true);
+    let f = o.format("n=%d m=%d\n", &[ArgKind::Long, ArgKind::Long]);
+    let fe = o.format("end n=%d\n", &[ArgKind::Long]);
+    o.program(timer_ms(100), |b| {
+        b.incr_global(0);
+    });
+    o.program(timer_ms(250), |b| {
+        b.incr_global(8);
+    });
+    o.program(timer_ms(1000), |b| {
+        b.i(Insn::ldx(BPF_DW, 1, GLB, 0))
+            .i(Insn::ldx(BPF_DW, 2, GLB, 8));
+        b.printf(f, &[A::Reg(1), A::Reg(2)]).exit();
+    });
+    o.program(end(0), |b| {
+        b.i(Insn::ldx(BPF_DW, 1, GLB, 0));
+        b.printf(fe, &[A::Reg(1)]);
+    });
+    assert_eq!(
+        go_default(&o.obj),
+        (0, "n=10 m=4\nend n=10\n".into(), String::new())
+    );
+}
