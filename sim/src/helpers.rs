@@ -65,7 +65,8 @@ impl Machine {
                 match self.store.update(map, &key, &value, a[3], Some(cpu)) {
                     Ok(()) => {
                         // Keep the run's copy (if a program holds a pointer to it) in step.
-                        if let Some(i) = self.cache_index.get(&(map, cpu, key)).copied() {
+                        let cached = self.cache_index.get(&(map, cpu)).and_then(|m| m.get(&key));
+                        if let Some(i) = cached.copied() {
                             let c = &mut self.cache[i];
                             c.original = value.clone();
                             if let Some(r) = self.mem.region_mut(c.region) {
@@ -93,8 +94,11 @@ impl Machine {
                                 c.live = false;
                             }
                         }
-                        self.cache_index
-                            .retain(|(m, _, k), _| !(*m == map && *k == key));
+                        for ((m, _), keys) in self.cache_index.iter_mut() {
+                            if *m == map {
+                                keys.remove(&key);
+                            }
+                        }
                         Ok(0)
                     }
                     Err(e @ (MapError::NotFound | MapError::Invalid)) => Ok(e.errno() as u64),

@@ -937,7 +937,9 @@ pub struct Machine {
     /// Address of each map's handle region, by map index.
     pub(crate) map_handles: Vec<u64>,
     pub(crate) cache: Vec<CachedValue>,
-    pub(crate) cache_index: FxHashMap<(u32, u32, Vec<u8>), usize>,
+    /// (map, cpu) → key → index into `cache`; nested so a lookup by `&[u8]`
+    /// allocates nothing.
+    pub(crate) cache_index: FxHashMap<(u32, u32), FxHashMap<Vec<u8>, usize>>,
     /// Open ring buffer reservations: region id → (map, size).
     pub(crate) reservations: FxHashMap<u32, (u32, u32)>,
     /// Regions of submitted or discarded samples, reused by the next reserve.
@@ -1483,8 +1485,7 @@ impl Machine {
         key: &[u8],
         cpu: u32,
     ) -> Result<Option<u64>, crate::maps::MapError> {
-        let idx_key = (map, cpu, key.to_vec());
-        if let Some(&i) = self.cache_index.get(&idx_key) {
+        if let Some(&i) = self.cache_index.get(&(map, cpu)).and_then(|m| m.get(key)) {
             return Ok(Some(memory::addr(self.cache[i].region, 0)));
         }
         let Some(value) = self.store.lookup(map, key, cpu)? else {
@@ -1501,7 +1502,10 @@ impl Machine {
             original: value,
             live: true,
         });
-        self.cache_index.insert(idx_key, self.cache.len() - 1);
+        self.cache_index
+            .entry((map, cpu))
+            .or_default()
+            .insert(key.to_vec(), self.cache.len() - 1);
         Ok(Some(p))
     }
 }
