@@ -20,6 +20,10 @@ pub const BPF_EXIST: u64 = 2;
 
 /// Bytes of perf buffer per simulated CPU before records are dropped.
 pub const PERF_BUFFER_BYTES: usize = 1 << 20;
+/// Largest value and key of one element (the kernel's kmalloc limit is of
+/// the same order; keys of many string columns must fit).
+pub const MAX_VALUE_SIZE: u32 = 4 << 20;
+pub const MAX_KEY_SIZE: u32 = 64 << 10;
 /// Most simulated CPUs (as many as Linux's default NR_CPUS on x86-64).
 pub const MAX_CPUS: u32 = 8192;
 /// Largest total size of one map's storage the simulator accepts.
@@ -222,8 +226,9 @@ impl SimMaps {
                     if def.value_size == 0 || def.max_entries == 0 {
                         return Err(bad("array with no value bytes or no entries"));
                     }
-                    let total = def.value_size as u64 * def.max_entries as u64 * per_cpu_copies;
-                    if total > MAX_MAP_BYTES {
+                    let total =
+                        def.value_size as u128 * def.max_entries as u128 * per_cpu_copies as u128;
+                    if total > MAX_MAP_BYTES as u128 || def.value_size > MAX_VALUE_SIZE {
                         return Err(bad("too large for the simulator"));
                     }
                     let one = (def.value_size as usize) * (def.max_entries as usize);
@@ -233,9 +238,13 @@ impl SimMaps {
                     if def.key_size == 0 || def.value_size == 0 || def.max_entries == 0 {
                         return Err(bad("hash map with empty keys, values or no entries"));
                     }
-                    let total = (def.value_size as u64 * per_cpu_copies + def.key_size as u64)
-                        * def.max_entries as u64;
-                    if total > MAX_MAP_BYTES * 4 {
+                    let total = (def.value_size as u128 * per_cpu_copies as u128
+                        + def.key_size as u128)
+                        * def.max_entries as u128;
+                    if total > MAX_MAP_BYTES as u128 * 4
+                        || def.value_size > MAX_VALUE_SIZE
+                        || def.key_size > MAX_KEY_SIZE
+                    {
                         return Err(bad("too large for the simulator"));
                     }
                     Data::Hash {
@@ -797,5 +806,12 @@ mod tests {
         assert!(SimMaps::new(&[def(MapKind::Array, 4, u32::MAX, u32::MAX)], 1).is_err());
         assert!(SimMaps::new(&[def(MapKind::Array, 8, 4, 1)], 1).is_err());
         assert!(SimMaps::new(&[def(MapKind::Hash, 0, 4, 1)], 1).is_err());
+        assert!(SimMaps::new(
+            &[def(MapKind::PerCpuHash, u32::MAX, u32::MAX, u32::MAX)],
+            8192
+        )
+        .is_err());
+        assert!(SimMaps::new(&[def(MapKind::PerCpuArray, 4, 1 << 30, u32::MAX)], 8192).is_err());
+        assert!(SimMaps::new(&[def(MapKind::Hash, 4, 8 << 20, 1)], 1).is_err());
     }
 }
