@@ -69,3 +69,97 @@ fn jump_offsets_at_the_edges() {
     );
     assert!(m.run_with_memory(&Code::new(&p), None).is_err());
 }
+
+fn object(progs: Vec<(u8, Vec<Insn>)>, fmt: Vec<u8>) -> bpf::Object {
+    use bpf::{ArgKind, Format, ProbeKind, Program};
+    let m = |name: &str, kind, key_size, value_size, max_entries| bpf::MapDef {
+        name: name.into(),
+        kind,
+        key_size,
+        value_size,
+        max_entries,
+        init: vec![],
+    };
+    let programs = progs
+        .into_iter()
+        .enumerate()
+        .map(|(i, (k, insns))| Program {
+            name: format!("p{i}"),
+            kind: match k % 5 {
+                0 => ProbeKind::Begin {
+                    priority: (k / 5) as i64,
+                },
+                1 => ProbeKind::End { priority: 0 },
+                2 => ProbeKind::Error { priority: 0 },
+                3 => ProbeKind::Timer {
+                    period_ns: 1_000_000 * (k as u64 / 5 + 1),
+                    profile: k > 128,
+                },
+                _ => ProbeKind::Tracepoint {
+                    group: "g".into(),
+                    name: "n".into(),
+                },
+            },
+            point: "p".into(),
+            insns,
+            lines: vec![],
+        })
+        .collect();
+    bpf::Object {
+        source_name: "r.stp".into(),
+        programs,
+        maps: vec![
+            m("g", MapKind::Array, 4, 64, 1),
+            m("c", MapKind::Array, 4, 16, 1),
+            m("s", MapKind::PerCpuArray, 4, 128, 1),
+            m("o", MapKind::RingBuf, 0, 0, 4096),
+        ],
+        formats: vec![Format {
+            text: String::from_utf8_lossy(&fmt).into_owned(),
+            args: vec![ArgKind::Long, ArgKind::Str],
+        }],
+        errors: vec![bpf::ErrorMsg {
+            message: "m".into(),
+            location: "l".into(),
+        }],
+        max_string_len: 16,
+        control_map: 1,
+        output_map: 3,
+        license: "GPL".into(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #[test]
+    fn random_sessions_never_panic(
+        progs in proptest::collection::vec((any::<u8>(), proptest::collection::vec(insn(), 1..24)), 1..5),
+        fmt in proptest::collection::vec(any::<u8>(), 0..12),
+        cpus in 0u32..4,
+    ) {
+        // Give each program a real output map and scratch pointer in r1/r2
+        // so random code reaches the record path now and then.
+        let progs = progs
+            .into_iter()
+            .map(|(k, body)| {
+                let mut p = Vec::new();
+                p.extend_from_slice(&Insn::ld_map(1, 3));
+                p.extend_from_slice(&[
+                    Insn::st(BPF_W, 10, -16, (k % 4) as i32),
+                    Insn::st(BPF_W, 10, -12, 0),
+                    Insn::mov64_reg(2, 10),
+                    Insn::alu64_imm(BPF_ADD, 2, -16),
+                    Insn::mov64_imm(3, 8 + (k as i32 % 40)),
+                    Insn::mov64_imm(4, 0),
+                    Insn::call(bpf::helpers::RINGBUF_OUTPUT),
+                ]);
+                p.extend(body);
+                (k, p)
+            })
+            .collect();
+        let obj = object(progs, fmt);
+        let opts = stapc_sim::SessionOptions { duration_ns: 5_000_000, fuel: 2_000, cpus, ..Default::default() };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let _ = stapc_sim::run(&obj, &opts, &mut out, &mut err);
+    }
+}
