@@ -68,7 +68,10 @@ pub enum Item {
     Function(FunctionDecl),
     Probe(ProbeDecl),
     /// `%{ … %}` at top level.
-    EmbeddedC { code: String, span: Span },
+    EmbeddedC {
+        code: String,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -168,7 +171,10 @@ pub enum PointArg {
     Number(i64),
     Str(String),
     /// `$1` / `@1`, substituted by sema.
-    ScriptArg { n: u32, as_string: bool },
+    ScriptArg {
+        n: u32,
+        as_string: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,26 +291,52 @@ pub enum Expr {
     /// `$name`, `$$vars` (text after the first `$`).
     Target(String),
     /// `$1` (number) / `@1` (string); `$#`/`@#` have `n == u32::MAX`.
-    ScriptArg { n: u32, as_string: bool },
+    ScriptArg {
+        n: u32,
+        as_string: bool,
+    },
     /// `arr[k1, k2]`.
-    Index { array: Ident, keys: Vec<ExprId> },
+    Index {
+        array: Ident,
+        keys: Vec<ExprId>,
+    },
     /// `f(args)`.
-    Call { name: Ident, args: Vec<ExprId> },
+    Call {
+        name: Ident,
+        args: Vec<ExprId>,
+    },
     /// `@count(s)`, `@hist_log(s)`, `@cast(…)`, `@entry(…)`, `@var("x")`,
     /// `@defined(…)`: name without `@`.
-    AtCall { name: String, args: Vec<ExprId> },
+    AtCall {
+        name: String,
+        args: Vec<ExprId>,
+    },
     Unary(UnOp, ExprId),
     Binary(BinOp, ExprId, ExprId),
     Assign(AssignOp, ExprId, ExprId),
     /// `++x`/`--x` (`prefix`) or `x++`/`x--`.
-    IncDec { target: ExprId, increment: bool, prefix: bool },
+    IncDec {
+        target: ExprId,
+        increment: bool,
+        prefix: bool,
+    },
     Ternary(ExprId, ExprId, ExprId),
     /// `[k1, k2] in arr` (a single key may be written without brackets).
-    In { keys: Vec<ExprId>, array: Ident },
+    In {
+        keys: Vec<ExprId>,
+        array: Ident,
+    },
     /// `s =~ "re"` / `s !~ "re"`.
-    Regex { value: ExprId, pattern: ExprId, negated: bool },
+    Regex {
+        value: ExprId,
+        pattern: ExprId,
+        negated: bool,
+    },
     /// `$ptr->field`.
-    Member { base: ExprId, field: String },
+    Member {
+        base: ExprId,
+        field: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,9 +371,21 @@ pub struct Foreach {
 pub enum Stmt {
     Block(Vec<StmtId>),
     Expr(ExprId),
-    If { cond: ExprId, then: StmtId, else_: Option<StmtId> },
-    While { cond: ExprId, body: StmtId },
-    For { init: Option<ExprId>, cond: Option<ExprId>, step: Option<ExprId>, body: StmtId },
+    If {
+        cond: ExprId,
+        then: StmtId,
+        else_: Option<StmtId>,
+    },
+    While {
+        cond: ExprId,
+        body: StmtId,
+    },
+    For {
+        init: Option<ExprId>,
+        cond: Option<ExprId>,
+        step: Option<ExprId>,
+        body: StmtId,
+    },
     Foreach(Foreach),
     Break,
     Continue,
@@ -349,7 +393,11 @@ pub enum Stmt {
     Return(Option<ExprId>),
     /// `delete x`, `delete arr[k]`, `delete arr`.
     Delete(ExprId),
-    Try { body: StmtId, catch_var: Option<Ident>, handler: StmtId },
+    Try {
+        body: StmtId,
+        catch_var: Option<Ident>,
+        handler: StmtId,
+    },
     Empty,
     EmbeddedC(String),
 }
@@ -357,7 +405,10 @@ pub enum Stmt {
 /// A span-free, arena-id-free rendering of the tree, for comparing two ASTs
 /// structurally (the round-trip property tests).
 pub fn dump(ast: &Ast) -> String {
-    let mut d = Dumper { ast, out: String::new() };
+    let mut d = Dumper {
+        ast,
+        out: String::new(),
+    };
     for item in &ast.items {
         d.item(item);
         d.out.push('\n');
@@ -390,7 +441,11 @@ impl Dumper<'_> {
                 self.out.push(')');
             }
             Item::Function(f) => {
-                let _ = write!(self.out, "(function private={} {} {:?} (", f.private, f.name.name, f.ret);
+                let _ = write!(
+                    self.out,
+                    "(function private={} {} {:?} (",
+                    f.private, f.name.name, f.ret
+                );
                 for p in &f.params {
                     let _ = write!(self.out, "{}:{:?} ", p.name.name, p.ty);
                 }
@@ -404,7 +459,12 @@ impl Dumper<'_> {
                 self.out.push(')');
             }
             Item::Probe(p) => {
-                let _ = write!(self.out, "(probe private={} {:?} (", p.private, strip_kind(&p.kind));
+                let _ = write!(
+                    self.out,
+                    "(probe private={} {:?} (",
+                    p.private,
+                    strip_kind(&p.kind)
+                );
                 for pt in &p.points {
                     self.out.push('(');
                     for c in &pt.components {
@@ -446,7 +506,7 @@ impl Dumper<'_> {
     fn stmt(&mut self, s: StmtId) {
         match self.ast.stmt(s) {
             Stmt::Block(ss) => {
-                self.out.push_str("{");
+                self.out.push('{');
                 for &s in ss {
                     self.stmt(s);
                     self.out.push(' ');
@@ -472,7 +532,12 @@ impl Dumper<'_> {
                 self.stmt(*body);
                 self.out.push(')');
             }
-            Stmt::For { init, cond, step, body } => {
+            Stmt::For {
+                init,
+                cond,
+                step,
+                body,
+            } => {
                 self.out.push_str("(for ");
                 self.opt_expr(*init);
                 self.out.push(' ');
@@ -484,7 +549,11 @@ impl Dumper<'_> {
                 self.out.push(')');
             }
             Stmt::Foreach(f) => {
-                let _ = write!(self.out, "(foreach {:?} [", f.value.as_ref().map(|v| &v.name));
+                let _ = write!(
+                    self.out,
+                    "(foreach {:?} [",
+                    f.value.as_ref().map(|v| &v.name)
+                );
                 for (k, s) in &f.keys {
                     let _ = write!(self.out, "{}{:?} ", k.name, s);
                 }
@@ -507,10 +576,18 @@ impl Dumper<'_> {
                 self.expr(*e);
                 self.out.push(')');
             }
-            Stmt::Try { body, catch_var, handler } => {
+            Stmt::Try {
+                body,
+                catch_var,
+                handler,
+            } => {
                 self.out.push_str("(try ");
                 self.stmt(*body);
-                let _ = write!(self.out, " catch {:?} ", catch_var.as_ref().map(|v| &v.name));
+                let _ = write!(
+                    self.out,
+                    " catch {:?} ",
+                    catch_var.as_ref().map(|v| &v.name)
+                );
                 self.stmt(*handler);
                 self.out.push(')');
             }
@@ -570,7 +647,11 @@ impl Dumper<'_> {
                 self.expr(*b);
                 self.out.push(')');
             }
-            Expr::IncDec { target, increment, prefix } => {
+            Expr::IncDec {
+                target,
+                increment,
+                prefix,
+            } => {
                 let _ = write!(self.out, "(incdec {increment} {prefix} ");
                 self.expr(*target);
                 self.out.push(')');
@@ -589,7 +670,11 @@ impl Dumper<'_> {
                 self.exprs(keys);
                 let _ = write!(self.out, " {})", array.name);
             }
-            Expr::Regex { value, pattern, negated } => {
+            Expr::Regex {
+                value,
+                pattern,
+                negated,
+            } => {
                 let _ = write!(self.out, "(regex {negated} ");
                 self.expr(*value);
                 self.out.push(' ');
@@ -606,7 +691,12 @@ impl Dumper<'_> {
 }
 
 fn strip_kind(k: &ProbeKind) -> String {
-    let comps = |cs: &[Component]| cs.iter().map(|c| format!("{}{:?}", c.name, c.arg)).collect::<Vec<_>>().join(".");
+    let comps = |cs: &[Component]| {
+        cs.iter()
+            .map(|c| format!("{}{:?}", c.name, c.arg))
+            .collect::<Vec<_>>()
+            .join(".")
+    };
     match k {
         ProbeKind::Plain => "plain".into(),
         ProbeKind::Alias(c) => format!("alias {}", comps(c)),

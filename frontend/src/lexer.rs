@@ -307,9 +307,7 @@ fn scan_string(lex: &mut logos::Lexer<Raw>) -> Result<(), LexError> {
 
 #[derive(Logos, Debug, Clone, Copy, PartialEq)]
 #[logos(error = LexError)]
-#[logos(skip r"[ \t\r\n\f]+")]
-#[logos(skip(r"#[^\n]*", allow_greedy = true))]
-#[logos(skip(r"//[^\n]*", allow_greedy = true))]
+#[logos(skip(r"[ \t\r\n\f]+|#[^\n]*|//[^\n]*", allow_greedy = true))]
 enum Raw {
     #[token("/*", skip_block_comment)]
     BlockComment,
@@ -544,24 +542,46 @@ fn lex_error(e: LexError, span: Span, slice: &str) -> Diagnostic {
     match e {
         LexError::UnexpectedChar => {
             let c = slice.chars().next().unwrap_or('?');
-            Diagnostic::error(codes::UNEXPECTED_CHAR, format!("unexpected character `{}`", c.escape_debug()))
-                .with_primary(span, "not valid here")
+            Diagnostic::error(
+                codes::UNEXPECTED_CHAR,
+                format!("unexpected character `{}`", c.escape_debug()),
+            )
+            .with_primary(span, "not valid here")
         }
         LexError::UnterminatedString => {
             Diagnostic::error(codes::UNTERMINATED_STRING, "unterminated string literal")
-                .with_primary(Span { end: span.start + 1, ..span }, "string starts here")
+                .with_primary(
+                    Span {
+                        end: span.start + 1,
+                        ..span
+                    },
+                    "string starts here",
+                )
                 .with_help("close the string with `\"` on the same line")
         }
         LexError::UnterminatedComment => {
             Diagnostic::error(codes::UNTERMINATED_COMMENT, "unterminated block comment")
-                .with_primary(Span { end: span.start + 2, ..span }, "comment starts here")
+                .with_primary(
+                    Span {
+                        end: span.start + 2,
+                        ..span
+                    },
+                    "comment starts here",
+                )
                 .with_help("close the comment with `*/`")
         }
-        LexError::UnterminatedEmbedded => {
-            Diagnostic::error(codes::UNTERMINATED_EMBEDDED, "unterminated embedded C block")
-                .with_primary(Span { end: span.start + 2, ..span }, "embedded C starts here")
-                .with_help("close the block with `%}`")
-        }
+        LexError::UnterminatedEmbedded => Diagnostic::error(
+            codes::UNTERMINATED_EMBEDDED,
+            "unterminated embedded C block",
+        )
+        .with_primary(
+            Span {
+                end: span.start + 2,
+                ..span
+            },
+            "embedded C starts here",
+        )
+        .with_help("close the block with `%}`"),
     }
 }
 
@@ -651,14 +671,22 @@ fn decode_string(slice: &str, span: Span, diags: &mut Vec<Diagnostic>) -> String
         match value {
             Some(v) if v < 0x80 => out.push(v as u8 as char),
             Some(v) => diags.push(
-                Diagnostic::error(codes::BAD_ESCAPE, format!("escape `{}` is not ASCII", &body[start..i]))
-                    .with_primary(esc_span, format!("byte {v:#x}"))
-                    .with_note("stapc strings are UTF-8 text; bytes above 0x7f cannot be written as escapes"),
+                Diagnostic::error(
+                    codes::BAD_ESCAPE,
+                    format!("escape `{}` is not ASCII", &body[start..i]),
+                )
+                .with_primary(esc_span, format!("byte {v:#x}"))
+                .with_note(
+                    "stapc strings are UTF-8 text; bytes above 0x7f cannot be written as escapes",
+                ),
             ),
             None => diags.push(
-                Diagnostic::error(codes::BAD_ESCAPE, format!("invalid escape `{}`", &body[start..i]))
-                    .with_primary(esc_span, "unknown escape")
-                    .with_help("valid escapes: \\n \\t \\r \\\\ \\\" \\ooo (octal) \\xHH (hex)"),
+                Diagnostic::error(
+                    codes::BAD_ESCAPE,
+                    format!("invalid escape `{}`", &body[start..i]),
+                )
+                .with_primary(esc_span, "unknown escape")
+                .with_help("valid escapes: \\n \\t \\r \\\\ \\\" \\ooo (octal) \\xHH (hex)"),
             ),
         }
     }
@@ -677,13 +705,19 @@ mod tests {
 
     #[test]
     fn numbers_in_three_bases() {
-        assert_eq!(kinds("10 0x1F 010 0"), vec![
-            TokKind::Number(10),
-            TokKind::Number(31),
-            TokKind::Number(8),
-            TokKind::Number(0)
-        ]);
-        assert_eq!(kinds("9223372036854775808"), vec![TokKind::Number(i64::MIN)]);
+        assert_eq!(
+            kinds("10 0x1F 010 0"),
+            vec![
+                TokKind::Number(10),
+                TokKind::Number(31),
+                TokKind::Number(8),
+                TokKind::Number(0)
+            ]
+        );
+        assert_eq!(
+            kinds("9223372036854775808"),
+            vec![TokKind::Number(i64::MIN)]
+        );
         let (_, d) = lex("09 0x 99999999999999999999 12ab", FileId(0));
         assert_eq!(d.len(), 4);
         assert!(d.iter().all(|d| d.code == codes::BAD_NUMBER));
@@ -691,24 +725,33 @@ mod tests {
 
     #[test]
     fn comments_are_skipped() {
-        assert_eq!(kinds("a # x\nb // y\n/* z\n */ c"), vec![
-            TokKind::Ident("a".into()),
-            TokKind::Ident("b".into()),
-            TokKind::Ident("c".into())
-        ]);
+        assert_eq!(
+            kinds("a # x\nb // y\n/* z\n */ c"),
+            vec![
+                TokKind::Ident("a".into()),
+                TokKind::Ident("b".into()),
+                TokKind::Ident("c".into())
+            ]
+        );
         let (_, d) = lex("a /* never closed", FileId(0));
         assert_eq!(d[0].code, codes::UNTERMINATED_COMMENT);
     }
 
     #[test]
     fn string_escapes() {
-        assert_eq!(kinds(r#""a\n\t\r\\\"\101\x42""#), vec![TokKind::Str("a\n\t\r\\\"AB".into())]);
+        assert_eq!(
+            kinds(r#""a\n\t\r\\\"\101\x42""#),
+            vec![TokKind::Str("a\n\t\r\\\"AB".into())]
+        );
         let (_, d) = lex(r#""\q" "\xff""#, FileId(0));
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].primary_span().map(|s| (s.start, s.end)), Some((1, 3)));
         let (t, d) = lex("\"abc\nx", FileId(0));
         assert_eq!(d[0].code, codes::UNTERMINATED_STRING);
-        assert_eq!(t.last().map(|t| t.kind.clone()), Some(TokKind::Ident("x".into())));
+        assert_eq!(
+            t.last().map(|t| t.kind.clone()),
+            Some(TokKind::Ident("x".into()))
+        );
     }
 
     #[test]
@@ -720,21 +763,27 @@ mod tests {
                 _ => "?",
             })
             .collect();
-        assert_eq!(ops.join(" "), "<<< >>> <<= >>= << >> .= =~ !~ %( %? %: %) -> ++ --");
+        assert_eq!(
+            ops.join(" "),
+            "<<< >>> <<= >>= << >> .= =~ !~ %( %? %: %) -> ++ --"
+        );
     }
 
     #[test]
     fn sigils_keywords_and_embedded_c() {
-        assert_eq!(kinds("$x $1 $$vars $# @count @1 foreach %{ int x; %}"), vec![
-            TokKind::Dollar("x".into()),
-            TokKind::Dollar("1".into()),
-            TokKind::Dollar("$vars".into()),
-            TokKind::Dollar("#".into()),
-            TokKind::At("count".into()),
-            TokKind::At("1".into()),
-            TokKind::Kw(Kw::Foreach),
-            TokKind::EmbeddedC(" int x; ".into()),
-        ]);
+        assert_eq!(
+            kinds("$x $1 $$vars $# @count @1 foreach %{ int x; %}"),
+            vec![
+                TokKind::Dollar("x".into()),
+                TokKind::Dollar("1".into()),
+                TokKind::Dollar("$vars".into()),
+                TokKind::Dollar("#".into()),
+                TokKind::At("count".into()),
+                TokKind::At("1".into()),
+                TokKind::Kw(Kw::Foreach),
+                TokKind::EmbeddedC(" int x; ".into()),
+            ]
+        );
         let (_, d) = lex("%{ never", FileId(0));
         assert_eq!(d[0].code, codes::UNTERMINATED_EMBEDDED);
     }

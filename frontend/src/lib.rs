@@ -11,6 +11,7 @@ pub mod codes;
 pub mod diag;
 pub mod lexer;
 pub mod parser;
+pub mod points;
 pub mod preprocess;
 pub mod print;
 pub mod render;
@@ -36,7 +37,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { kernel_version: (6, 1), arch: "x86_64".to_string(), script_args: Vec::new() }
+        Options {
+            kernel_version: (6, 1),
+            arch: "x86_64".to_string(),
+            script_args: Vec::new(),
+        }
     }
 }
 

@@ -23,7 +23,10 @@ pub fn parse_tokens(toks: Vec<Token>, file: FileId, text_len: u32) -> (Ast, Vec<
     let mut p = Parser {
         toks,
         pos: 0,
-        ast: Ast { file, ..Ast::default() },
+        ast: Ast {
+            file,
+            ..Ast::default()
+        },
         diags: Vec::new(),
         nesting: 0,
         depth: Vec::new(),
@@ -96,13 +99,19 @@ impl Parser {
 
     /// The span from `start` to the end of the last consumed token.
     fn since(&self, start: Span) -> Span {
-        Span { end: self.prev_end.max(start.start), ..start }
+        Span {
+            end: self.prev_end.max(start.start),
+            ..start
+        }
     }
 
     fn error_expected(&mut self, what: &str) -> Reported {
         let t = self.toks.get(self.pos);
-        let d = Diagnostic::error(codes::SYNTAX, format!("expected {what}, found {}", describe(t)))
-            .with_primary(self.span(), format!("expected {what}"));
+        let d = Diagnostic::error(
+            codes::SYNTAX,
+            format!("expected {what}, found {}", describe(t)),
+        )
+        .with_primary(self.span(), format!("expected {what}"));
         self.diags.push(d);
         Reported
     }
@@ -121,9 +130,12 @@ impl Parser {
             return Ok(self.bump().map_or(self.eof, |t| t.span));
         }
         let t = self.toks.get(self.pos);
-        let d = Diagnostic::error(codes::SYNTAX, format!("expected `{}`, found {}", op.as_str(), describe(t)))
-            .with_primary(self.span(), format!("expected `{}`", op.as_str()))
-            .with_secondary(open, "to close this");
+        let d = Diagnostic::error(
+            codes::SYNTAX,
+            format!("expected `{}`, found {}", op.as_str(), describe(t)),
+        )
+        .with_primary(self.span(), format!("expected `{}`", op.as_str()))
+        .with_secondary(open, "to close this");
         self.diags.push(d);
         Err(Reported)
     }
@@ -144,8 +156,10 @@ impl Parser {
         self.nesting += 1;
         if self.nesting > MAX_NESTING {
             self.diags.push(
-                Diagnostic::error(codes::TOO_DEEP, "nesting too deep")
-                    .with_primary(self.span(), format!("more than {MAX_NESTING} levels of nesting")),
+                Diagnostic::error(codes::TOO_DEEP, "nesting too deep").with_primary(
+                    self.span(),
+                    format!("more than {MAX_NESTING} levels of nesting"),
+                ),
             );
             self.nesting -= 1;
             // Skip everything: recovery inside such input would only cascade.
@@ -160,7 +174,11 @@ impl Parser {
     }
 
     fn mk(&mut self, e: Expr, span: Span, children: &[ExprId]) -> PResult<ExprId> {
-        let d = 1 + children.iter().map(|c| self.depth.get(c.as_u32() as usize).copied().unwrap_or(0)).max().unwrap_or(0);
+        let d = 1 + children
+            .iter()
+            .map(|c| self.depth.get(c.as_u32() as usize).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
         let id = self.ast.add_expr(e, span);
         self.depth.push(d);
         if d > MAX_TREE_DEPTH {
@@ -175,7 +193,12 @@ impl Parser {
     }
 
     fn is_top_kw(&self) -> bool {
-        matches!(self.peek(), Some(TokKind::Kw(Kw::Probe | Kw::Function | Kw::Global | Kw::Private)))
+        matches!(
+            self.peek(),
+            Some(TokKind::Kw(
+                Kw::Probe | Kw::Function | Kw::Global | Kw::Private
+            ))
+        )
     }
 
     // ----- declarations -----
@@ -241,7 +264,11 @@ impl Parser {
         }
         self.eat_op(Op::Semi);
         let span = self.since(start);
-        self.ast.items.push(Item::Global(GlobalDecl { private, vars, span }));
+        self.ast.items.push(Item::Global(GlobalDecl {
+            private,
+            vars,
+            span,
+        }));
         Ok(())
     }
 
@@ -262,13 +289,21 @@ impl Parser {
     fn function(&mut self, start: Span, private: bool) -> PResult<()> {
         self.bump();
         let name = self.ident("a function name")?;
-        let ret = if self.eat_op(Op::Colon) { Some(self.type_name()?) } else { None };
+        let ret = if self.eat_op(Op::Colon) {
+            Some(self.type_name()?)
+        } else {
+            None
+        };
         let open = self.expect_op(Op::LParen)?;
         let mut params = Vec::new();
         if !self.at_op(Op::RParen) {
             loop {
                 let pname = self.ident("a parameter name")?;
-                let ty = if self.eat_op(Op::Colon) { Some(self.type_name()?) } else { None };
+                let ty = if self.eat_op(Op::Colon) {
+                    Some(self.type_name()?)
+                } else {
+                    None
+                };
                 params.push(Param { name: pname, ty });
                 if !self.eat_op(Op::Comma) {
                     break;
@@ -285,7 +320,14 @@ impl Parser {
             _ => FunctionBody::Block(self.block()?),
         };
         let span = self.since(start);
-        self.ast.items.push(Item::Function(FunctionDecl { private, name, ret, params, body, span }));
+        self.ast.items.push(Item::Function(FunctionDecl {
+            private,
+            name,
+            ret,
+            params,
+            body,
+            span,
+        }));
         Ok(())
     }
 
@@ -311,7 +353,13 @@ impl Parser {
         }
         let body = self.block()?;
         let span = self.since(start);
-        self.ast.items.push(Item::Probe(ProbeDecl { private, kind, points, body, span }));
+        self.ast.items.push(Item::Probe(ProbeDecl {
+            private,
+            kind,
+            points,
+            body,
+            span,
+        }));
         Ok(())
     }
 
@@ -339,7 +387,13 @@ impl Parser {
             condition = Some(self.expr()?);
             self.expect_close(Op::RParen, open)?;
         }
-        Ok(PointSpec { components, optional, sufficient, condition, span: self.since(start) })
+        Ok(PointSpec {
+            components,
+            optional,
+            sufficient,
+            condition,
+            span: self.since(start),
+        })
     }
 
     /// A component name is a run of adjacent identifier, keyword, number and
@@ -348,7 +402,11 @@ impl Parser {
         let start = self.span();
         let mut name = String::new();
         loop {
-            let adjacent = name.is_empty() || self.toks.get(self.pos).is_some_and(|t| t.span.start == self.prev_end);
+            let adjacent = name.is_empty()
+                || self
+                    .toks
+                    .get(self.pos)
+                    .is_some_and(|t| t.span.start == self.prev_end);
             if !adjacent {
                 break;
             }
@@ -369,20 +427,30 @@ impl Parser {
             let open = self.bump().map_or(self.eof, |t| t.span);
             let neg = self.eat_op(Op::Minus);
             arg = Some(match self.peek().cloned() {
-                Some(TokKind::Number(n)) => PointArg::Number(if neg { n.wrapping_neg() } else { n }),
+                Some(TokKind::Number(n)) => {
+                    PointArg::Number(if neg { n.wrapping_neg() } else { n })
+                }
                 Some(TokKind::Str(s)) if !neg => PointArg::Str(s),
                 Some(TokKind::Dollar(d)) if !neg && d.parse::<u32>().is_ok() => {
-                    PointArg::ScriptArg { n: d.parse().unwrap_or(0), as_string: false }
+                    PointArg::ScriptArg {
+                        n: d.parse().unwrap_or(0),
+                        as_string: false,
+                    }
                 }
-                Some(TokKind::At(d)) if !neg && d.parse::<u32>().is_ok() => {
-                    PointArg::ScriptArg { n: d.parse().unwrap_or(0), as_string: true }
-                }
+                Some(TokKind::At(d)) if !neg && d.parse::<u32>().is_ok() => PointArg::ScriptArg {
+                    n: d.parse().unwrap_or(0),
+                    as_string: true,
+                },
                 _ => return Err(self.error_expected("a number or string argument")),
             });
             self.bump();
             self.expect_close(Op::RParen, open)?;
         }
-        Ok(Component { name, arg, span: self.since(start) })
+        Ok(Component {
+            name,
+            arg,
+            span: self.since(start),
+        })
     }
 
     // ----- statements -----
@@ -436,7 +504,9 @@ impl Parser {
                 TokKind::Kw(Kw::Probe | Kw::Function | Kw::Global) => return false,
                 TokKind::Op(Op::LBrace | Op::LParen | Op::LBracket) => depth += 1,
                 TokKind::Op(Op::RBrace) if depth == 0 => return true,
-                TokKind::Op(Op::RBrace | Op::RParen | Op::RBracket) => depth = depth.saturating_sub(1),
+                TokKind::Op(Op::RBrace | Op::RParen | Op::RBracket) => {
+                    depth = depth.saturating_sub(1)
+                }
                 TokKind::Op(Op::Semi) if depth == 0 => {
                     self.bump();
                     return true;
@@ -494,14 +564,31 @@ impl Parser {
                 Kw::For => {
                     self.bump();
                     let open = self.expect_op(Op::LParen)?;
-                    let init = if self.at_op(Op::Semi) { None } else { Some(self.expr()?) };
+                    let init = if self.at_op(Op::Semi) {
+                        None
+                    } else {
+                        Some(self.expr()?)
+                    };
                     self.expect_op(Op::Semi)?;
-                    let cond = if self.at_op(Op::Semi) { None } else { Some(self.expr()?) };
+                    let cond = if self.at_op(Op::Semi) {
+                        None
+                    } else {
+                        Some(self.expr()?)
+                    };
                     self.expect_op(Op::Semi)?;
-                    let step = if self.at_op(Op::RParen) { None } else { Some(self.expr()?) };
+                    let step = if self.at_op(Op::RParen) {
+                        None
+                    } else {
+                        Some(self.expr()?)
+                    };
                     self.expect_close(Op::RParen, open)?;
                     let body = self.stmt()?;
-                    Stmt::For { init, cond, step, body }
+                    Stmt::For {
+                        init,
+                        cond,
+                        step,
+                        body,
+                    }
                 }
                 Kw::Foreach => self.foreach()?,
                 Kw::Break => {
@@ -521,7 +608,11 @@ impl Parser {
                 }
                 Kw::Return => {
                     self.bump();
-                    let e = if self.at_op(Op::Semi) || self.at_op(Op::RBrace) { None } else { Some(self.expr()?) };
+                    let e = if self.at_op(Op::Semi) || self.at_op(Op::RBrace) {
+                        None
+                    } else {
+                        Some(self.expr()?)
+                    };
                     self.eat_op(Op::Semi);
                     Stmt::Return(e)
                 }
@@ -545,7 +636,11 @@ impl Parser {
                         self.expect_close(Op::RParen, open)?;
                     }
                     let handler = self.block()?;
-                    Stmt::Try { body, catch_var, handler }
+                    Stmt::Try {
+                        body,
+                        catch_var,
+                        handler,
+                    }
                 }
                 _ => return Err(self.error_expected("a statement")),
             },
@@ -575,7 +670,9 @@ impl Parser {
         self.bump();
         let open = self.expect_op(Op::LParen)?;
         let mut value = None;
-        if matches!(self.peek(), Some(TokKind::Ident(_))) && self.peek_at(1) == Some(&TokKind::Op(Op::Assign)) {
+        if matches!(self.peek(), Some(TokKind::Ident(_)))
+            && self.peek_at(1) == Some(&TokKind::Op(Op::Assign))
+        {
             value = Some(self.ident("a variable")?);
             self.bump();
         }
@@ -610,7 +707,14 @@ impl Parser {
         };
         self.expect_close(Op::RParen, open)?;
         let body = self.stmt()?;
-        Ok(Stmt::Foreach(Foreach { value, keys, array, array_sort, limit, body }))
+        Ok(Stmt::Foreach(Foreach {
+            value,
+            keys,
+            array,
+            array_sort,
+            limit,
+            body,
+        }))
     }
 
     // ----- expressions -----
@@ -666,7 +770,9 @@ impl Parser {
     }
 
     fn binop_at(&self, level: u8) -> Option<BinOp> {
-        let Some(TokKind::Op(o)) = self.peek() else { return None };
+        let Some(TokKind::Op(o)) = self.peek() else {
+            return None;
+        };
         let op = match o {
             Op::OrOr => BinOp::Or,
             Op::AndAnd => BinOp::And,
@@ -709,10 +815,20 @@ impl Parser {
                 self.bump();
                 let rhs = self.binary(level + 1)?;
                 let span = self.ast.espan(lhs).to(self.ast.espan(rhs));
-                lhs = self.mk(Expr::Regex { value: lhs, pattern: rhs, negated }, span, &[lhs, rhs])?;
+                lhs = self.mk(
+                    Expr::Regex {
+                        value: lhs,
+                        pattern: rhs,
+                        negated,
+                    },
+                    span,
+                    &[lhs, rhs],
+                )?;
                 continue;
             }
-            let Some(op) = self.binop_at(level) else { break };
+            let Some(op) = self.binop_at(level) else {
+                break;
+            };
             self.bump();
             let rhs = self.binary(level + 1)?;
             let span = self.ast.espan(lhs).to(self.ast.espan(rhs));
@@ -748,7 +864,14 @@ impl Parser {
             self.bump();
             let array = self.ident("an array name")?;
             let span = self.since(start);
-            lhs = self.mk(Expr::In { keys: vec![lhs], array }, span, &[lhs])?;
+            lhs = self.mk(
+                Expr::In {
+                    keys: vec![lhs],
+                    array,
+                },
+                span,
+                &[lhs],
+            )?;
         }
         Ok(lhs)
     }
@@ -779,7 +902,15 @@ impl Parser {
             self.leave();
             let a = a?;
             let span = self.since(start);
-            return self.mk(Expr::IncDec { target: a, increment, prefix: true }, span, &[a]);
+            return self.mk(
+                Expr::IncDec {
+                    target: a,
+                    increment,
+                    prefix: true,
+                },
+                span,
+                &[a],
+            );
         }
         self.postfix()
     }
@@ -792,7 +923,15 @@ impl Parser {
                 let increment = self.at_op(Op::Incr);
                 self.bump();
                 let span = self.since(start);
-                e = self.mk(Expr::IncDec { target: e, increment, prefix: false }, span, &[e])?;
+                e = self.mk(
+                    Expr::IncDec {
+                        target: e,
+                        increment,
+                        prefix: false,
+                    },
+                    span,
+                    &[e],
+                )?;
             } else if self.at_op(Op::Arrow) {
                 self.bump();
                 let field = match self.peek() {
@@ -871,11 +1010,20 @@ impl Parser {
             TokKind::Dollar(d) => {
                 self.bump();
                 let e = if d == "#" {
-                    Expr::ScriptArg { n: u32::MAX, as_string: false }
+                    Expr::ScriptArg {
+                        n: u32::MAX,
+                        as_string: false,
+                    }
                 } else if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) {
                     match d.parse::<u32>() {
-                        Ok(n) => Expr::ScriptArg { n, as_string: false },
-                        Err(_) => Expr::ScriptArg { n: u32::MAX - 1, as_string: false },
+                        Ok(n) => Expr::ScriptArg {
+                            n,
+                            as_string: false,
+                        },
+                        Err(_) => Expr::ScriptArg {
+                            n: u32::MAX - 1,
+                            as_string: false,
+                        },
                     }
                 } else {
                     Expr::Target(d)
@@ -885,11 +1033,17 @@ impl Parser {
             TokKind::At(a) => {
                 self.bump();
                 let e = if a == "#" {
-                    Expr::ScriptArg { n: u32::MAX, as_string: true }
+                    Expr::ScriptArg {
+                        n: u32::MAX,
+                        as_string: true,
+                    }
                 } else if a.bytes().all(|b| b.is_ascii_digit()) {
                     match a.parse::<u32>() {
                         Ok(n) => Expr::ScriptArg { n, as_string: true },
-                        Err(_) => Expr::ScriptArg { n: u32::MAX - 1, as_string: true },
+                        Err(_) => Expr::ScriptArg {
+                            n: u32::MAX - 1,
+                            as_string: true,
+                        },
                     }
                 } else {
                     let args = self.args()?;

@@ -31,7 +31,11 @@ struct Pre<'a> {
 
 /// Run the preprocessor over a lexed file.
 pub fn preprocess(toks: Vec<Token>, opts: &Options) -> (Vec<Token>, Vec<Diagnostic>) {
-    let mut p = Pre { opts, macros: FxHashMap::default(), diags: Vec::new() };
+    let mut p = Pre {
+        opts,
+        macros: FxHashMap::default(),
+        diags: Vec::new(),
+    };
     let mut out = Vec::with_capacity(toks.len());
     p.run(&toks, 0, &mut out);
     (out, p.diags)
@@ -52,7 +56,11 @@ struct Group {
 
 fn find_group(toks: &[Token], start: usize) -> Group {
     let mut depth = 0usize;
-    let mut g = Group { then_at: None, else_at: None, close: None };
+    let mut g = Group {
+        then_at: None,
+        else_at: None,
+        close: None,
+    };
     let mut i = start;
     while i < toks.len() {
         match &toks[i].kind {
@@ -137,7 +145,12 @@ impl Pre<'_> {
                         break;
                     }
                     _ => {
-                        self.bad_define(toks, i, start, "expected `,` or `)` in the parameter list");
+                        self.bad_define(
+                            toks,
+                            i,
+                            start,
+                            "expected `,` or `)` in the parameter list",
+                        );
                         return self.skip_past_group(toks, i);
                     }
                 }
@@ -150,12 +163,21 @@ impl Pre<'_> {
         let g = find_group(toks, i + 1);
         let Some(close) = g.close else {
             self.diags.push(
-                Diagnostic::error(codes::BAD_DEFINE, format!("macro `{name}` has no closing `%)`"))
-                    .with_primary(toks[i].span, "body starts here"),
+                Diagnostic::error(
+                    codes::BAD_DEFINE,
+                    format!("macro `{name}` has no closing `%)`"),
+                )
+                .with_primary(toks[i].span, "body starts here"),
             );
             return toks.len();
         };
-        self.macros.insert(name, Macro { params, body: toks[i + 1..close].to_vec() });
+        self.macros.insert(
+            name,
+            Macro {
+                params,
+                body: toks[i + 1..close].to_vec(),
+            },
+        );
         close + 1
     }
 
@@ -164,7 +186,9 @@ impl Pre<'_> {
         self.diags.push(
             Diagnostic::error(codes::BAD_DEFINE, format!("malformed `@define`: {msg}"))
                 .with_primary(span, "here")
-                .with_help("write `@define NAME %( tokens %)` or `@define NAME(a, b) %( … @a … %)`"),
+                .with_help(
+                    "write `@define NAME %( tokens %)` or `@define NAME(a, b) %( … @a … %)`",
+                ),
         );
     }
 
@@ -182,25 +206,39 @@ impl Pre<'_> {
 
     /// `@NAME` or `@NAME(args…)`: substitute and preprocess the body again.
     fn expand(&mut self, toks: &[Token], at: usize, depth: u32, out: &mut Vec<Token>) -> usize {
-        let TokKind::At(name) = &toks[at].kind else { return at + 1 };
+        let TokKind::At(name) = &toks[at].kind else {
+            return at + 1;
+        };
         let call_span = toks[at].span;
         if depth >= MAX_DEPTH {
             self.diags.push(
-                Diagnostic::error(codes::MACRO_DEPTH, format!("macro `@{name}` expands too deeply"))
-                    .with_primary(call_span, "expanded here")
-                    .with_note(format!("expansion stopped after {MAX_DEPTH} nested macros; is the macro recursive?")),
+                Diagnostic::error(
+                    codes::MACRO_DEPTH,
+                    format!("macro `@{name}` expands too deeply"),
+                )
+                .with_primary(call_span, "expanded here")
+                .with_note(format!(
+                    "expansion stopped after {MAX_DEPTH} nested macros; is the macro recursive?"
+                )),
             );
             return toks.len();
         }
         if out.len() > MAX_TOKENS {
             self.diags.push(
-                Diagnostic::error(codes::MACRO_DEPTH, format!("macro `@{name}` expands to too many tokens"))
-                    .with_primary(call_span, "expanded here")
-                    .with_note(format!("a script may expand to at most {MAX_TOKENS} tokens")),
+                Diagnostic::error(
+                    codes::MACRO_DEPTH,
+                    format!("macro `@{name}` expands to too many tokens"),
+                )
+                .with_primary(call_span, "expanded here")
+                .with_note(format!(
+                    "a script may expand to at most {MAX_TOKENS} tokens"
+                )),
             );
             return toks.len();
         }
-        let Some(m) = self.macros.get(name) else { return at + 1 };
+        let Some(m) = self.macros.get(name) else {
+            return at + 1;
+        };
         let nparams = m.params.len();
         let mut i = at + 1;
         let mut args: Vec<Vec<Token>> = Vec::new();
@@ -221,8 +259,11 @@ impl Pre<'_> {
             loop {
                 let Some(t) = toks.get(i) else {
                     self.diags.push(
-                        Diagnostic::error(codes::MACRO_ARITY, format!("unclosed argument list of `@{name}`"))
-                            .with_primary(call_span, "called here"),
+                        Diagnostic::error(
+                            codes::MACRO_ARITY,
+                            format!("unclosed argument list of `@{name}`"),
+                        )
+                        .with_primary(call_span, "called here"),
                     );
                     return toks.len();
                 };
@@ -233,7 +274,9 @@ impl Pre<'_> {
                         args.push(std::mem::take(&mut cur));
                         break;
                     }
-                    TokKind::Op(Op::RParen | Op::RBracket | Op::RBrace) => level = level.saturating_sub(1),
+                    TokKind::Op(Op::RParen | Op::RBracket | Op::RBrace) => {
+                        level = level.saturating_sub(1)
+                    }
                     TokKind::Op(Op::Comma) if level == 0 => {
                         args.push(std::mem::take(&mut cur));
                         continue;
@@ -249,14 +292,19 @@ impl Pre<'_> {
                 self.diags.push(
                     Diagnostic::error(
                         codes::MACRO_ARITY,
-                        format!("macro `@{name}` takes {nparams} argument(s) but {} were given", args.len()),
+                        format!(
+                            "macro `@{name}` takes {nparams} argument(s) but {} were given",
+                            args.len()
+                        ),
                     )
                     .with_primary(call_span.to(toks[i - 1].span), "called here"),
                 );
                 return i;
             }
         }
-        let Some(m) = self.macros.get(name) else { return i };
+        let Some(m) = self.macros.get(name) else {
+            return i;
+        };
         let mut body = Vec::with_capacity(m.body.len());
         for t in &m.body {
             match &t.kind {
@@ -272,20 +320,35 @@ impl Pre<'_> {
     }
 
     /// `%( COND %? THEN [%: ELSE] %)`.
-    fn conditional(&mut self, toks: &[Token], at: usize, depth: u32, out: &mut Vec<Token>) -> usize {
+    fn conditional(
+        &mut self,
+        toks: &[Token],
+        at: usize,
+        depth: u32,
+        out: &mut Vec<Token>,
+    ) -> usize {
         let open = toks[at].span;
         let g = find_group(toks, at + 1);
         let Some(close) = g.close else {
             self.diags.push(
-                Diagnostic::error(codes::BAD_CONDITIONAL, "preprocessor conditional has no closing `%)`")
-                    .with_primary(open, "opened here"),
+                Diagnostic::error(
+                    codes::BAD_CONDITIONAL,
+                    "preprocessor conditional has no closing `%)`",
+                )
+                .with_primary(open, "opened here"),
             );
             return toks.len();
         };
         let Some(then_at) = g.then_at else {
             self.diags.push(
-                Diagnostic::error(codes::BAD_CONDITIONAL, "preprocessor conditional has no `%?`")
-                    .with_primary(open.to(toks[close].span), "expected `%( condition %? tokens %)`"),
+                Diagnostic::error(
+                    codes::BAD_CONDITIONAL,
+                    "preprocessor conditional has no `%?`",
+                )
+                .with_primary(
+                    open.to(toks[close].span),
+                    "expected `%( condition %? tokens %)`",
+                ),
             );
             return close + 1;
         };
@@ -296,17 +359,28 @@ impl Pre<'_> {
         let value = if cond.is_empty() {
             self.diags.push(
                 Diagnostic::error(codes::BAD_CONDITION, "empty preprocessor condition")
-                    .with_primary(open.to(toks[then_at].span), "expected e.g. `kernel_v >= \"5.0\"`"),
+                    .with_primary(
+                        open.to(toks[then_at].span),
+                        "expected e.g. `kernel_v >= \"5.0\"`",
+                    ),
             );
             false
         } else {
-            let mut ev = CondEval { toks: &cond, pos: 0, opts: self.opts, diags: &mut self.diags };
+            let mut ev = CondEval {
+                toks: &cond,
+                pos: 0,
+                opts: self.opts,
+                diags: &mut self.diags,
+            };
             let v = ev.or();
             if ev.pos < cond.len() && v.is_some() {
                 let sp = cond[ev.pos].span;
                 self.diags.push(
-                    Diagnostic::error(codes::BAD_CONDITION, "unexpected token in preprocessor condition")
-                        .with_primary(sp, "expected `&&`, `||` or `%?`"),
+                    Diagnostic::error(
+                        codes::BAD_CONDITION,
+                        "unexpected token in preprocessor condition",
+                    )
+                    .with_primary(sp, "expected `&&`, `||` or `%?`"),
                 );
             }
             v.unwrap_or(false)
@@ -390,7 +464,12 @@ impl CondEval<'_, '_> {
         self.pos += 1;
         let op = match self.toks.get(self.pos).map(|t| &t.kind) {
             Some(TokKind::Op(o @ (Op::Lt | Op::Le | Op::EqEq | Op::NotEq | Op::Ge | Op::Gt))) => *o,
-            _ => return self.err("expected a comparison operator", "expected one of < <= == != >= >"),
+            _ => {
+                return self.err(
+                    "expected a comparison operator",
+                    "expected one of < <= == != >= >",
+                )
+            }
         };
         self.pos += 1;
         let rhs = match self.toks.get(self.pos).map(|t| &t.kind) {
@@ -417,7 +496,11 @@ impl CondEval<'_, '_> {
                 Some(ord_of(compare_versions(&ours, &rhs)))
             }
             "arch" | "runtime" => {
-                let ours = if name == "arch" { self.opts.arch.as_str() } else { "bpf" };
+                let ours = if name == "arch" {
+                    self.opts.arch.as_str()
+                } else {
+                    "bpf"
+                };
                 match op {
                     Op::EqEq => Some(glob_match(&rhs, ours)),
                     Op::NotEq => Some(!glob_match(&rhs, ours)),

@@ -42,7 +42,11 @@ pub fn escape_string(s: &str) -> String {
 }
 
 pub fn print_ast(ast: &Ast) -> String {
-    let mut p = AstPrinter { ast, out: String::new(), indent: 0 };
+    let mut p = AstPrinter {
+        ast,
+        out: String::new(),
+        indent: 0,
+    };
     for item in &ast.items {
         p.item(item);
     }
@@ -59,7 +63,9 @@ fn point_arg(a: &PointArg) -> String {
     match a {
         PointArg::Number(n) => n.to_string(),
         PointArg::Str(s) => escape_string(s),
-        PointArg::ScriptArg { n, as_string } => format!("{}{n}", if *as_string { '@' } else { '$' }),
+        PointArg::ScriptArg { n, as_string } => {
+            format!("{}{n}", if *as_string { '@' } else { '$' })
+        }
     }
 }
 
@@ -212,7 +218,12 @@ impl AstPrinter<'_> {
                 self.out.push_str(") ");
                 self.stmt(*body);
             }
-            Stmt::For { init, cond, step, body } => {
+            Stmt::For {
+                init,
+                cond,
+                step,
+                body,
+            } => {
                 self.out.push_str("for (");
                 self.opt(*init);
                 self.out.push_str("; ");
@@ -264,7 +275,11 @@ impl AstPrinter<'_> {
                 self.expr(*e, 15);
                 self.out.push(';');
             }
-            Stmt::Try { body, catch_var, handler } => {
+            Stmt::Try {
+                body,
+                catch_var,
+                handler,
+            } => {
                 self.out.push_str("try ");
                 self.stmt(*body);
                 self.out.push_str(" catch ");
@@ -352,7 +367,11 @@ impl AstPrinter<'_> {
                 let _ = write!(self.out, " {} ", op.as_str());
                 self.expr(*b, 1);
             }
-            Expr::IncDec { target, increment, prefix } => {
+            Expr::IncDec {
+                target,
+                increment,
+                prefix,
+            } => {
                 let s = if *increment { "++" } else { "--" };
                 if *prefix {
                     self.out.push_str(s);
@@ -374,7 +393,11 @@ impl AstPrinter<'_> {
                 self.list(keys);
                 let _ = write!(self.out, "] in {}", array.name);
             }
-            Expr::Regex { value, pattern, negated } => {
+            Expr::Regex {
+                value,
+                pattern,
+                negated,
+            } => {
                 self.expr(*value, 9);
                 self.out.push_str(if *negated { " !~ " } else { " =~ " });
                 self.expr(*pattern, 10);
@@ -432,19 +455,32 @@ fn point_kind(k: &PointKind) -> String {
         PointKind::Never => "never".into(),
         PointKind::Oneshot => "oneshot".into(),
         PointKind::Timer { period_ns, profile } => {
-            format!("timer period {period_ns} ns{}", if *profile { ", every cpu" } else { "" })
+            format!(
+                "timer period {period_ns} ns{}",
+                if *profile { ", every cpu" } else { "" }
+            )
         }
         PointKind::Tracepoint { group, name } => format!("tracepoint {group}:{name}"),
         PointKind::Syscall { name, ret } => {
-            format!("tracepoint syscalls:sys_{}_{name}", if *ret { "exit" } else { "enter" })
+            format!(
+                "tracepoint syscalls:sys_{}_{name}",
+                if *ret { "exit" } else { "enter" }
+            )
         }
         PointKind::KernelFunction { function, ret } => {
             format!("{} {function}", if *ret { "kretprobe" } else { "kprobe" })
         }
         PointKind::Process { path, symbol, ret } => {
-            format!("{} {path}:{symbol}", if *ret { "uretprobe" } else { "uprobe" })
+            format!(
+                "{} {path}:{symbol}",
+                if *ret { "uretprobe" } else { "uprobe" }
+            )
         }
-        PointKind::Perf { type_, config, sample_period } => {
+        PointKind::Perf {
+            type_,
+            config,
+            sample_period,
+        } => {
             format!("perf type {type_} config {config} sample {sample_period}")
         }
     }
@@ -472,7 +508,13 @@ pub fn print_script(s: &script::Script) -> String {
             .iter()
             .map(|&p| format!("{}:{}", f.locals[p].name, scalar(f.locals[p].ty)))
             .collect();
-        let _ = write!(out, "{}:{} ({})", f.name, f.ret.map_or("unknown", scalar), params.join(", "));
+        let _ = write!(
+            out,
+            "{}:{} ({})",
+            f.name,
+            f.ret.map_or("void", scalar),
+            params.join(", ")
+        );
         if f.recursive {
             out.push_str(" recursive");
         }
@@ -494,8 +536,11 @@ fn locals(
     locals: &cranelift_entity::PrimaryMap<script::LocalId, script::Local>,
     skip: usize,
 ) {
-    let ls: Vec<String> =
-        locals.values().skip(skip).map(|l| format!("{}:{}", l.name, scalar(l.ty))).collect();
+    let ls: Vec<String> = locals
+        .values()
+        .skip(skip)
+        .map(|l| format!("{}:{}", l.name, scalar(l.ty)))
+        .collect();
     if !ls.is_empty() {
         let _ = writeln!(out, "  locals: {}", ls.join(", "));
     }

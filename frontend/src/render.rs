@@ -26,11 +26,19 @@ impl<'a> Files<'a> for Adapter<'a> {
     type Source = &'a str;
 
     fn name(&'a self, id: usize) -> Result<&'a str, FilesError> {
-        self.0.files().get(id).map(|f| f.name.as_str()).ok_or(FilesError::FileMissing)
+        self.0
+            .files()
+            .get(id)
+            .map(|f| f.name.as_str())
+            .ok_or(FilesError::FileMissing)
     }
 
     fn source(&'a self, id: usize) -> Result<&'a str, FilesError> {
-        self.0.files().get(id).map(|f| f.text.as_str()).ok_or(FilesError::FileMissing)
+        self.0
+            .files()
+            .get(id)
+            .map(|f| f.text.as_str())
+            .ok_or(FilesError::FileMissing)
     }
 
     fn line_index(&'a self, id: usize, byte_index: usize) -> Result<usize, FilesError> {
@@ -43,12 +51,19 @@ impl<'a> Files<'a> for Adapter<'a> {
         let f = self.0.files().get(id).ok_or(FilesError::FileMissing)?;
         let last = f.line_col(f.text.len() as u32).0 as usize - 1;
         if line_index > last {
-            return Err(FilesError::LineTooLarge { given: line_index, max: last });
+            return Err(FilesError::LineTooLarge {
+                given: line_index,
+                max: last,
+            });
         }
         // `line_text` borrows from `text`, so its address gives the offset.
         let lt = f.line_text(line_index as u32 + 1);
-        let start = (lt.as_ptr() as usize).wrapping_sub(f.text.as_ptr() as usize).min(f.text.len());
-        let end = f.text[start..].find('\n').map_or(f.text.len(), |i| start + i + 1);
+        let start = (lt.as_ptr() as usize)
+            .wrapping_sub(f.text.as_ptr() as usize)
+            .min(f.text.len());
+        let end = f.text[start..]
+            .find('\n')
+            .map_or(f.text.len(), |i| start + i + 1);
         Ok(start..end)
     }
 }
@@ -56,7 +71,9 @@ impl<'a> Files<'a> for Adapter<'a> {
 /// Clamp a span to its file and to character boundaries, so that a bad
 /// span from any layer still renders.
 fn clamp(sm: &SourceMap, file: usize, r: Range<usize>) -> Range<usize> {
-    let Some(f) = sm.files().get(file) else { return 0..0 };
+    let Some(f) = sm.files().get(file) else {
+        return 0..0;
+    };
     let t = &f.text;
     let mut s = r.start.min(t.len());
     let mut e = r.end.min(t.len()).max(s);
@@ -69,6 +86,11 @@ fn clamp(sm: &SourceMap, file: usize, r: Range<usize>) -> Range<usize> {
     s..e
 }
 
+fn clamp_span(sm: &SourceMap, span: crate::span::Span) -> crate::span::Span {
+    let r = clamp(sm, span.file.0 as usize, span.range());
+    crate::span::Span::new(span.file, r.start as u32, r.end as u32)
+}
+
 fn to_codespan(d: &Diagnostic, sm: &SourceMap) -> cs::Diagnostic<usize> {
     let sev = match d.severity {
         Severity::Error => cs::Severity::Error,
@@ -76,16 +98,36 @@ fn to_codespan(d: &Diagnostic, sm: &SourceMap) -> cs::Diagnostic<usize> {
     };
     // The primary label first: codespan puts the location header there.
     let mut labels: Vec<cs::Label<usize>> = Vec::new();
-    for l in d.labels.iter().filter(|l| l.primary).chain(d.labels.iter().filter(|l| !l.primary)) {
+    for l in d
+        .labels
+        .iter()
+        .filter(|l| l.primary)
+        .chain(d.labels.iter().filter(|l| !l.primary))
+    {
         let file = l.span.file.0 as usize;
         if file >= sm.files().len() {
             continue;
         }
         let r = clamp(sm, file, l.span.range());
-        let label = if l.primary { cs::Label::primary(file, r) } else { cs::Label::secondary(file, r) };
+        let label = if l.primary {
+            cs::Label::primary(file, r)
+        } else {
+            cs::Label::secondary(file, r)
+        };
         labels.push(label.with_message(l.message.clone()));
     }
     let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
+    // Secondary places also get a `file:line:col` line, so that every place
+    // a diagnostic involves can be found by text search (and by tests).
+    for l in d.labels.iter().filter(|l| !l.primary) {
+        if (l.span.file.0 as usize) < sm.files().len() {
+            notes.push(format!(
+                "note: {}: {}",
+                sm.location(clamp_span(sm, l.span)),
+                l.message
+            ));
+        }
+    }
     if let Some(h) = &d.help {
         notes.push(format!("help: {h}"));
     }
@@ -100,7 +142,10 @@ pub fn render(diags: &[Diagnostic], sm: &SourceMap, format: DiagFormat) -> Strin
     match format {
         DiagFormat::Json => diags.iter().map(|d| json(d, sm) + "\n").collect(),
         DiagFormat::Plain => {
-            let config = term::Config { chars: term::Chars::ascii(), ..term::Config::default() };
+            let config = term::Config {
+                chars: term::Chars::ascii(),
+                ..term::Config::default()
+            };
             let files = Adapter(sm);
             let mut out = String::new();
             for d in diags {
@@ -170,12 +215,18 @@ fn json(d: &Diagnostic, sm: &SourceMap) -> String {
         Some((f.name.clone(), l, c, el, ec))
     };
     if let Some((file, l, c, _, _)) = d.primary_span().and_then(loc) {
-        let _ = write!(o, ",\"file\":{},\"line\":{l},\"column\":{c}", json_string(&file));
+        let _ = write!(
+            o,
+            ",\"file\":{},\"line\":{l},\"column\":{c}",
+            json_string(&file)
+        );
     }
     o.push_str(",\"labels\":[");
     let mut first = true;
     for lab in &d.labels {
-        let Some((file, l, c, el, ec)) = loc(lab.span) else { continue };
+        let Some((file, l, c, el, ec)) = loc(lab.span) else {
+            continue;
+        };
         if !first {
             o.push(',');
         }
@@ -189,7 +240,13 @@ fn json(d: &Diagnostic, sm: &SourceMap) -> String {
         );
     }
     o.push_str("],\"notes\":[");
-    o.push_str(&d.notes.iter().map(|n| json_string(n)).collect::<Vec<_>>().join(","));
+    o.push_str(
+        &d.notes
+            .iter()
+            .map(|n| json_string(n))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     o.push(']');
     match &d.help {
         Some(h) => {
@@ -240,7 +297,11 @@ mod tests {
         let s = render(&[d.clone(), d], &sm, DiagFormat::Json);
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("{\"severity\":\"error\",\"code\":\"E0032\""), "{}", lines[0]);
+        assert!(
+            lines[0].starts_with("{\"severity\":\"error\",\"code\":\"E0032\""),
+            "{}",
+            lines[0]
+        );
         assert!(lines[0].contains("\"line\":2,\"column\":5"));
         assert!(lines[0].contains("other \\\"place\\\""));
         assert!(lines[0].ends_with("\"help\":\"do this\"}"));
