@@ -46,7 +46,6 @@
 //! | W0004 | unreachable code |
 //! | W0005 | type could not be inferred; `long` assumed |
 //! | W0006 | function never called |
-//! | W0007 | empty preprocessor conditional branch chosen with no `%:` |
 
 pub const UNEXPECTED_CHAR: &str = "E0001";
 pub const UNTERMINATED_STRING: &str = "E0002";
@@ -90,4 +89,3 @@ pub const NEVER_WRITTEN: &str = "W0003";
 pub const UNREACHABLE: &str = "W0004";
 pub const DEFAULT_TYPE: &str = "W0005";
 pub const UNUSED_FUNCTION: &str = "W0006";
-pub const EMPTY_CONDITIONAL: &str = "W0007";

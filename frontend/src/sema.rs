@@ -327,7 +327,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The candidate closest to `name`, if close enough to be a likely typo.
 pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let limit = (name.chars().count() + 2) / 3;
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         // Cheap length filter keeps this linear-ish for big scripts.
@@ -551,6 +551,7 @@ impl<'a> Sema<'a> {
                             }
                         }
                         if let Some(init) = v.init {
+                            gi.written = true;
                             let sp = ast.espan(init);
                             match self.literal(init) {
                                 Some(lit) => {
@@ -879,7 +880,11 @@ impl<'a> Sema<'a> {
                 caller: self.callers.len() - 1,
             };
             self.stmt(p.body, &mut ctx);
-            self.local_warnings(&ctx.body, 0);
+            // With undecoded points, names like `name` resolve differently; the
+            // point error is the one to fix first.
+            if all_decoded {
+                self.local_warnings(&ctx.body, 0);
+            }
             pbodies.push(ProbeBody {
                 item: idx,
                 points: pts,
@@ -971,7 +976,7 @@ impl<'a> Sema<'a> {
                                 .with_primary(sp, "never runs")
                                 .with_secondary(
                                     ast.sspan(s2),
-                                    format!("the handler leaves here with `{what}`"),
+                                    format!("execution leaves here with `{what}`"),
                                 ),
                         );
                     }
@@ -1246,7 +1251,9 @@ impl<'a> Sema<'a> {
         let mut sort = None;
         let mut sort_span = None;
         for (k, (key, mark)) in f.keys.iter().enumerate() {
-            if self.gmap.contains_key(&key.name) {
+            if let Some(&g) = self.gmap.get(&key.name) {
+                self.globals[g].read = true;
+                self.globals[g].written = true;
                 self.err(
                     Diagnostic::error(
                         codes::KIND_CONFLICT,
@@ -1660,8 +1667,12 @@ impl<'a> Sema<'a> {
                 self.expr_tv(e)
             }
             ast::Expr::Member { base, .. } => {
-                let _ = base;
-                self.unsupported(sp, "`->` member access on target variables");
+                if matches!(ast.expr(*base), ast::Expr::AtCall { .. }) {
+                    // `@cast(…)->f`: the cast is what is unsupported.
+                    self.expr(*base, cx);
+                } else {
+                    self.unsupported(sp, "`->` member access on target variables");
+                }
                 self.set_error(e);
                 self.expr_tv(e)
             }
@@ -1970,8 +1981,15 @@ impl<'a> Sema<'a> {
             return;
         }
         self.stat(args[0], cx, false);
-        for &a in &args[1..] {
-            self.const_eval(a);
+        let vals: Vec<Option<i64>> = args[1..].iter().map(|&a| self.const_eval(a)).collect();
+        if let [Some(start), Some(stop), Some(interval)] = vals[..] {
+            if interval <= 0 || stop <= start || (stop - start) / interval > 1000 {
+                self.err(
+                    Diagnostic::error(codes::BAD_POINT_ARG, "invalid @hist_linear bounds")
+                        .with_primary(sp, format!("start {start}, stop {stop}, interval {interval}"))
+                        .with_help("the interval must be positive, stop above start, and at most 1000 buckets"),
+                );
+            }
         }
         let tv = self.ty.konst(TK::Void, sp);
         self.set(e, tv, Res::Hist);
