@@ -327,7 +327,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The candidate closest to `name`, if close enough to be a likely typo.
 pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() + 2) / 3;
+    let limit = name.chars().count().div_ceil(3);
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         // Cheap length filter keeps this linear-ish for big scripts.
