@@ -412,11 +412,15 @@ impl AstPrinter<'_> {
         }
     }
 
-    /// The operand of a prefix operator: a space keeps `- -x` from lexing as `--x`.
+    /// The operand of a prefix operator: a space keeps `- -x` from lexing as
+    /// `--x` and `! ~x` from lexing as `!~ x`.
     fn operand(&mut self, e: ExprId, min: u8) {
         let at = self.out.len();
         self.expr(e, min);
-        if matches!(self.out.as_bytes().get(at), Some(b'-' | b'+')) {
+        if matches!(
+            self.out.as_bytes().get(at),
+            Some(b'-' | b'+' | b'~' | b'!' | b'=')
+        ) {
             self.out.insert(at, ' ');
         }
     }
