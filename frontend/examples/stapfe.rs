@@ -35,6 +35,11 @@ fn main() {
         script_args: args,
         ..Options::default()
     };
+    if std::env::var_os("STAPFE_TIME").is_some() {
+        let t = std::time::Instant::now();
+        let n = lex_only(&sm.file(f).text);
+        eprintln!("lex {n} tokens {:?}", t.elapsed());
+    }
     let t0 = std::time::Instant::now();
     let (ast, mut diags) = parse(&sm, f, &opts);
     let t1 = t0.elapsed();
@@ -58,4 +63,11 @@ fn main() {
         eprintln!("parse {t1:?}, total {:?}", t0.elapsed());
     }
     std::process::exit(status);
+}
+
+#[allow(dead_code)]
+fn lex_only(text: &str) -> usize {
+    stapc_frontend::lexer::lex(text, stapc_frontend::FileId(0))
+        .0
+        .len()
 }

@@ -79,13 +79,14 @@ impl Parser {
         self.peek() == Some(&TokKind::Kw(kw))
     }
 
-    fn bump(&mut self) -> Option<Token> {
-        let t = self.toks.get(self.pos).cloned();
-        if let Some(t) = &t {
-            self.prev_end = t.span.end;
+    /// Consume the current token; its span (no clone: this is the hot path).
+    fn bump(&mut self) -> Option<Span> {
+        let span = self.toks.get(self.pos).map(|t| t.span);
+        if let Some(sp) = span {
+            self.prev_end = sp.end;
             self.pos += 1;
         }
-        t
+        span
     }
 
     fn eat_op(&mut self, op: Op) -> bool {
@@ -118,7 +119,7 @@ impl Parser {
 
     fn expect_op(&mut self, op: Op) -> PResult<Span> {
         if self.at_op(op) {
-            Ok(self.bump().map_or(self.eof, |t| t.span))
+            Ok(self.bump().unwrap_or(self.eof))
         } else {
             Err(self.error_expected(&format!("`{}`", op.as_str())))
         }
@@ -127,7 +128,7 @@ impl Parser {
     /// `)` (or `]`) closing the one opened at `open`.
     fn expect_close(&mut self, op: Op, open: Span) -> PResult<Span> {
         if self.at_op(op) {
-            return Ok(self.bump().map_or(self.eof, |t| t.span));
+            return Ok(self.bump().unwrap_or(self.eof));
         }
         let t = self.toks.get(self.pos);
         let d = Diagnostic::error(
@@ -249,7 +250,7 @@ impl Parser {
             let name = self.ident("a global variable name")?;
             let mut size = None;
             if self.at_op(Op::LBracket) {
-                let open = self.bump().map_or(self.eof, |t| t.span);
+                let open = self.bump().unwrap_or(self.eof);
                 size = Some(self.expr()?);
                 self.expect_close(Op::RBracket, open)?;
             }
@@ -424,7 +425,7 @@ impl Parser {
         }
         let mut arg = None;
         if self.at_op(Op::LParen) {
-            let open = self.bump().map_or(self.eof, |t| t.span);
+            let open = self.bump().unwrap_or(self.eof);
             let neg = self.eat_op(Op::Minus);
             arg = Some(match self.peek().cloned() {
                 Some(TokKind::Number(n)) => {
@@ -631,7 +632,7 @@ impl Parser {
                     self.bump();
                     let mut catch_var = None;
                     if self.at_op(Op::LParen) {
-                        let open = self.bump().map_or(self.eof, |t| t.span);
+                        let open = self.bump().unwrap_or(self.eof);
                         catch_var = Some(self.ident("a variable name for the error message")?);
                         self.expect_close(Op::RParen, open)?;
                     }
@@ -678,7 +679,7 @@ impl Parser {
         }
         let mut keys = Vec::new();
         if self.at_op(Op::LBracket) {
-            let lb = self.bump().map_or(self.eof, |t| t.span);
+            let lb = self.bump().unwrap_or(self.eof);
             loop {
                 let k = self.ident("a key variable")?;
                 let s = self.sort_mark();
@@ -840,7 +841,7 @@ impl Parser {
     fn in_level(&mut self) -> PResult<ExprId> {
         let start = self.span();
         let mut lhs = if self.at_op(Op::LBracket) {
-            let open = self.bump().map_or(self.eof, |t| t.span);
+            let open = self.bump().unwrap_or(self.eof);
             let mut keys = Vec::new();
             loop {
                 keys.push(self.expr()?);
@@ -991,7 +992,7 @@ impl Parser {
                     let kids = args.clone();
                     self.mk(Expr::Call { name: id, args }, span, &kids)
                 } else if self.at_op(Op::LBracket) {
-                    let open = self.bump().map_or(self.eof, |t| t.span);
+                    let open = self.bump().unwrap_or(self.eof);
                     let mut keys = Vec::new();
                     loop {
                         keys.push(self.expr()?);
@@ -1055,5 +1056,115 @@ impl Parser {
             }
             _ => Err(self.error_expected("an expression")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ast::{dump, Ast};
+    use crate::{parse, Diagnostic, Options, SourceMap};
+
+    fn p(src: &str) -> (Ast, Vec<Diagnostic>) {
+        let mut sm = SourceMap::new();
+        let f = sm.add("t.stp", src);
+        parse(&sm, f, &Options::default())
+    }
+
+    fn body(src: &str) -> String {
+        let (ast, d) = p(&format!("probe begin {{ {src} }}"));
+        assert!(d.is_empty(), "{d:?}");
+        let s = dump(&ast);
+        let start = s.find('{').unwrap_or(0);
+        s[start..].trim_end().to_string()
+    }
+
+    #[test]
+    fn c_precedence_and_associativity() {
+        assert_eq!(body("x = 1 + 2 * 3 - 4"), "{(= x (- (+ 1 (* 2 3)) 4)) })");
+        // As in SystemTap, equality and relational operators share one level.
+        assert_eq!(
+            body("a || b && c | d ^ e & f == g < h << i . j + k * l"),
+            "{(|| a (&& b (| c (^ d (& e (< (== f g) (<< h (. i (+ j (* k l)))))))))) })"
+        );
+        assert_eq!(
+            body("a = b = c ? d : e ? f : g"),
+            "{(= a (= b (? c d (? e f g)))) })"
+        );
+        assert_eq!(
+            body("-x++ + ! ~y"),
+            "{(+ (Neg (incdec true false x)) (Not (BitNot y))) })"
+        );
+        assert_eq!(body("s <<< 1 + 2"), "{(<<< s (+ 1 2)) })");
+    }
+
+    #[test]
+    fn in_and_membership() {
+        assert_eq!(
+            body("if ([1, \"a\"] in arr) x = 2 in arr"),
+            "{(if (in [1 \"a\" ] arr) (= x (in [2 ] arr))) })"
+        );
+    }
+
+    #[test]
+    fn foreach_forms() {
+        assert_eq!(
+            body("foreach (v = [a, b-] in arr limit 5) next"),
+            "{(foreach Some(\"v\") [aNone bSome(Desc) ] arrNone 5 next) })"
+        );
+        assert_eq!(
+            body("foreach (k in arr+) break"),
+            "{(foreach None [kNone ] arrSome(Asc) _ break) })"
+        );
+    }
+
+    #[test]
+    fn probe_points_and_declarations() {
+        let (ast, d) = p("global a = 1, b[100], c = \"x\"\n\
+             function f:long(x:string, y) { return 1 }\n\
+             probe kernel.function(\"vfs_read\").return?, timer.ms(100), begin(-1), syscall.*.return { }\n\
+             probe perf.type(1).config(0).sample(1000) { }");
+        assert!(d.is_empty(), "{d:?}");
+        let s = dump(&ast);
+        assert!(
+            s.contains("(global private=false (a init=1) (b size=100) (c init=\"x\"))"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "(function private=false f Some(Long) (x:Some(String) y:None ) {(return 1) })"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("kernelNone.functionSome(Str(\"vfs_read\")).returnNone. opt=true"),
+            "{s}"
+        );
+        assert!(s.contains("beginSome(Number(-1))."), "{s}");
+        assert!(s.contains("syscallNone.*None.returnNone."), "{s}");
+    }
+
+    #[test]
+    fn recovery_reports_several_errors() {
+        let (ast, d) = p("probe begin { x = ; y = 2 }\nprobe end { if ) }\nfunction f( { }\nprobe error { z = 1 }");
+        assert_eq!(d.len(), 3, "{d:?}");
+        // The healthy probe after the broken ones still parsed.
+        assert!(dump(&ast).contains("(= z 1)"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let src = format!(
+            "probe begin {{ x = {}1{} }}",
+            "(".repeat(5000),
+            ")".repeat(5000)
+        );
+        let (_, d) = p(&src);
+        assert_eq!(d[0].code, crate::codes::TOO_DEEP);
+        let chain = format!("probe begin {{ x = 1{} }}", " + 1".repeat(5000));
+        let (_, d) = p(&chain);
+        assert_eq!(d[0].code, crate::codes::TOO_DEEP);
+        let blocks = format!("probe begin {}{}", "{".repeat(5000), "}".repeat(5000));
+        let (_, d) = p(&blocks);
+        assert_eq!(d[0].code, crate::codes::TOO_DEEP);
     }
 }

@@ -2681,3 +2681,233 @@ impl Sema<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{parse, SourceMap};
+
+    fn run(src: &str, args: &[&str]) -> (Option<s::Script>, Vec<Diagnostic>) {
+        let mut sm = SourceMap::new();
+        let f = sm.add("t.stp", src);
+        let opts = Options {
+            script_args: args.iter().map(|a| a.to_string()).collect(),
+            ..Options::default()
+        };
+        let (ast, d) = parse(&sm, f, &opts);
+        assert!(d.is_empty(), "{d:?}");
+        resolve(&ast, &opts)
+    }
+
+    fn ok(src: &str) -> s::Script {
+        let (s, d) = run(src, &[]);
+        assert!(!d.iter().any(|d| d.is_error()), "{d:?}");
+        s.expect("script")
+    }
+
+    fn codes_of(src: &str) -> Vec<String> {
+        run(src, &[]).1.into_iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn inference_flows_through_functions_arrays_and_globals() {
+        let s = ok("global g, arr\n\
+            function f(a, b) { arr[b, a] = g; return a }\n\
+            probe begin { g = f(\"x\", 2) . \"y\"; foreach ([k, v] in arr) println(k, v) }");
+        assert_eq!(
+            s.globals[GlobalId::new(0)].ty,
+            s::GlobalType::Scalar(ScalarType::String)
+        );
+        assert_eq!(
+            s.globals[GlobalId::new(1)].ty,
+            s::GlobalType::Array {
+                keys: vec![ScalarType::Long, ScalarType::String],
+                value: Some(ScalarType::String)
+            }
+        );
+        let f = &s.functions[FuncId::new(0)];
+        assert_eq!(f.ret, Some(ScalarType::String));
+        assert_eq!(f.locals[f.params[1]].ty, ScalarType::Long);
+    }
+
+    #[test]
+    fn print_becomes_format() {
+        let s = ok("probe begin { print(\"a\", 1, \"b\"); println(2); x = sprint(3); printf(\"%5ld|%s\", 1, x) }");
+        let s::StmtKind::Block(stmts) = &s.probes[0].body.kind else {
+            panic!()
+        };
+        let fmts: Vec<String> = stmts
+            .iter()
+            .filter_map(|st| match &st.kind {
+                s::StmtKind::Expr(e) => match &e.kind {
+                    s::ExprKind::Format { format, .. } => Some(format.clone()),
+                    s::ExprKind::Assign { value, .. } => match &value.kind {
+                        s::ExprKind::Format {
+                            format,
+                            use_: s::FormatUse::Sprintf,
+                            ..
+                        } => Some(format.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fmts, vec!["%s%d%s", "%d\n", "%d", "%5d|%s"]);
+    }
+
+    #[test]
+    fn points_decode() {
+        let s = ok("probe timer.ms(100), timer.hz(1000), timer.profile, begin(-2), end, error(3), never, oneshot,\n\
+            kernel.trace(\"sched_switch\"), syscall.read.return, kernel.function(\"f\").return,\n\
+            process(\"/bin/ls\").function(\"main\"), perf.sw.page_faults, perf.type(0).config(1).sample(7) { }");
+        let kinds: Vec<s::PointKind> = s.probes[0].points.iter().map(|p| p.kind.clone()).collect();
+        use s::PointKind as P;
+        assert_eq!(
+            kinds,
+            vec![
+                P::Timer {
+                    period_ns: 100_000_000,
+                    profile: false
+                },
+                P::Timer {
+                    period_ns: 1_000_000,
+                    profile: false
+                },
+                P::Timer {
+                    period_ns: 4_000_000,
+                    profile: true
+                },
+                P::Begin { priority: -2 },
+                P::End { priority: 0 },
+                P::Error { priority: 3 },
+                P::Never,
+                P::Oneshot,
+                P::Tracepoint {
+                    group: "sched".into(),
+                    name: "sched_switch".into()
+                },
+                P::Syscall {
+                    name: "read".into(),
+                    ret: true
+                },
+                P::KernelFunction {
+                    function: "f".into(),
+                    ret: true
+                },
+                P::Process {
+                    path: "/bin/ls".into(),
+                    symbol: "main".into(),
+                    ret: false
+                },
+                P::Perf {
+                    type_: 1,
+                    config: 2,
+                    sample_period: 1_000_000
+                },
+                P::Perf {
+                    type_: 0,
+                    config: 1,
+                    sample_period: 7
+                },
+            ]
+        );
+        assert_eq!(s.probes[0].points[0].text, "timer.ms(100)");
+        assert_eq!(s.probes[0].points[8].text, "kernel.trace(\"sched_switch\")");
+    }
+
+    #[test]
+    fn recursion_is_detected() {
+        let s = ok(
+            "function a(n) { return n ? b(n - 1) : 0 }\nfunction b(n) { return a(n) }\n\
+            function c() { return a(1) }\nprobe begin { println(c()) }",
+        );
+        let rec: Vec<bool> = s.functions.values().map(|f| f.recursive).collect();
+        assert_eq!(rec, vec![true, true, false]);
+        let (_, d) = run("function a(n) { return a(n) }\nfunction c() { return a(1) }\nprobe timer.s(1) { println(c()) }", &[]);
+        assert!(d.iter().any(|d| d.code == codes::KERNEL_RECURSION), "{d:?}");
+    }
+
+    #[test]
+    fn script_arguments_substitute() {
+        let (s, d) = run(
+            "global g = $1\nprobe timer.ms($1) { printf(\"%s %d\", @2, $1 + $#) }",
+            &["0x10", "hi"],
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let s = s.expect("script");
+        assert_eq!(s.globals[GlobalId::new(0)].init, Some(s::Literal::Long(16)));
+        assert_eq!(
+            s.probes[0].points[0].kind,
+            s::PointKind::Timer {
+                period_ns: 16_000_000,
+                profile: false
+            }
+        );
+    }
+
+    #[test]
+    fn target_variables_resolve() {
+        let s = ok("probe syscall.write { println($count) }");
+        let s::StmtKind::Block(b) = &s.probes[0].body.kind else {
+            panic!()
+        };
+        let s::StmtKind::Expr(e) = &b[0].kind else {
+            panic!()
+        };
+        let s::ExprKind::Format { args, .. } = &e.kind else {
+            panic!()
+        };
+        assert!(matches!(
+            &args[0].kind,
+            s::ExprKind::Target(s::TargetVar {
+                access: s::TargetAccess::Field {
+                    offset: 32,
+                    size: 8,
+                    ..
+                },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn errors_and_warnings_have_codes() {
+        assert!(codes_of("probe begin { x = 1; x = \"a\" }")
+            .contains(&codes::TYPE_MISMATCH.to_string()));
+        assert!(codes_of("probe begin { foo() }").contains(&codes::UNKNOWN_FUNCTION.to_string()));
+        assert!(codes_of("global a\nprobe begin { a[1] = 1; a[1, 2] = 2 }")
+            .contains(&codes::INDEX_ARITY.to_string()));
+        assert!(codes_of("global u\nprobe begin { exit() }")
+            .contains(&codes::UNUSED_GLOBAL.to_string()));
+        assert!(codes_of("probe begin { next; exit() }").contains(&codes::UNREACHABLE.to_string()));
+    }
+
+    #[test]
+    fn did_you_mean_uses_edit_distance() {
+        assert_eq!(
+            closest("prinln", ["print", "println", "printf"].into_iter()),
+            Some("println")
+        );
+        assert_eq!(closest("zzzzzz", ["print"].into_iter()), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn formats_parse() {
+        let f = parse_format("%-*.*lld %s %%").expect("valid");
+        assert_eq!(f.normalized, "%-*.*d %s %%");
+        assert_eq!(
+            f.args,
+            vec![
+                ScalarType::Long,
+                ScalarType::Long,
+                ScalarType::Long,
+                ScalarType::String
+            ]
+        );
+        assert!(parse_format("%").is_err());
+        assert!(parse_format("%y").is_err());
+    }
+}
