@@ -490,8 +490,9 @@ fn point_kind(k: &PointKind) -> String {
     }
 }
 
-/// `-p2`: `# globals` (`name:type`), `# functions` (signatures), `# probes`
-/// (each point with what it resolved to, then the handler's locals).
+/// `-p2`: `# globals` (`name:type`), `# functions` (signatures and typed
+/// bodies), `# probes` (each point with what it resolved to, the handler's
+/// locals and typed body).
 pub fn print_script(s: &script::Script) -> String {
     let mut out = String::new();
     out.push_str("# globals\n");
@@ -524,6 +525,14 @@ pub fn print_script(s: &script::Script) -> String {
         }
         out.push('\n');
         locals(&mut out, &f.locals, f.params.len());
+        let mut bp = BodyPrinter {
+            s,
+            locals: &f.locals,
+            out: &mut out,
+            indent: 0,
+        };
+        bp.stmt(&f.body);
+        out.push('\n');
     }
     out.push_str("# probes\n");
     for p in &s.probes {
@@ -531,8 +540,447 @@ pub fn print_script(s: &script::Script) -> String {
             let _ = writeln!(out, "{} /* <- {} */", pt.text, point_kind(&pt.kind));
         }
         locals(&mut out, &p.locals, 0);
+        let mut bp = BodyPrinter {
+            s,
+            locals: &p.locals,
+            out: &mut out,
+            indent: 0,
+        };
+        bp.stmt(&p.body);
+        out.push('\n');
     }
     out
+}
+
+pub fn builtin_name(b: script::Builtin) -> &'static str {
+    use script::Builtin as B;
+    match b {
+        B::Exit => "exit",
+        B::Error => "error",
+        B::Pid => "pid",
+        B::Tid => "tid",
+        B::Ppid => "ppid",
+        B::Uid => "uid",
+        B::Gid => "gid",
+        B::Euid => "euid",
+        B::Execname => "execname",
+        B::Cpu => "cpu",
+        B::Pp => "pp",
+        B::Probefunc => "probefunc",
+        B::Name => "name",
+        B::GettimeofdayS => "gettimeofday_s",
+        B::GettimeofdayMs => "gettimeofday_ms",
+        B::GettimeofdayUs => "gettimeofday_us",
+        B::GettimeofdayNs => "gettimeofday_ns",
+        B::KtimeGetNs => "ktime_get_ns",
+        B::Jiffies => "jiffies",
+        B::Target => "target",
+        B::Strlen => "strlen",
+        B::Substr => "substr",
+        B::Isinstr => "isinstr",
+        B::Strtol => "strtol",
+        B::StrReplace => "str_replace",
+        B::TextStr => "text_str",
+        B::KernelString => "kernel_string",
+        B::UserString => "user_string",
+        B::KernelLong => "kernel_long",
+        B::KernelInt => "kernel_int",
+        B::UserLong => "user_long",
+        B::UserInt => "user_int",
+        B::IntArg => "int_arg",
+        B::LongArg => "long_arg",
+        B::UintArg => "uint_arg",
+        B::UlongArg => "ulong_arg",
+        B::PointerArg => "pointer_arg",
+        B::Returnval => "returnval",
+        B::Abs => "abs",
+        B::Min => "min",
+        B::Max => "max",
+        B::Randint => "randint",
+    }
+}
+
+/// Prints a resolved body: fully parenthesised, every variable annotated
+/// with its type, print-family calls shown as the formats they became.
+struct BodyPrinter<'a> {
+    s: &'a script::Script,
+    locals: &'a cranelift_entity::PrimaryMap<script::LocalId, script::Local>,
+    out: &'a mut String,
+    indent: usize,
+}
+
+impl BodyPrinter<'_> {
+    fn nl(&mut self) {
+        self.out.push('\n');
+        for _ in 0..self.indent {
+            self.out.push_str("  ");
+        }
+    }
+
+    fn var(&mut self, v: script::VarRef) {
+        match v {
+            script::VarRef::Local(l) => {
+                let l = &self.locals[l];
+                let _ = write!(self.out, "{}:{}", l.name, scalar(l.ty));
+            }
+            script::VarRef::Global(g) => self.out.push_str(&self.s.globals[g].name),
+        }
+    }
+
+    fn keys(&mut self, keys: &[script::Expr]) {
+        self.out.push('[');
+        self.list(keys);
+        self.out.push(']');
+    }
+
+    fn list(&mut self, es: &[script::Expr]) {
+        for (k, e) in es.iter().enumerate() {
+            if k > 0 {
+                self.out.push_str(", ");
+            }
+            self.expr(e);
+        }
+    }
+
+    fn stat(&mut self, st: &script::StatRef) {
+        match st {
+            script::StatRef::Global(g) => self.out.push_str(&self.s.globals[*g].name),
+            script::StatRef::Index { array, keys } => {
+                self.out.push_str(&self.s.globals[*array].name);
+                self.keys(keys);
+            }
+        }
+    }
+
+    fn lvalue(&mut self, l: &script::LValue) {
+        match l {
+            script::LValue::Var(v) => self.var(*v),
+            script::LValue::Index { array, keys } => {
+                self.out.push_str(&self.s.globals[*array].name);
+                self.keys(keys);
+            }
+        }
+    }
+
+    fn stmt(&mut self, st: &script::Stmt) {
+        use script::StmtKind as K;
+        match &st.kind {
+            K::Block(ss) => {
+                self.out.push('{');
+                self.indent += 1;
+                for s in ss {
+                    self.nl();
+                    self.stmt(s);
+                }
+                self.indent -= 1;
+                self.nl();
+                self.out.push('}');
+            }
+            K::Expr(e) => self.expr(e),
+            K::If { cond, then, else_ } => {
+                self.out.push_str("if (");
+                self.expr(cond);
+                self.out.push_str(") ");
+                self.stmt(then);
+                if let Some(e) = else_ {
+                    self.out.push_str(" else ");
+                    self.stmt(e);
+                }
+            }
+            K::While { cond, body } => {
+                self.out.push_str("while (");
+                self.expr(cond);
+                self.out.push_str(") ");
+                self.stmt(body);
+            }
+            K::For {
+                init,
+                cond,
+                step,
+                body,
+            } => {
+                self.out.push_str("for (");
+                for (k, e) in [init, cond, step].into_iter().enumerate() {
+                    if k > 0 {
+                        self.out.push_str("; ");
+                    }
+                    if let Some(e) = e {
+                        self.expr(e);
+                    }
+                }
+                self.out.push_str(") ");
+                self.stmt(body);
+            }
+            K::Foreach(f) => {
+                self.out.push_str("foreach (");
+                if let Some(v) = f.value {
+                    self.var(script::VarRef::Local(v));
+                    self.out.push_str(" = ");
+                }
+                self.out.push('[');
+                for (k, key) in f.keys.iter().enumerate() {
+                    if k > 0 {
+                        self.out.push_str(", ");
+                    }
+                    self.var(script::VarRef::Local(*key));
+                }
+                let _ = write!(self.out, "] in {}", self.s.globals[f.array].name);
+                if let Some(srt) = f.sort {
+                    let dir = if srt.descending { "-" } else { "+" };
+                    match srt.by {
+                        script::SortBy::Key(k) => {
+                            let _ = write!(self.out, " sort key {k} {dir}");
+                        }
+                        script::SortBy::Value => {
+                            let _ = write!(self.out, " sort value {dir}");
+                        }
+                    }
+                }
+                if let Some(l) = &f.limit {
+                    self.out.push_str(" limit ");
+                    self.expr(l);
+                }
+                self.out.push_str(") ");
+                self.stmt(&f.body);
+            }
+            K::Break => self.out.push_str("break"),
+            K::Continue => self.out.push_str("continue"),
+            K::Next => self.out.push_str("next"),
+            K::Return(e) => {
+                self.out.push_str("return");
+                if let Some(e) = e {
+                    self.out.push(' ');
+                    self.expr(e);
+                }
+            }
+            K::Delete(d) => {
+                self.out.push_str("delete ");
+                match d {
+                    script::Delete::Var(v) => self.var(*v),
+                    script::Delete::Element { array, keys } => {
+                        self.out.push_str(&self.s.globals[*array].name);
+                        self.keys(keys);
+                    }
+                    script::Delete::Array(a) => {
+                        let _ = write!(self.out, "{}[*]", self.s.globals[*a].name);
+                    }
+                }
+            }
+            K::Try {
+                body,
+                catch_var,
+                handler,
+            } => {
+                self.out.push_str("try ");
+                self.stmt(body);
+                self.out.push_str(" catch ");
+                if let Some(v) = catch_var {
+                    self.out.push('(');
+                    self.var(script::VarRef::Local(*v));
+                    self.out.push_str(") ");
+                }
+                self.stmt(handler);
+            }
+            K::Empty => self.out.push(';'),
+        }
+    }
+
+    fn expr(&mut self, e: &script::Expr) {
+        use script::ExprKind as K;
+        match &e.kind {
+            K::Number(n) => {
+                let _ = write!(self.out, "{n}");
+            }
+            K::Str(st) => self.out.push_str(&escape_string(st)),
+            K::Var(v) => self.var(*v),
+            K::Index { array, keys } => {
+                self.out.push_str(&self.s.globals[*array].name);
+                self.keys(keys);
+            }
+            K::In { array, keys } => {
+                self.out.push('(');
+                self.keys(keys);
+                let _ = write!(self.out, " in {})", self.s.globals[*array].name);
+            }
+            K::Assign {
+                target,
+                op,
+                concat,
+                value,
+            } => {
+                self.out.push('(');
+                self.lvalue(target);
+                let o = if *concat {
+                    ".=".to_string()
+                } else {
+                    op.map_or("=".to_string(), |o| format!("{}=", binop(o)))
+                };
+                let _ = write!(self.out, " {o} ");
+                self.expr(value);
+                self.out.push(')');
+            }
+            K::IncDec {
+                target,
+                increment,
+                prefix,
+            } => {
+                let o = if *increment { "++" } else { "--" };
+                self.out.push('(');
+                if *prefix {
+                    self.out.push_str(o);
+                }
+                self.lvalue(target);
+                if !*prefix {
+                    self.out.push_str(o);
+                }
+                self.out.push(')');
+            }
+            K::Unary(op, a) => {
+                self.out.push_str(match op {
+                    script::UnaryOp::Neg => "-",
+                    script::UnaryOp::Not => "!",
+                    script::UnaryOp::BitNot => "~",
+                });
+                self.out.push('(');
+                self.expr(a);
+                self.out.push(')');
+            }
+            K::Binary(op, a, b) => self.infix(a, binop(*op), b),
+            K::Compare(op, a, b) => {
+                let o = match op {
+                    script::CmpOp::Eq => "==",
+                    script::CmpOp::Ne => "!=",
+                    script::CmpOp::Lt => "<",
+                    script::CmpOp::Le => "<=",
+                    script::CmpOp::Gt => ">",
+                    script::CmpOp::Ge => ">=",
+                };
+                self.infix(a, o, b)
+            }
+            K::Logical(op, a, b) => self.infix(
+                a,
+                if *op == script::LogicalOp::And {
+                    "&&"
+                } else {
+                    "||"
+                },
+                b,
+            ),
+            K::Concat(a, b) => self.infix(a, ".", b),
+            K::Ternary(c, a, b) => {
+                self.out.push('(');
+                self.expr(c);
+                self.out.push_str(" ? ");
+                self.expr(a);
+                self.out.push_str(" : ");
+                self.expr(b);
+                self.out.push(')');
+            }
+            K::Call { func, args } => {
+                let _ = write!(self.out, "{}(", self.s.functions[*func].name);
+                self.list(args);
+                self.out.push(')');
+            }
+            K::Builtin { func, args } => {
+                let _ = write!(self.out, "{}(", builtin_name(*func));
+                self.list(args);
+                self.out.push(')');
+            }
+            K::Format { format, args, use_ } => {
+                let f = if *use_ == script::FormatUse::Print {
+                    "printf"
+                } else {
+                    "sprintf"
+                };
+                let _ = write!(self.out, "{f}({}", escape_string(format));
+                for a in args {
+                    self.out.push_str(", ");
+                    self.expr(a);
+                }
+                self.out.push(')');
+            }
+            K::PrintHist { kind, stat } => {
+                match kind {
+                    script::HistKind::Log => self.out.push_str("print(@hist_log("),
+                    script::HistKind::Linear { .. } => self.out.push_str("print(@hist_linear("),
+                }
+                self.stat(stat);
+                if let script::HistKind::Linear {
+                    start,
+                    stop,
+                    interval,
+                } = kind
+                {
+                    let _ = write!(self.out, ", {start}, {stop}, {interval}");
+                }
+                self.out.push_str("))");
+            }
+            K::Aggregate { op, stat } => {
+                let n = match op {
+                    script::AggOp::Count => "count",
+                    script::AggOp::Sum => "sum",
+                    script::AggOp::Min => "min",
+                    script::AggOp::Max => "max",
+                    script::AggOp::Avg => "avg",
+                };
+                let _ = write!(self.out, "@{n}(");
+                self.stat(stat);
+                self.out.push(')');
+            }
+            K::StatAdd { stat, value } => {
+                self.out.push('(');
+                self.stat(stat);
+                self.out.push_str(" <<< ");
+                self.expr(value);
+                self.out.push(')');
+            }
+            K::Target(t) => {
+                let _ = write!(self.out, "${}", t.name);
+                match &t.access {
+                    script::TargetAccess::Field {
+                        offset,
+                        size,
+                        signed,
+                    } => {
+                        let _ = write!(
+                            self.out,
+                            "/* field +{offset}, {size} bytes{} */",
+                            if *signed { ", signed" } else { "" }
+                        );
+                    }
+                    script::TargetAccess::Arg(n) => {
+                        let _ = write!(self.out, "/* arg {n} */");
+                    }
+                    script::TargetAccess::Return => self.out.push_str("/* return value */"),
+                }
+            }
+        }
+    }
+
+    fn infix(&mut self, a: &script::Expr, op: &str, b: &script::Expr) {
+        self.out.push('(');
+        self.expr(a);
+        let _ = write!(self.out, " {op} ");
+        self.expr(b);
+        self.out.push(')');
+    }
+}
+
+fn binop(op: script::BinaryOp) -> &'static str {
+    use script::BinaryOp as B;
+    match op {
+        B::Add => "+",
+        B::Sub => "-",
+        B::Mul => "*",
+        B::Div => "/",
+        B::Mod => "%",
+        B::Shl => "<<",
+        B::Shr => ">>",
+        B::LShr => ">>>",
+        B::And => "&",
+        B::Or => "|",
+        B::Xor => "^",
+    }
 }
 
 fn locals(
@@ -547,5 +995,45 @@ fn locals(
         .collect();
     if !ls.is_empty() {
         let _ = writeln!(out, "  locals: {}", ls.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{parse, print_ast, print_script, resolve, Options, SourceMap};
+
+    fn p2(src: &str) -> String {
+        let mut sm = SourceMap::new();
+        let f = sm.add("t.stp", src);
+        let opts = Options::default();
+        let (ast, d) = parse(&sm, f, &opts);
+        assert!(d.is_empty(), "{d:?}");
+        let (s, d) = resolve(&ast, &opts);
+        print_script(&s.unwrap_or_else(|| panic!("{d:?}")))
+    }
+
+    #[test]
+    fn p2_shows_types_points_and_formats() {
+        let out = p2("global a[10], s, t = \"x\"\nfunction f:long(n) { return n * 2 }\n\
+                      probe begin, timer.ms(5) { a[1, \"k\"] = f(3); s <<< 1; println(t, @count(s)) }");
+        let want = "# globals\na:long[long, string] max_entries=10\ns:stats\nt:string = \"x\"\n\
+                    # functions\nf:long (n:long)\n{\n  return (n:long * 2)\n}\n\
+                    # probes\nbegin /* <- begin (priority 0) */\ntimer.ms(5) /* <- timer period 5000000 ns */\n\
+                    {\n  (a[1, \"k\"] = f(3))\n  (s <<< 1)\n  printf(\"%s%d\\n\", t, @count(s))\n}\n";
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn p1_parenthesises_only_where_needed() {
+        let mut sm = SourceMap::new();
+        let f = sm.add(
+            "t.stp",
+            "probe begin { x = (1 + 2) * 3 - (4 - 5); y = - -x; z = \"a\\tb\" . \"\\001\" }",
+        );
+        let (ast, _) = parse(&sm, f, &Options::default());
+        assert_eq!(
+            print_ast(&ast),
+            "probe begin {\n  x = (1 + 2) * 3 - (4 - 5);\n  y = - -x;\n  z = \"a\\tb\" . \"\\001\";\n}\n"
+        );
     }
 }
