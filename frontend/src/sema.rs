@@ -1093,6 +1093,16 @@ impl<'a> Sema<'a> {
 
     /// Declare how a global is used; reports a conflict with its first use.
     fn use_global(&mut self, g: GlobalId, kind: GKind, span: Span) -> bool {
+        if kind == GKind::Scalar && self.globals[g].max_entries.is_some() {
+            let (name, decl) = (self.globals[g].name.clone(), self.globals[g].span);
+            self.err(
+                Diagnostic::error(codes::KIND_CONFLICT, format!("`{name}` is declared as an array but used as a scalar"))
+                    .with_primary(span, "used as a scalar here")
+                    .with_secondary(decl, "declared with a size here"),
+            );
+            self.globals[g].max_entries = None;
+            return false;
+        }
         let gi = &mut self.globals[g];
         match (gi.kind, kind) {
             (GKind::Unknown, _) => {
