@@ -54,6 +54,8 @@ pub fn parse(sm: &SourceMap, file: FileId, opts: &Options) -> (ast::Ast, Vec<Dia
     diags.extend(pdiags);
     let (ast, perrs) = parser::parse_tokens(toks, file, text.len() as u32);
     diags.extend(perrs);
+    // Report in source order, whichever stage found the problem.
+    diags.sort_by_key(|d| d.primary_span().map(|s| (s.file, s.start)));
     (ast, diags)
 }
 
