@@ -1328,3 +1328,111 @@ proptest! {
         agree(&f, &new_target(), false, &[3u8; GLOBALS]);
     }
 }
+
+fn pressure_fn(n: usize) -> Function {
+    let mut f = Function::new("pressure");
+    let b = f.create_block();
+    let vals: Vec<Value> = (0..n)
+        .map(|k| {
+            let g = f
+                .append(
+                    b,
+                    InstData::LoadGlobal {
+                        offset: (k % 8) as u32 * 8,
+                    },
+                    sp(),
+                )
+                .unwrap();
+            let t = f
+                .append(
+                    b,
+                    InstData::Context {
+                        op: ContextOp::KtimeNs,
+                    },
+                    sp(),
+                )
+                .unwrap();
+            bin(&mut f, b, BinaryOp::Add, g, t)
+        })
+        .collect();
+    for chunk in vals.chunks(6) {
+        print(&mut f, b, chunk);
+    }
+    ret(&mut f, b);
+    f
+}
+
+#[test]
+fn checker_rejects_values_left_in_clobbered_registers() {
+    let c = compile(&pressure_fn(3), &new_target(), false);
+    let mut rejected = 0;
+    for v in 0..c.alloc.regs.len() {
+        if matches!(c.alloc.regs[v], Some(6..=9)) {
+            let mut bad = c.alloc.clone();
+            bad.regs[v] = Some(2);
+            rejected += usize::from(checker::check(&bad).is_err());
+            bad.regs[v] = Some(10);
+            assert!(checker::check(&bad).is_err(), "r10 must never be allocated");
+        }
+    }
+    assert!(
+        rejected > 0,
+        "moving call-crossing values into r2 must be caught"
+    );
+}
+
+#[test]
+fn checker_rejects_wrong_reloads_and_swapped_registers() {
+    let c = compile(&pressure_fn(12), &new_target(), false);
+    assert!(c.alloc.spill_slots > 1);
+    // Reload from the wrong slot.
+    let mut bad = c.alloc.clone();
+    let n = bad.spill_slots;
+    for b in bad.vcode.blocks.values_mut() {
+        for i in &mut b.insts {
+            if let crate::vcode::VInst::Reload { slot, .. } = i {
+                *slot = (*slot + 1) % n;
+            }
+        }
+    }
+    assert!(checker::check(&bad).is_err());
+    // Two simultaneously live values swapped in one place only.
+    let mut found = false;
+    'outer: for b in c.alloc.vcode.order.clone() {
+        for (k, inst) in c.alloc.vcode.blocks[b].insts.iter().enumerate() {
+            if let crate::vcode::VInst::Alu {
+                src: crate::vcode::Src::Reg(crate::vcode::Reg::V(x)),
+                dst,
+                ..
+            } = inst
+            {
+                for y in 0..c.alloc.regs.len() {
+                    let (rx, ry) = (c.alloc.regs[x.as_u32() as usize], c.alloc.regs[y]);
+                    if ry.is_some()
+                        && ry != rx
+                        && Some(*dst)
+                            != Some(crate::vcode::Reg::V(crate::vcode::VReg::from_u32(y as u32)))
+                    {
+                        let mut bad = c.alloc.clone();
+                        bad.vcode.blocks[b].insts[k].map_regs(|r| {
+                            if r == crate::vcode::Reg::V(*x) {
+                                crate::vcode::Reg::V(crate::vcode::VReg::from_u32(y as u32))
+                            } else {
+                                r
+                            }
+                        });
+                        bad.canonical[y] = c.alloc.canonical[x.as_u32() as usize];
+                        if checker::check(&bad).is_err() {
+                            found = true;
+                            break 'outer;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found,
+        "reading a value from another value's register must be caught"
+    );
+}
