@@ -176,7 +176,8 @@ pub fn compile(
     })
 }
 
-/// The VCode of every probe, before and after register allocation.
+/// The VCode of every probe, before and after register allocation, and
+/// the BPF it becomes.
 pub fn print_vcode(module: &Module, target: &Target) -> Result<String, Vec<Diagnostic>> {
     let mut out = String::new();
     let mut errors = Vec::new();
@@ -197,6 +198,17 @@ pub fn print_vcode(module: &Module, target: &Target) -> Result<String, Vec<Diagn
                     c.alloc.stack_size()
                 ));
                 out.push_str(&c.alloc.physical().to_string());
+                let names = [
+                    map_names::GLOBALS,
+                    map_names::CONTROL,
+                    map_names::SCRATCH,
+                    map_names::OUTPUT,
+                ];
+                out.push_str(&format!("; {} BPF instructions\n", c.insns.len()));
+                out.push_str(&stapc_bpf::disasm::disasm_program_with_maps(
+                    &c.insns,
+                    |i| names.get(i as usize).copied(),
+                ));
             }
             Err(e) => errors.push(e.to_diagnostic()),
         }

@@ -38,6 +38,12 @@ fn compile(f: &Function, t: &Target, userspace: bool) -> CompiledFunction {
 
 /// Structural properties every program must have.
 fn check_program(insns: &[Insn]) {
+    if let Err((at, why)) = stapc_bpf::disasm::check_program(insns) {
+        panic!(
+            "invalid encoding at {at}: {why}\n{}",
+            stapc_bpf::disasm::disasm_program(insns)
+        );
+    }
     let dead = emit::unreachable_insns(insns).expect("a jump leaves the program");
     assert!(dead.is_empty(), "unreachable instructions {dead:?}");
     let mut pc = 0;
@@ -1435,4 +1441,28 @@ fn checker_rejects_wrong_reloads_and_swapped_registers() {
         found,
         "reading a value from another value's register must be caught"
     );
+}
+
+#[test]
+fn print_vcode_shows_every_stage() {
+    let mut m = Module {
+        max_string_len: MSL,
+        ..Module::default()
+    };
+    m.probes.push(ProbeFunction {
+        kind: ProbeKind::Begin { priority: 0 },
+        point: "begin".into(),
+        func: pressure_fn(2),
+    });
+    let text = crate::print_vcode(&m, &new_target()).unwrap();
+    assert!(
+        text.starts_with("vcode pressure {\nL0:\n    v0 = r1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("; allocated (0 spill slots, 8 bytes of stack)"),
+        "{text}"
+    );
+    assert!(text.contains("r1 = map[stapc_control] ll"), "{text}");
+    assert!(text.contains("call ringbuf_output/4"), "{text}");
 }
