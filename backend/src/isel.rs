@@ -1048,8 +1048,9 @@ impl<'a> Isel<'a> {
         } else {
             helpers::PROBE_READ_STR
         };
-        // The second operand must survive the first copy.
-        let b = if d == b && d != a {
+        // The second operand must not be read while dst is being written
+        // (dst == b, including dst == a == b).
+        let b = if d == b {
             let t = self.layout.tmp_off;
             self.copy(s, t, s, b, self.msl)?;
             t

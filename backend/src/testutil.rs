@@ -325,15 +325,21 @@ impl Machine<'_> {
             }
             helpers::PROBE_READ_KERNEL_STR | helpers::PROBE_READ_STR => {
                 let size = r[2] as usize;
-                if size == 0 {
-                    0
-                } else {
-                    let s = self.read_str(r[3], size - 1)?;
-                    let buf = self.mem(r[1], s.len() + 1)?;
-                    buf[..s.len()].copy_from_slice(&s);
-                    buf[s.len()] = 0;
-                    s.len() as u64 + 1
+                // Byte by byte, as the kernel copies (overlap shows).
+                let mut n = 0usize;
+                while n < size {
+                    let b = if n + 1 == size {
+                        0
+                    } else {
+                        self.mem(r[3] + n as u64, 1)?[0]
+                    };
+                    self.mem(r[1] + n as u64, 1)?[0] = b;
+                    n += 1;
+                    if b == 0 {
+                        break;
+                    }
                 }
+                n as u64
             }
             helpers::STAPC_STR_CONCAT => {
                 let msl = r[4] as usize;
