@@ -12,8 +12,6 @@
 //! checks that nothing writes r10, that r10 is never allocated and that
 //! isel's own stack stores stay out of the spill area.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use cranelift_entity::EntityRef;
 
 use crate::error::BackendError;
@@ -33,19 +31,46 @@ enum Loc {
     S(u32),
 }
 
-type State = BTreeMap<Loc, BTreeSet<Val>>;
+/// Per location (r0..=r10, then the spill slots) the values it certainly
+/// holds, as a small sorted vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct State(Vec<Vec<Val>>);
 
-fn meet(a: &State, b: &State) -> State {
-    let mut out = State::new();
-    for (k, va) in a {
-        if let Some(vb) = b.get(k) {
-            let i: BTreeSet<Val> = va.intersection(vb).copied().collect();
-            if !i.is_empty() {
-                out.insert(*k, i);
-            }
+impl State {
+    fn new(slots: u32) -> State {
+        State(vec![Vec::new(); 11 + slots as usize])
+    }
+
+    fn index(loc: Loc) -> usize {
+        match loc {
+            Loc::R(r) => r as usize,
+            Loc::S(s) => 11 + s as usize,
         }
     }
-    out
+
+    fn get(&self, loc: Loc) -> &[Val] {
+        self.0.get(Self::index(loc)).map_or(&[], |v| v.as_slice())
+    }
+
+    fn set(&mut self, loc: Loc, vals: Vec<Val>) {
+        let i = Self::index(loc);
+        if i >= self.0.len() {
+            self.0.resize(i + 1, Vec::new());
+        }
+        self.0[i] = vals;
+    }
+
+    fn meet(&self, other: &State) -> State {
+        let n = self.0.len().max(other.0.len());
+        State(
+            (0..n)
+                .map(|i| match (self.0.get(i), other.0.get(i)) {
+                    (Some(a), Some(b)) => a.iter().filter(|v| b.contains(v)).copied().collect(),
+                    _ => Vec::new(),
+                })
+                .collect(),
+        )
+    }
 }
 
 struct Checker<'a> {
@@ -84,12 +109,12 @@ impl Checker<'_> {
         }
         let loc = self.loc(r)?;
         let want = self.val(r);
-        if st.get(&loc).is_some_and(|s| s.contains(&want)) {
+        if st.get(loc).contains(&want) {
             return Ok(());
         }
         Err(self.err(format!(
             "`{inst}` reads {want:?} from {loc:?}, which holds {:?}",
-            st.get(&loc).cloned().unwrap_or_default()
+            st.get(loc)
         )))
     }
 
@@ -99,13 +124,13 @@ impl Checker<'_> {
                 if check {
                     self.check_use(st, *src, inst)?;
                 }
-                let set = st.get(&self.loc(*src)?).cloned().unwrap_or_default();
-                st.insert(Loc::S(*slot), set);
+                let set = st.get(self.loc(*src)?).to_vec();
+                st.set(Loc::S(*slot), set);
                 return Ok(());
             }
             VInst::Reload { dst, slot } => {
-                let set = st.get(&Loc::S(*slot)).cloned().unwrap_or_default();
-                st.insert(self.loc(*dst)?, set);
+                let set = st.get(Loc::S(*slot)).to_vec();
+                st.set(self.loc(*dst)?, set);
                 return Ok(());
             }
             _ => {}
@@ -126,7 +151,7 @@ impl Checker<'_> {
             }
         }
         for c in inst.clobbers() {
-            st.remove(&Loc::R(*c));
+            st.set(Loc::R(*c), Vec::new());
         }
         for d in inst.defs() {
             let loc = self.loc(d)?;
@@ -134,11 +159,10 @@ impl Checker<'_> {
                 return Err(self.err(format!("`{inst}` writes r10")));
             }
             let v = self.val(d);
-            for s in st.values_mut() {
-                s.remove(&v);
+            for s in st.0.iter_mut() {
+                s.retain(|x| *x != v);
             }
-            st.retain(|_, s| !s.is_empty());
-            st.insert(loc, BTreeSet::from([v]));
+            st.set(loc, vec![v]);
         }
         Ok(())
     }
@@ -155,7 +179,9 @@ pub fn check(a: &Allocation) -> Result<(), BackendError> {
         return Ok(());
     }
     // At entry r1 holds the context.
-    ins[0] = Some(State::from([(Loc::R(1), BTreeSet::from([Val::P(1)]))]));
+    let mut entry = State::new(a.spill_slots);
+    entry.set(Loc::R(1), vec![Val::P(1)]);
+    ins[0] = Some(entry);
     let mut work: Vec<usize> = vec![0];
     while let Some(bi) = work.pop() {
         let Some(mut st) = ins[bi].clone() else {
@@ -172,7 +198,7 @@ pub fn check(a: &Allocation) -> Result<(), BackendError> {
                     return Err(c.err(format!("branch to {s}, which is not laid out")));
                 }
                 let new = match &ins[si] {
-                    Some(old) => meet(old, &st),
+                    Some(old) => old.meet(&st),
                     None => st.clone(),
                 };
                 if ins[si].as_ref() != Some(&new) {
