@@ -196,6 +196,8 @@ fn scan(vc: &VCode, is_temp: &[bool], func: &str) -> Result<Scan, BackendError> 
     // Fixed ranges of physical registers, and move hints.
     let mut fixed: Vec<Vec<(u32, u32)>> = vec![Vec::new(); 10];
     let mut hints: Vec<Vec<Reg>> = vec![Vec::new(); n];
+    // Occurrences per vreg, for spill weights (occurrences per position).
+    let mut occ = vec![0u64; n];
     let mut pos: u32 = 0;
     for (bi, b) in vc.order.iter().enumerate() {
         let insts = &vc.blocks[*b].insts;
@@ -214,7 +216,10 @@ fn scan(vc: &VCode, is_temp: &[bool], func: &str) -> Result<Scan, BackendError> 
             let (u, d) = (2 * i, 2 * i + 1);
             for r in inst.uses() {
                 match r {
-                    Reg::V(v) => touch(v.index(), u, &mut start, &mut end),
+                    Reg::V(v) => {
+                        touch(v.index(), u, &mut start, &mut end);
+                        occ[v.index()] += 1;
+                    }
                     Reg::P(p) if p < 10 => {
                         let o = open[p as usize].get_or_insert((bstart, u));
                         o.1 = u;
@@ -227,7 +232,10 @@ fn scan(vc: &VCode, is_temp: &[bool], func: &str) -> Result<Scan, BackendError> 
             }
             for r in inst.defs() {
                 match r {
-                    Reg::V(v) => touch(v.index(), d, &mut start, &mut end),
+                    Reg::V(v) => {
+                        touch(v.index(), d, &mut start, &mut end);
+                        occ[v.index()] += 1;
+                    }
                     Reg::P(p) if p < 10 => {
                         if let Some(o) = open[p as usize].take() {
                             fixed[p as usize].push(o);
@@ -304,15 +312,28 @@ fn scan(vc: &VCode, is_temp: &[bool], func: &str) -> Result<Scan, BackendError> 
             active.push((e, p, v));
             continue;
         }
-        // No register: spill whichever usable interval ends last.
+        // No register: spill the usable interval with the fewest uses per
+        // position covered (temporaries never), or `v` itself if cheaper.
+        let lighter = |a: usize, b: usize| {
+            let (la, lb) = (
+                u64::from(end[a] - start[a]) + 1,
+                u64::from(end[b] - start[b]) + 1,
+            );
+            (occ[a] * lb, end[b]) < (occ[b] * la, end[a])
+        };
         let cand = active
             .iter()
             .enumerate()
             .filter(|(_, a)| !is_temp[a.2] && !blocked(a.1, s, e))
-            .max_by_key(|(_, a)| (a.0, a.2))
-            .map(|(i, a)| (i, *a));
+            .fold(
+                None::<(usize, (u32, u8, usize))>,
+                |best, (i, a)| match best {
+                    Some((_, b)) if !lighter(a.2, b.2) => best,
+                    _ => Some((i, *a)),
+                },
+            );
         match cand {
-            Some((i, (ce, cp, cv))) if is_temp[v] || ce > e => {
+            Some((i, (_, cp, cv))) if is_temp[v] || lighter(cv, v) => {
                 active.remove(i);
                 regs[cv] = None;
                 spilled.push(VReg::new(cv));
