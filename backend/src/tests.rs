@@ -1320,7 +1320,7 @@ fn build_keeping(ops: &[Op], keep: usize) -> Function {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn generated_functions_allocate_check_and_agree(
