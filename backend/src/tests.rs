@@ -1493,3 +1493,106 @@ fn print_vcode_shows_every_stage() {
     assert!(text.contains("r1 = map[stapc_control] ll"), "{text}");
     assert!(text.contains("call ringbuf_output/4"), "{text}");
 }
+
+#[test]
+fn pinned_kernel_handler() {
+    // g0 += 1 (plain), if g0 s> 10 raise error 0, else printf(fmt 2, g0).
+    let mut f = Function::new("timer_0");
+    let b = f.create_block();
+    let t = f.create_block();
+    let e = f.create_block();
+    let g = f
+        .append(b, InstData::LoadGlobal { offset: 0 }, sp())
+        .unwrap();
+    let one = iconst(&mut f, b, 1);
+    let x = bin(&mut f, b, BinaryOp::Add, g, one);
+    f.append(b, InstData::StoreGlobal { offset: 0, arg: x }, sp());
+    let ten = iconst(&mut f, b, 10);
+    let c = f
+        .append(
+            b,
+            InstData::Icmp {
+                cond: IntCC::Sgt,
+                args: [x, ten],
+            },
+            sp(),
+        )
+        .unwrap();
+    f.append(
+        b,
+        InstData::Brif {
+            cond: c,
+            then_dest: t,
+            then_args: vec![],
+            else_dest: e,
+            else_args: vec![],
+        },
+        sp(),
+    );
+    f.append(t, InstData::Trap { error: 0 }, sp());
+    print(&mut f, e, &[x]);
+    ret(&mut f, e);
+    let c = compile(&f, &new_target(), false);
+    let names = [
+        "stapc_globals",
+        "stapc_control",
+        "stapc_scratch",
+        "stapc_output",
+    ];
+    let text =
+        stapc_bpf::disasm::disasm_program_with_maps(&c.insns, |i| names.get(i as usize).copied());
+    assert_eq!(text, PINNED_KERNEL_HANDLER, "\n{text}");
+}
+
+/// `timer_0` of `pinned_kernel_handler`, as bpftool would print it.
+const PINNED_KERNEL_HANDLER: &str = r#"   0: *(u32 *)(r10 - 8) = 0
+   1: r1 = map[stapc_control] ll
+   3: r2 = r10
+   4: r2 += -8
+   5: call 1
+   6: r6 = r0
+   7: if r6 == 0 goto +45
+   8: r0 = *(u64 *)(r6 + 0)
+   9: if r0 != 0 goto +43
+  10: r1 = map[stapc_globals] ll
+  12: r2 = r10
+  13: r2 += -8
+  14: call 1
+  15: r7 = r0
+  16: if r7 == 0 goto +36
+  17: r1 = map[stapc_scratch] ll
+  19: r2 = r10
+  20: r2 += -8
+  21: call 1
+  22: r8 = r0
+  23: if r8 == 0 goto +29
+  24: r0 = *(u64 *)(r7 + 0)
+  25: r9 = r0
+  26: r9 += 1
+  27: *(u64 *)(r7 + 0) = r9
+  28: if r9 s<= 10 goto +13
+  29: r0 = 1
+  30: lock *(u64 *)(r6 + 8) += r0
+  31: *(u64 *)(r6 + 0) = 1
+  32: *(u32 *)(r8 + 0) = 3
+  33: *(u32 *)(r8 + 4) = 0
+  34: r1 = map[stapc_output] ll
+  36: r2 = r8
+  37: r3 = 8
+  38: r4 = 0
+  39: call 130
+  40: r0 = 0
+  41: exit
+  42: *(u32 *)(r8 + 0) = 1
+  43: *(u32 *)(r8 + 4) = 0
+  44: *(u64 *)(r8 + 8) = r9
+  45: r1 = map[stapc_output] ll
+  47: r2 = r8
+  48: r3 = 16
+  49: r4 = 0
+  50: call 130
+  51: r0 = 0
+  52: exit
+  53: r0 = 0
+  54: exit
+"#;
