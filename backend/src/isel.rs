@@ -808,8 +808,10 @@ impl<'a> Isel<'a> {
                 }
             }
             InstData::Return => {
-                self.emit(VInst::mov(Reg::P(0), Src::Imm(0)));
-                self.emit(VInst::Exit);
+                // The shared `r0 = 0; exit` tail (free when it is the next block).
+                self.emit(VInst::Jump {
+                    dest: self.ret_block,
+                });
             }
             InstData::Trap { error } => self.trap(error, None)?,
             InstData::TrapMsg { error, msg } => self.trap(error, Some(msg))?,
@@ -1257,8 +1259,10 @@ impl<'a> Isel<'a> {
             size += self.msl;
         }
         self.output(size)?;
-        self.emit(VInst::mov(Reg::P(0), Src::Imm(0)));
-        self.emit(VInst::Exit);
+        // The shared `r0 = 0; exit` tail (free when it is the next block).
+        self.emit(VInst::Jump {
+            dest: self.ret_block,
+        });
         Ok(())
     }
 }
