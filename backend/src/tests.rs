@@ -698,51 +698,56 @@ fn str_const_uses_two_word_stores_for_wide_chunks() {
     assert!(!c.insns.iter().any(|i| i.is_lddw() && i.src == 0));
 }
 
+fn exit_trap_fn(with_msg: bool) -> Function {
+    let mut f = Function::new("k");
+    let b = f.create_block();
+    let t = f.create_block();
+    let e = f.create_block();
+    let s = f.create_slot(MSL);
+    f.append(
+        b,
+        InstData::StrContext {
+            dst: s,
+            op: StrContextOp::Execname,
+        },
+        sp(),
+    );
+    let g = f
+        .append(b, InstData::LoadGlobal { offset: 0 }, sp())
+        .unwrap();
+    f.append(
+        b,
+        InstData::Brif {
+            cond: g,
+            then_dest: t,
+            then_args: vec![],
+            else_dest: e,
+            else_args: vec![],
+        },
+        sp(),
+    );
+    if with_msg {
+        f.append(t, InstData::TrapMsg { error: 2, msg: s }, sp());
+    } else {
+        f.append(t, InstData::Trap { error: 2 }, sp());
+    }
+    f.append(
+        e,
+        InstData::Printf {
+            format: 1,
+            args: vec![OutArg::Str(s)],
+        },
+        sp(),
+    );
+    f.append(e, InstData::Exit, sp());
+    ret(&mut f, e);
+    f
+}
+
 #[test]
 fn exit_trap_and_execname() {
     for with_msg in [false, true] {
-        let mut f = Function::new("k");
-        let b = f.create_block();
-        let t = f.create_block();
-        let e = f.create_block();
-        let s = f.create_slot(MSL);
-        f.append(
-            b,
-            InstData::StrContext {
-                dst: s,
-                op: StrContextOp::Execname,
-            },
-            sp(),
-        );
-        let g = f
-            .append(b, InstData::LoadGlobal { offset: 0 }, sp())
-            .unwrap();
-        f.append(
-            b,
-            InstData::Brif {
-                cond: g,
-                then_dest: t,
-                then_args: vec![],
-                else_dest: e,
-                else_args: vec![],
-            },
-            sp(),
-        );
-        if with_msg {
-            f.append(t, InstData::TrapMsg { error: 2, msg: s }, sp());
-        } else {
-            f.append(t, InstData::Trap { error: 2 }, sp());
-        }
-        f.append(
-            e,
-            InstData::Printf {
-                format: 1,
-                args: vec![OutArg::Str(s)],
-            },
-            sp(),
-        );
-        f.append(e, InstData::Exit, sp());
-        ret(&mut f, e);
+        let f = exit_trap_fn(with_msg);
         for v in [0i64, 1] {
             let mut gl = vec![0u8; GLOBALS];
             gl[..8].copy_from_slice(&v.to_le_bytes());
@@ -1592,3 +1597,141 @@ const PINNED_KERNEL_HANDLER: &str = r#"   0: *(u32 *)(r10 - 8) = 0
   50: r0 = 0
   51: exit
 "#;
+
+// ---- the real kernel verifier ----
+
+/// Why kernel tests cannot run here, if they cannot.
+fn kernel_skip_reason() -> Option<String> {
+    stapc_loader::can_load_bpf().err()
+}
+
+/// Load `funcs` as kernel programs of one object; the kernel verifier's log on rejection.
+fn kernel_accepts(funcs: Vec<Function>, t: &Target) -> Result<(), String> {
+    let mut m = Module {
+        source_name: "<test>".into(),
+        max_string_len: MSL,
+        ..Module::default()
+    };
+    m.globals = GlobalsLayout {
+        size: GLOBALS as u32,
+        init: vec![0; GLOBALS],
+    };
+    for (k, mut func) in funcs.into_iter().enumerate() {
+        func.name = format!("p{k}");
+        let kind = if k % 2 == 0 {
+            ProbeKind::Timer {
+                period_ns: 1_000_000,
+                profile: false,
+            }
+        } else {
+            ProbeKind::Kprobe {
+                function: "do_nothing".into(),
+                ret: false,
+            }
+        };
+        m.probes.push(ProbeFunction {
+            kind,
+            point: "test".into(),
+            func,
+        });
+    }
+    let obj = crate::compile(&m, t, &SourceMap::new()).map_err(|d| format!("{d:?}"))?;
+    match stapc_loader::load(&obj) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let which = format!("{e}");
+            let name = obj.programs.iter().find(|p| which.contains(&p.name));
+            let listing = name
+                .map(|p| stapc_bpf::disasm::disasm_program(&p.insns))
+                .unwrap_or_default();
+            Err(format!("{which}\n{listing}"))
+        }
+    }
+}
+
+fn construct_functions() -> Vec<Function> {
+    let mut fs = vec![
+        divmod_fn(0, 0, false),
+        divmod_fn(0, -1, true),
+        pressure_fn(4),
+        pressure_fn(12),
+        {
+            let mut f = Function::new("x");
+            let b = f.create_block();
+            ret(&mut f, b);
+            f
+        },
+    ];
+    for kind in 0..5 {
+        fs.push(strings_fn("abc", "defgh", kind));
+    }
+    fs.push(exit_trap_fn(false));
+    fs.push(exit_trap_fn(true));
+    fs
+}
+
+#[test]
+fn kernel_verifier_accepts_every_construct() {
+    if let Some(why) = kernel_skip_reason() {
+        println!("skipping: cannot load BPF here: {why}");
+        return;
+    }
+    for t in [new_target(), old_target()] {
+        if let Err(e) = kernel_accepts(construct_functions(), &t) {
+            panic!("kernel {}: {e}", t.kernel);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn kernel_verifier_accepts_generated_functions(
+        ops in proptest::collection::vec(op_strategy(), 1..30),
+        old in any::<bool>(),
+    ) {
+        if kernel_skip_reason().is_none() {
+            let t = if old { old_target() } else { new_target() };
+            let r = kernel_accepts(vec![build(&ops)], &t);
+            prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+        }
+    }
+}
+
+#[test]
+fn kernel_harness_reports_rejections() {
+    if let Some(why) = kernel_skip_reason() {
+        println!("skipping: cannot load BPF here: {why}");
+        return;
+    }
+    let mut m = Module {
+        source_name: "<test>".into(),
+        max_string_len: MSL,
+        ..Module::default()
+    };
+    m.globals = GlobalsLayout {
+        size: GLOBALS as u32,
+        init: vec![0; GLOBALS],
+    };
+    let kind = ProbeKind::Timer {
+        period_ns: 1_000_000,
+        profile: false,
+    };
+    m.probes.push(ProbeFunction {
+        kind,
+        point: "t".into(),
+        func: divmod_fn(0, 0, false),
+    });
+    let mut obj = crate::compile(&m, &new_target(), &SourceMap::new()).unwrap();
+    assert!(stapc_loader::load(&obj).is_ok());
+    // Push a store to the globals out of the map value: the kernel must say no.
+    let p = &mut obj.programs[0].insns;
+    let k = p
+        .iter()
+        .position(|i| i.code == BPF_STX | BPF_MEM | BPF_DW)
+        .unwrap();
+    p[k].off = 4000;
+    let err = stapc_loader::load(&obj).unwrap_err().to_string();
+    assert!(err.contains("invalid access to map value"), "{err}");
+}
