@@ -1735,3 +1735,145 @@ fn kernel_harness_reports_rejections() {
     let err = stapc_loader::load(&obj).unwrap_err().to_string();
     assert!(err.contains("invalid access to map value"), "{err}");
 }
+
+/// Replace context reads (which differ between the kernel and the IR
+/// interpreter) with constants.
+fn without_context(mut f: Function) -> Function {
+    for data in f.insts.values_mut() {
+        if let InstData::Context { op } = data {
+            *data = InstData::Iconst {
+                imm: 1000 + *op as i64,
+            };
+        }
+    }
+    f
+}
+
+/// Run `f` in the kernel (as a raw tracepoint program, through
+/// BPF_PROG_TEST_RUN) against `w`: the maps start from `w` and are read back.
+fn run_in_kernel(f: &Function, t: &Target, w: &mut World) -> Result<(), String> {
+    let mut m = Module {
+        source_name: "<test>".into(),
+        max_string_len: MSL,
+        ..Module::default()
+    };
+    m.globals = GlobalsLayout {
+        size: GLOBALS as u32,
+        init: w.globals.clone(),
+    };
+    let kind = ProbeKind::Timer {
+        period_ns: 1_000_000,
+        profile: false,
+    };
+    m.probes.push(ProbeFunction {
+        kind,
+        point: "t".into(),
+        func: f.clone(),
+    });
+    let obj = crate::compile(&m, t, &SourceMap::new()).map_err(|d| format!("{d:?}"))?;
+    let maps: Vec<stapc_loader::Map> = obj
+        .maps
+        .iter()
+        .map(stapc_loader::Map::create_and_init)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    maps[1]
+        .update(&[0; 4], &w.control, 0)
+        .map_err(|e| e.to_string())?;
+    use std::os::fd::AsRawFd;
+    let fds: Vec<_> = maps.iter().map(|m| m.fd().as_raw_fd()).collect();
+    let p = &obj.programs[0];
+    let insns = stapc_loader::patch_map_fds(&p.name, &p.insns, &fds).map_err(|e| e.to_string())?;
+    let fd = stapc_loader::load_program(&stapc_loader::ProgramSpec {
+        name: &p.name,
+        point: &p.point,
+        prog_type: stapc_bpf::ProgramType::RawTracepoint,
+        expected_attach_type: 0,
+        insns: &insns,
+        license: "GPL",
+        lines: None,
+    })
+    .map_err(|e| e.to_string())?;
+    use std::os::fd::AsFd;
+    let r = stapc_loader::test_run(fd.as_fd(), &[0u8; 8]).map_err(|e| e.to_string())?;
+    if r.retval != 0 {
+        return Err(format!("returned {}", r.retval));
+    }
+    let read = |m: &stapc_loader::Map| -> Result<Vec<u8>, String> {
+        m.lookup(&[0; 4])
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "no entry".to_string())
+    };
+    w.globals = read(&maps[0])?;
+    w.control = read(&maps[1])?;
+    let mut reader = stapc_loader::RingBufReader::new(&maps[3]).map_err(|e| e.to_string())?;
+    reader.read(|rec| w.records.push(rec.to_vec()));
+    Ok(())
+}
+
+/// Ring buffer but no ISA v4: the signed division expansion.
+fn mid_target() -> Target {
+    Target::new(KernelVersion::new(5, 10))
+}
+
+fn kernel_agrees(f: &Function, globals: &[u8]) -> Result<(), String> {
+    kernel_agrees_on(f, &new_target(), globals)?;
+    kernel_agrees_on(f, &mid_target(), globals)
+}
+
+fn kernel_agrees_on(f: &Function, t: &Target, globals: &[u8]) -> Result<(), String> {
+    let mut want = World::new(GLOBALS);
+    want.globals.copy_from_slice(globals);
+    let mut got = want.clone();
+    run_ir(f, MSL as usize, &mut want)?;
+    run_in_kernel(f, t, &mut got)?;
+    if got != want {
+        return Err(format!(
+            "kernel {} differs:\n{got:?}\nIR {want:?}",
+            t.kernel
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn kernel_runs_constructs_like_the_ir_says() {
+    if let Some(why) = kernel_skip_reason() {
+        println!("skipping: cannot load BPF here: {why}");
+        return;
+    }
+    let mut g = vec![0u8; GLOBALS];
+    for (a, b) in [(7i64, -2i64), (i64::MIN, -1), (-9, 4)] {
+        g[..8].copy_from_slice(&a.to_le_bytes());
+        g[8..16].copy_from_slice(&b.to_le_bytes());
+        kernel_agrees(&divmod_fn(0, 0, false), &g).unwrap();
+    }
+    let long = "y".repeat(60);
+    for (a, b) in [
+        ("abc", "abd"),
+        ("", "x"),
+        ("hello ", "world"),
+        (long.as_str(), "tail"),
+    ] {
+        for kind in 0..5 {
+            kernel_agrees(&strings_fn(a, b, kind), &g)
+                .unwrap_or_else(|e| panic!("{a:?} {b:?} {kind}: {e}"));
+        }
+    }
+    kernel_agrees(&without_context(pressure_fn(12)), &g).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn kernel_runs_generated_functions_like_the_ir_says(
+        ops in proptest::collection::vec(op_strategy(), 1..30),
+        g in proptest::collection::vec(any::<u8>(), GLOBALS),
+    ) {
+        if kernel_skip_reason().is_none() {
+            let r = kernel_agrees(&without_context(build(&ops)), &g);
+            prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+        }
+    }
+}
