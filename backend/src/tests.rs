@@ -661,6 +661,13 @@ fn strings_agree_in_kernel_and_userspace() {
     }
     let k = compile(&strings_fn("a", "b", 0), &new_target(), false);
     assert!(calls(&k.insns).contains(&helpers::PROBE_READ_KERNEL_STR));
+    // MAXSTRINGLEN-byte copies are one helper call in kernel programs.
+    assert!(calls(&k.insns).contains(&helpers::PROBE_READ_KERNEL));
+    let old = compile(&strings_fn("a", "b", 0), &old_target(), false);
+    assert!(
+        calls(&old.insns).contains(&helpers::PROBE_READ)
+            && calls(&old.insns).contains(&helpers::PROBE_READ_STR)
+    );
     assert!(
         !calls(&k.insns).iter().any(|c| *c >= helpers::STAPC_BASE),
         "no stapc helpers in kernel code"
@@ -668,6 +675,10 @@ fn strings_agree_in_kernel_and_userspace() {
     let u = compile(&strings_fn("a", "b", 0), &new_target(), true);
     assert!(calls(&u.insns).contains(&helpers::STAPC_STR_CONCAT));
     assert!(calls(&u.insns).contains(&helpers::STAPC_STR_COMPARE));
+    assert!(
+        !calls(&u.insns).contains(&helpers::PROBE_READ_KERNEL),
+        "userspace copies words"
+    );
 }
 
 #[test]

@@ -323,6 +323,12 @@ impl Machine<'_> {
                 self.world.records.push(rec);
                 0
             }
+            helpers::PROBE_READ_KERNEL | helpers::PROBE_READ => {
+                let size = r[2] as usize;
+                let data = self.mem(r[3], size)?.to_vec();
+                self.mem(r[1], size)?.copy_from_slice(&data);
+                0
+            }
             helpers::PROBE_READ_KERNEL_STR | helpers::PROBE_READ_STR => {
                 let size = r[2] as usize;
                 // Byte by byte, as the kernel copies (overlap shows).
