@@ -1888,3 +1888,136 @@ proptest! {
         }
     }
 }
+
+// ---- the simulator ----
+
+/// Run `f` as the only program of an object on the simulator, with an
+/// event context matching the IR interpreter's context values.
+fn run_on_sim(f: &Function, t: &Target, userspace: bool, w: &mut World) -> Result<(), String> {
+    use crate::testutil::{COMM, CPU, KTIME, PID_TGID, UID_GID};
+    use stapc_sim::MapStore;
+    let mut m = Module {
+        source_name: "<test>".into(),
+        max_string_len: MSL,
+        ..Module::default()
+    };
+    m.globals = GlobalsLayout {
+        size: GLOBALS as u32,
+        init: w.globals.clone(),
+    };
+    let kind = if userspace {
+        ProbeKind::Begin { priority: 0 }
+    } else {
+        ProbeKind::Timer {
+            period_ns: 1_000_000,
+            profile: false,
+        }
+    };
+    m.probes.push(ProbeFunction {
+        kind,
+        point: "t".into(),
+        func: f.clone(),
+    });
+    let obj = crate::compile(&m, t, &SourceMap::new()).map_err(|d| format!("{d:?}"))?;
+    // CPU is 3 in the event context: the per-CPU maps need that many.
+    let mut store = stapc_sim::SimMaps::new(&obj.maps, 4).map_err(|e| e.to_string())?;
+    for (i, map) in obj.maps.iter().enumerate() {
+        for (k, v) in &map.init {
+            store
+                .update(i as u32, k, v, 0, None)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    store
+        .update(1, &[0; 4], &w.control, 0, None)
+        .map_err(|e| e.to_string())?;
+    let mut machine =
+        stapc_sim::Machine::new(Box::new(store), stapc_sim::MachineOptions::default());
+    machine.set_event(stapc_sim::EventContext {
+        pid: (PID_TGID >> 32) as u32,
+        tid: PID_TGID as u32,
+        uid: UID_GID as u32,
+        gid: (UID_GID >> 32) as u32,
+        comm: String::from_utf8_lossy(COMM).into_owned(),
+        cpu: CPU as u32,
+        time_ns: KTIME,
+    });
+    let code = stapc_sim::Code::new(&obj.programs[0].insns);
+    let ctx = if userspace { vec![] } else { vec![0u8; 128] };
+    let out = machine.run(&code, &ctx).map_err(|e| format!("{e:?}"))?;
+    if out.r0 != 0 {
+        return Err(format!("returned {}", out.r0));
+    }
+    let store = machine.store_mut();
+    let get = |s: &mut dyn MapStore, map| -> Result<Vec<u8>, String> {
+        s.lookup(map, &[0; 4], 0)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "no entry".to_string())
+    };
+    w.globals = get(store, 0)?;
+    w.control = get(store, 1)?;
+    w.records.extend(store.drain(3).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+fn sim_agrees(f: &Function, t: &Target, userspace: bool, globals: &[u8]) -> Result<(), String> {
+    let mut want = World::new(GLOBALS);
+    want.globals.copy_from_slice(globals);
+    let mut got = want.clone();
+    run_ir(f, MSL as usize, &mut want)?;
+    run_on_sim(f, t, userspace, &mut got)?;
+    if got != want {
+        return Err(format!(
+            "sim differs (kernel {}, userspace {userspace}):\n{got:?}\nIR {want:?}",
+            t.kernel
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn sim_runs_constructs_like_the_ir_says() {
+    let mut g = vec![0u8; GLOBALS];
+    for t in [new_target(), mid_target(), old_target()] {
+        for userspace in [false, true] {
+            for (a, b) in [(7i64, -2i64), (i64::MIN, -1), (-9, 4)] {
+                g[..8].copy_from_slice(&a.to_le_bytes());
+                g[8..16].copy_from_slice(&b.to_le_bytes());
+                sim_agrees(&divmod_fn(0, 0, false), &t, userspace, &g).unwrap();
+            }
+            for (a, b) in [
+                ("abc", "abd"),
+                ("", "x"),
+                ("hello ", "world"),
+                ("\u{e9}", "e"),
+            ] {
+                for kind in 0..5 {
+                    sim_agrees(&strings_fn(a, b, kind), &t, userspace, &g)
+                        .unwrap_or_else(|e| panic!("{a:?} {b:?} {kind}: {e}"));
+                }
+            }
+            for v in [0i64, 1] {
+                g[..8].copy_from_slice(&v.to_le_bytes());
+                sim_agrees(&exit_trap_fn(false), &t, userspace, &g).unwrap();
+                sim_agrees(&exit_trap_fn(true), &t, userspace, &g).unwrap();
+            }
+            sim_agrees(&pressure_fn(12), &t, userspace, &g).unwrap();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sim_runs_generated_functions_like_the_ir_says(
+        ops in proptest::collection::vec(op_strategy(), 1..40),
+        g in proptest::collection::vec(any::<u8>(), GLOBALS),
+        userspace in any::<bool>(),
+        which in 0usize..3,
+    ) {
+        let t = [new_target(), mid_target(), old_target()][which];
+        let r = sim_agrees(&build(&ops), &t, userspace, &g);
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+}
