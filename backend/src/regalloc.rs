@@ -352,8 +352,25 @@ fn scan(vc: &VCode, is_temp: &[bool], func: &str) -> Result<Scan, BackendError> 
     Ok(Scan { regs, spilled })
 }
 
+/// How many instructions apart two mentions of a spilled vreg in one block
+/// may be and still share one reload.
+const RELOAD_REUSE_WINDOW: usize = 8;
+
 /// Allocate registers for `vc`.
 pub fn allocate(vc: &VCode, stack_limit: u32) -> Result<Allocation, BackendError> {
+    // Shared reloads make spill temporaries longer; should that ever leave a
+    // temporary without a register, plain spill-everywhere always works.
+    match allocate_with(vc, stack_limit, RELOAD_REUSE_WINDOW) {
+        Err(BackendError::Regalloc { .. }) => allocate_with(vc, stack_limit, 0),
+        r => r,
+    }
+}
+
+pub(crate) fn allocate_with(
+    vc: &VCode,
+    stack_limit: u32,
+    window: usize,
+) -> Result<Allocation, BackendError> {
     let mut vc = vc.clone();
     let mut canonical: Vec<VReg> = (0..vc.num_vregs as usize).map(VReg::new).collect();
     let mut is_temp = vec![false; vc.num_vregs as usize];
@@ -393,7 +410,14 @@ pub fn allocate(vc: &VCode, stack_limit: u32) -> Result<Allocation, BackendError
             }
             s
         };
-        rewrite(&mut vc, &spilled, &slot_of, &mut canonical, &mut is_temp);
+        rewrite(
+            &mut vc,
+            &spilled,
+            &slot_of,
+            &mut canonical,
+            &mut is_temp,
+            window,
+        );
     }
 }
 
@@ -404,12 +428,21 @@ fn rewrite(
     slot_of: &[Option<u32>],
     canonical: &mut Vec<VReg>,
     is_temp: &mut Vec<bool>,
+    window: usize,
 ) {
     let order = vc.order.clone();
     for b in order {
         let old = std::mem::take(&mut vc.blocks[b]);
         let mut new = crate::vcode::VBlockData::default();
-        for (inst, loc) in old.insts.into_iter().zip(old.locs) {
+        // Spilled vregs whose value is still in a temporary: (vreg, temp,
+        // index of its last mention). Block-local, and dropped at calls so
+        // no temporary has to live across one.
+        let mut avail: Vec<(VReg, VReg, usize)> = Vec::new();
+        for (k, (inst, loc)) in old.insts.into_iter().zip(old.locs).enumerate() {
+            if matches!(inst, VInst::Call { .. }) {
+                avail.clear();
+            }
+            avail.retain(|a| k - a.2 <= window);
             let is_spilled =
                 |r: &Reg| matches!(r, Reg::V(v) if spilled.get(v.index()) == Some(&true));
             let uses: Vec<Reg> = inst.uses().into_iter().filter(is_spilled).collect();
@@ -420,9 +453,15 @@ fn rewrite(
                 continue;
             }
             let mut temps: Vec<(VReg, VReg)> = Vec::new();
+            let mut reused: Vec<VReg> = Vec::new();
             for r in uses.iter().chain(&defs) {
                 let Reg::V(v) = *r else { continue };
                 if temps.iter().any(|(o, _)| *o == v) {
+                    continue;
+                }
+                if let Some(a) = avail.iter().find(|a| a.0 == v && uses.contains(r)) {
+                    temps.push((v, a.1));
+                    reused.push(v);
                     continue;
                 }
                 let t = vc.new_vreg();
@@ -432,9 +471,14 @@ fn rewrite(
             }
             let temp = |v: VReg| temps.iter().find(|(o, _)| *o == v).map(|(_, t)| *t);
             let slot = |v: VReg| slot_of[v.index()].unwrap_or(0);
+            avail.retain(|a| !temps.iter().any(|(o, _)| *o == a.0));
+            avail.extend(temps.iter().map(|(o, t)| (*o, *t, k)));
             let mut done = Vec::new();
             for r in &uses {
-                if let (Reg::V(v), false) = (*r, done.contains(r)) {
+                if let (Reg::V(v), false) = (
+                    *r,
+                    done.contains(r) || reused.iter().any(|x| Reg::V(*x) == *r),
+                ) {
                     done.push(*r);
                     if let Some(t) = temp(v) {
                         new.insts.push(VInst::Reload {

@@ -2021,3 +2021,22 @@ proptest! {
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 }
+
+#[test]
+fn shared_reloads_are_correct_at_any_window() {
+    for n in [6, 12, 20] {
+        let f = pressure_fn(n);
+        let layout = crate::isel::scratch_layout(&f, MSL, false).unwrap();
+        let vc = crate::isel::lower(&f, &new_target(), MSL, false, &layout).unwrap();
+        let plain = crate::regalloc::allocate_with(&vc, 512, 0).unwrap();
+        checker::check(&plain).unwrap();
+        for window in [1, 8, usize::MAX] {
+            match crate::regalloc::allocate_with(&vc, 512, window) {
+                Ok(a) => {
+                    checker::check(&a).unwrap_or_else(|e| panic!("window {window}: {e}"));
+                }
+                Err(e) => assert!(matches!(e, crate::BackendError::Regalloc { .. }), "{e}"),
+            }
+        }
+    }
+}
