@@ -81,9 +81,15 @@ impl Cfg {
             let mut visited: SecondaryMap<Block, bool> = SecondaryMap::new();
             let mut stack: Vec<(Block, usize)> = vec![(entry, 0)];
             visited[entry] = true;
+            // Successors are visited last-first, so that reverse postorder
+            // lists a branch's `then` side before its `else` side (a loop's
+            // body before its exit): the order a reader, and fallthrough
+            // layout, expect.
             while let Some(top) = stack.last_mut() {
                 let (b, i) = *top;
-                if let Some(&s) = succs[b].get(i) {
+                let n = succs[b].len();
+                if i < n {
+                    let s = succs[b][n - 1 - i];
                     top.1 += 1;
                     if !visited[s] {
                         visited[s] = true;

@@ -800,3 +800,61 @@ fn triangular_nested_loops_unroll_outer_first() {
         assert_eq!(r.globals_added, vec![10, 20, 21, 30, 31, 32]);
     }
 }
+
+#[test]
+fn jump_threading_bypasses_forwarding_blocks() {
+    let s = Span::default();
+    let mut f = Function::new("f");
+    let b0 = fblock(&mut f);
+    let b1 = fblock(&mut f);
+    let b2 = fblock(&mut f);
+    let b3 = fblock(&mut f);
+    let p = f.append_block_param(b3);
+    let c = f.append(b0, InstData::LoadGlobal { offset: 0 }, s).unwrap();
+    let one = f.append(b0, InstData::Iconst { imm: 1 }, s).unwrap();
+    f.append(
+        b0,
+        InstData::Brif {
+            cond: c,
+            then_dest: b1,
+            then_args: vec![],
+            else_dest: b2,
+            else_args: vec![],
+        },
+        s,
+    );
+    f.append(
+        b1,
+        InstData::Jump {
+            dest: b3,
+            args: vec![one],
+        },
+        s,
+    );
+    f.append(
+        b2,
+        InstData::Jump {
+            dest: b3,
+            args: vec![c],
+        },
+        s,
+    );
+    f.append(b3, InstData::StoreGlobal { offset: 0, arg: p }, s);
+    f.append(b3, InstData::Return, s);
+    assert!(passes::thread_jumps(&mut f));
+    // The then edge is threaded; the else edge would reach block3 with
+    // other arguments, so it stays.
+    assert_eq!(
+        f.insts[f.terminator(b0).unwrap()],
+        InstData::Brif {
+            cond: c,
+            then_dest: b3,
+            then_args: vec![one],
+            else_dest: b2,
+            else_args: vec![]
+        }
+    );
+    passes::eliminate_unreachable_code(&mut f);
+    crate::verify_function(&f).unwrap();
+    assert_eq!(f.layout, vec![b0, b2, b3]);
+}
