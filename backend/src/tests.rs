@@ -2040,3 +2040,56 @@ fn shared_reloads_are_correct_at_any_window() {
         }
     }
 }
+
+#[test]
+fn objects_round_trip_through_elf() {
+    let mut m = Module {
+        source_name: "x.stp".into(),
+        max_string_len: MSL,
+        ..Module::default()
+    };
+    m.globals = GlobalsLayout {
+        size: GLOBALS as u32,
+        init: (0..GLOBALS).map(|i| i as u8).collect(),
+    };
+    m.formats.push(stapc_bpf::Format {
+        text: "%d\n".into(),
+        args: vec![stapc_bpf::ArgKind::Long],
+    });
+    m.errors.push(stapc_bpf::ErrorMsg {
+        message: "division by 0".into(),
+        location: "x.stp:1:1".into(),
+    });
+    let kinds = [
+        ProbeKind::Begin { priority: 0 },
+        ProbeKind::Timer {
+            period_ns: 1_000_000,
+            profile: false,
+        },
+        ProbeKind::Tracepoint {
+            group: "sched".into(),
+            name: "sched_switch".into(),
+        },
+        ProbeKind::End { priority: 0 },
+    ];
+    for (k, kind) in kinds.into_iter().enumerate() {
+        let mut func = [
+            pressure_fn(6),
+            strings_fn("a", "b", 1),
+            exit_trap_fn(true),
+            divmod_fn(0, 0, false),
+        ][k]
+            .clone();
+        func.name = format!("p{k}");
+        m.probes.push(ProbeFunction {
+            kind,
+            point: format!("point{k}"),
+            func,
+        });
+    }
+    for t in [new_target(), old_target()] {
+        let obj = crate::compile(&m, &t, &SourceMap::new()).unwrap();
+        let bytes = stapc_bpf::elf::write(&obj).unwrap();
+        assert_eq!(stapc_bpf::elf::read(&bytes).unwrap(), obj);
+    }
+}
