@@ -41,12 +41,21 @@ pub fn compile_function(
     sm: &SourceMap,
 ) -> Result<CompiledFunction, BackendError> {
     let layout = isel::scratch_layout(func, msl, userspace)?;
-    let vcode = isel::lower(func, target, msl, userspace, &layout)?;
-    let alloc = regalloc::allocate(&vcode, target.stack_size())?;
-    if cfg!(debug_assertions) {
-        checker::check(&alloc)?;
-    }
-    let (insns, lines) = emit::emit(&alloc, sm)?;
+    let stages = |far: bool| -> Result<_, BackendError> {
+        let vcode = isel::lower_with(func, target, msl, userspace, &layout, far)?;
+        let alloc = regalloc::allocate(&vcode, target.stack_size())?;
+        if cfg!(debug_assertions) {
+            checker::check(&alloc)?;
+        }
+        let (insns, lines) = emit::emit(&alloc, sm)?;
+        Ok((vcode, alloc, insns, lines))
+    };
+    // Programs longer than a 16-bit jump need their returns near every
+    // block that takes them; only then is it worth the extra instructions.
+    let (vcode, alloc, insns, lines) = match stages(false) {
+        Err(BackendError::BranchOutOfRange { .. }) => stages(true)?,
+        r => r?,
+    };
     if !userspace && insns.len() > target.insn_limit() as usize {
         let span = func
             .entry()

@@ -2093,3 +2093,35 @@ fn objects_round_trip_through_elf() {
         assert_eq!(stapc_bpf::elf::read(&bytes).unwrap(), obj);
     }
 }
+
+#[test]
+fn programs_longer_than_a_jump_offset_still_compile() {
+    // ~60k instructions: far more than a 16-bit jump reaches.
+    let mut ops = Vec::new();
+    for k in 0..4000usize {
+        ops.push(Op::Diamond(k % 10, k % 5, k % 7, k % 3, (k / 3) % 3));
+        ops.push(Op::Store((k % 8) as u8, k % 9));
+    }
+    let f = build_keeping(&ops, 4);
+    let mut t = new_target();
+    t.privileged = true;
+    let c = compile_function(&f, &t, MSL, false, &SourceMap::new()).unwrap();
+    assert!(c.insns.len() > i16::MAX as usize, "{}", c.insns.len());
+    check_program(&c.insns);
+    let mut g = vec![0u8; GLOBALS];
+    g[..8].copy_from_slice(&5i64.to_le_bytes());
+    let mut want = World::new(GLOBALS);
+    want.globals.copy_from_slice(&g);
+    let mut got = want.clone();
+    run_ir(&f, MSL as usize, &mut want).unwrap();
+    run_bpf(&c.insns, c.scratch_size as usize, &mut got).unwrap();
+    assert_eq!(got, want);
+    // The unprivileged limit is reported, not a jump-range failure.
+    match compile_function(&f, &new_target(), MSL, false, &SourceMap::new()) {
+        Err(crate::BackendError::TooManyInsns { limit: 4096, .. }) => {}
+        other => panic!(
+            "expected the instruction limit, got {:?}",
+            other.map(|c| c.insns.len())
+        ),
+    }
+}
