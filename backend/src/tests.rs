@@ -2096,9 +2096,9 @@ fn objects_round_trip_through_elf() {
 
 #[test]
 fn programs_longer_than_a_jump_offset_still_compile() {
-    // ~60k instructions: far more than a 16-bit jump reaches.
+    // ~35k instructions: more than a 16-bit jump reaches.
     let mut ops = Vec::new();
-    for k in 0..4000usize {
+    for k in 0..2300usize {
         ops.push(Op::Diamond(k % 10, k % 5, k % 7, k % 3, (k / 3) % 3));
         ops.push(Op::Store((k % 8) as u8, k % 9));
     }
