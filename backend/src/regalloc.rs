@@ -5,10 +5,14 @@
 //! `r1` context at entry) become *fixed ranges*; a vreg never gets a
 //! register whose fixed range overlaps its interval, and calls put a
 //! one-point fixed range on r0–r5, so values live across a call end up in
-//! r6–r9 or on the stack. When no register is free the interval ending
-//! last is spilled everywhere: each def is followed by a store to its
+//! r6–r9 or on the stack. Moves give hints, so most copies coalesce away.
+//! When no register is free, the interval with the fewest uses per position
+//! covered is spilled everywhere: each def is followed by a store to its
 //! 8-byte stack slot and each use preceded by a reload into a short-lived
-//! temporary, and allocation runs again. Temporaries are never spilled.
+//! temporary (shared by nearby uses in a block when no call intervenes),
+//! and allocation runs again. Temporaries are never spilled. Finally, slots
+//! whose lifetimes do not overlap are shared, and the stack (key + slots)
+//! must fit the target's 512 bytes.
 //!
 //! Positions: instruction `i` (in layout order) reads its operands at `2i`
 //! and writes its results at `2i + 1`, so an instruction's result may reuse
