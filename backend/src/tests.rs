@@ -2125,3 +2125,89 @@ fn programs_longer_than_a_jump_offset_still_compile() {
         ),
     }
 }
+
+fn arb_inst() -> impl Strategy<Value = InstData> {
+    use cranelift_entity::EntityRef;
+    let v = (0usize..40).prop_map(Value::new);
+    let bl = (0usize..6).prop_map(Block::new);
+    let sl = (0usize..4).prop_map(Slot::new);
+    let vs = proptest::collection::vec(v.clone(), 0..3);
+    prop_oneof![
+        any::<i64>().prop_map(|imm| InstData::Iconst { imm }),
+        (0usize..11, v.clone(), v.clone()).prop_map(|(o, a, b)| InstData::Binary {
+            op: BINOPS[o],
+            args: [a, b]
+        }),
+        (0usize..10, v.clone(), v.clone()).prop_map(|(c, a, b)| InstData::Icmp {
+            cond: CCS[c],
+            args: [a, b]
+        }),
+        (0u32..400).prop_map(|offset| InstData::LoadGlobal { offset }),
+        (0u32..400, v.clone()).prop_map(|(offset, arg)| InstData::StoreGlobal { offset, arg }),
+        (0u32..400, v.clone()).prop_map(|(offset, arg)| InstData::AtomicAddGlobal { offset, arg }),
+        (sl.clone(), ".{0,20}").prop_map(|(dst, value)| InstData::StrConst { dst, value }),
+        (sl.clone(), sl.clone(), sl.clone())
+            .prop_map(|(dst, a, b)| InstData::StrConcat { dst, args: [a, b] }),
+        (sl.clone(), sl.clone()).prop_map(|(a, b)| InstData::StrCompare { args: [a, b] }),
+        (sl.clone(), 0u32..400).prop_map(|(dst, offset)| InstData::StrLoadGlobal { dst, offset }),
+        (0usize..6).prop_map(|k| InstData::Context { op: CTX[k] }),
+        (sl.clone()).prop_map(|dst| InstData::StrContext {
+            dst,
+            op: StrContextOp::Execname
+        }),
+        (vs.clone(), sl.clone()).prop_map(|(vs, s)| InstData::Printf {
+            format: 0,
+            args: vs
+                .into_iter()
+                .map(OutArg::Long)
+                .chain([OutArg::Str(s)])
+                .collect()
+        }),
+        Just(InstData::Exit),
+        (bl.clone(), vs.clone()).prop_map(|(dest, args)| InstData::Jump { dest, args }),
+        (v.clone(), bl.clone(), vs.clone(), bl.clone(), vs.clone()).prop_map(
+            |(cond, t, ta, e, ea)| {
+                InstData::Brif {
+                    cond,
+                    then_dest: t,
+                    then_args: ta,
+                    else_dest: e,
+                    else_args: ea,
+                }
+            }
+        ),
+        Just(InstData::Return),
+        (0u32..3).prop_map(|error| InstData::Trap { error }),
+        (0u32..3, sl).prop_map(|(error, msg)| InstData::TrapMsg { error, msg }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_ir_never_panics(
+        blocks in proptest::collection::vec(
+            (0usize..3, proptest::collection::vec(arb_inst(), 0..8)), 1..6),
+        slots in 0usize..4,
+        msl in prop_oneof![Just(8u32), Just(64), Just(13), Just(0)],
+        userspace in any::<bool>(),
+    ) {
+        let mut f = Function::new("arb");
+        let ids: Vec<Block> = blocks.iter().map(|_| f.create_block()).collect();
+        for _ in 0..slots {
+            f.create_slot(msl);
+        }
+        for (b, (params, insts)) in ids.iter().zip(blocks) {
+            for _ in 0..params {
+                f.append_block_param(*b);
+            }
+            for i in insts {
+                f.append(*b, i, sp());
+            }
+        }
+        for t in [new_target(), old_target()] {
+            let _ = compile_function(&f, &t, msl, userspace, &SourceMap::new());
+        }
+    }
+}
