@@ -2211,3 +2211,92 @@ proptest! {
         }
     }
 }
+
+/// Parallel moves beyond swaps: a 3-cycle, a duplicated source, a constant
+/// and a parameter passed to itself, all on one back edge.
+#[test]
+fn block_params_rotate_duplicate_and_take_constants() {
+    let mut f = Function::new("rot");
+    let e = f.create_block();
+    let h = f.create_block();
+    let body = f.create_block();
+    let exit = f.create_block();
+    let params: Vec<Value> = (0..6).map(|_| f.append_block_param(h)).collect();
+    let (i, a, b, c, d, keep) = (
+        params[0], params[1], params[2], params[3], params[4], params[5],
+    );
+    let init: Vec<Value> = (0..6)
+        .map(|k| {
+            f.append(e, InstData::LoadGlobal { offset: 8 * k }, sp())
+                .unwrap()
+        })
+        .collect();
+    let zero = iconst(&mut f, e, 0);
+    let mut args = init.clone();
+    args[0] = zero;
+    f.append(e, InstData::Jump { dest: h, args }, sp());
+    let n = iconst(&mut f, h, 7);
+    let cond = f
+        .append(
+            h,
+            InstData::Icmp {
+                cond: IntCC::Slt,
+                args: [i, n],
+            },
+            sp(),
+        )
+        .unwrap();
+    f.append(
+        h,
+        InstData::Brif {
+            cond,
+            then_dest: body,
+            then_args: vec![],
+            else_dest: exit,
+            else_args: vec![],
+        },
+        sp(),
+    );
+    let one = iconst(&mut f, body, 1);
+    let i2 = bin(&mut f, body, BinaryOp::Add, i, one);
+    let big = iconst(&mut f, body, 0x1_0000_0001);
+    // (i, a, b, c, d, keep) <- (i + 1, b, c, a, a, keep) on odd steps via a
+    // diamond, (i + 1, c, a, b, big, keep) on even ones.
+    let odd = f.create_block();
+    let even = f.create_block();
+    let bit = bin(&mut f, body, BinaryOp::And, i, one);
+    f.append(
+        body,
+        InstData::Brif {
+            cond: bit,
+            then_dest: odd,
+            then_args: vec![],
+            else_dest: even,
+            else_args: vec![],
+        },
+        sp(),
+    );
+    f.append(
+        odd,
+        InstData::Jump {
+            dest: h,
+            args: vec![i2, b, c, a, a, keep],
+        },
+        sp(),
+    );
+    f.append(
+        even,
+        InstData::Jump {
+            dest: h,
+            args: vec![i2, c, a, b, big, keep],
+        },
+        sp(),
+    );
+    print(&mut f, exit, &[i, a, b, c, d, keep]);
+    ret(&mut f, exit);
+    let g: Vec<u8> = (0..GLOBALS).map(|k| (k * 7 + 1) as u8).collect();
+    for t in [new_target(), old_target()] {
+        agree(&f, &t, false, &g);
+        sim_agrees(&f, &t, true, &g).unwrap();
+    }
+}
