@@ -2300,3 +2300,25 @@ fn block_params_rotate_duplicate_and_take_constants() {
         sim_agrees(&f, &t, true, &g).unwrap();
     }
 }
+
+#[test]
+fn every_program_jumps_in_range_has_no_dead_code_and_never_writes_r10() {
+    let mut count = 0;
+    for t in [new_target(), mid_target(), old_target()] {
+        for userspace in [false, true] {
+            for f in construct_functions() {
+                // `compile` runs `check_program`: encodings, jump targets
+                // inside the program, reachability of every slot, no r10 writes.
+                let c = compile(&f, &t, userspace);
+                count += c.insns.len();
+                for (pc, i) in c.insns.iter().enumerate() {
+                    if i.class() == BPF_JMP && !matches!(i.code & 0xf0, BPF_CALL | BPF_EXIT) {
+                        let target = pc as i64 + 1 + i64::from(i.off);
+                        assert!((0..c.insns.len() as i64).contains(&target), "jump at {pc}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(count > 1000);
+}
