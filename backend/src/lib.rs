@@ -47,7 +47,7 @@ pub fn compile_function(
         if cfg!(debug_assertions) {
             checker::check(&alloc)?;
         }
-        let (insns, lines) = emit::emit(&alloc, sm)?;
+        let (insns, lines) = emit::emit(&alloc, sm, target.has_isa_v4())?;
         Ok((vcode, alloc, insns, lines))
     };
     // Programs longer than a 16-bit jump need their returns near every

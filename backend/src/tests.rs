@@ -2103,19 +2103,27 @@ fn programs_longer_than_a_jump_offset_still_compile() {
         ops.push(Op::Store((k % 8) as u8, k % 9));
     }
     let f = build_keeping(&ops, 4);
-    let mut t = new_target();
-    t.privileged = true;
-    let c = compile_function(&f, &t, MSL, false, &SourceMap::new()).unwrap();
-    assert!(c.insns.len() > i16::MAX as usize, "{}", c.insns.len());
-    check_program(&c.insns);
     let mut g = vec![0u8; GLOBALS];
     g[..8].copy_from_slice(&5i64.to_le_bytes());
     let mut want = World::new(GLOBALS);
     want.globals.copy_from_slice(&g);
-    let mut got = want.clone();
     run_ir(&f, MSL as usize, &mut want).unwrap();
-    run_bpf(&c.insns, c.scratch_size as usize, &mut got).unwrap();
-    assert_eq!(got, want);
+    // ISA v4: far jumps become gotol; before: returns are placed in reach.
+    for t in [new_target(), mid_target()] {
+        let t = Target {
+            privileged: true,
+            ..t
+        };
+        let c = compile_function(&f, &t, MSL, false, &SourceMap::new()).unwrap();
+        assert!(c.insns.len() > i16::MAX as usize, "{}", c.insns.len());
+        let gotols = count(&c.insns, |i| i.code == BPF_JMP32 | BPF_JA);
+        assert_eq!(gotols > 0, t.has_isa_v4(), "{gotols} gotol");
+        check_program(&c.insns);
+        let mut got = World::new(GLOBALS);
+        got.globals.copy_from_slice(&g);
+        run_bpf(&c.insns, c.scratch_size as usize, &mut got).unwrap();
+        assert_eq!(got, want);
+    }
     // The unprivileged limit is reported, not a jump-range failure.
     match compile_function(&f, &new_target(), MSL, false, &SourceMap::new()) {
         Err(crate::BackendError::TooManyInsns { limit: 4096, .. }) => {}
@@ -2321,4 +2329,72 @@ fn every_program_jumps_in_range_has_no_dead_code_and_never_writes_r10() {
         }
     }
     assert!(count > 1000);
+}
+
+/// A branch over a 35k-instruction region: `gotol` on ISA v4 (run in the
+/// kernel when possible), a clear error before it.
+#[test]
+fn branches_beyond_16_bits_use_gotol_on_isa_v4() {
+    let mut f = Function::new("far");
+    let b = f.create_block();
+    let big = f.create_block();
+    let done = f.create_block();
+    let g = f
+        .append(b, InstData::LoadGlobal { offset: 0 }, sp())
+        .unwrap();
+    f.append(
+        b,
+        InstData::Brif {
+            cond: g,
+            then_dest: big,
+            then_args: vec![],
+            else_dest: done,
+            else_args: vec![],
+        },
+        sp(),
+    );
+    for k in 0..35_000u32 {
+        let c = iconst(&mut f, big, i64::from(k));
+        f.append(
+            big,
+            InstData::StoreGlobal {
+                offset: 8 + (k % 7) * 8,
+                arg: c,
+            },
+            sp(),
+        );
+    }
+    f.append(
+        big,
+        InstData::Jump {
+            dest: done,
+            args: vec![],
+        },
+        sp(),
+    );
+    print(&mut f, done, &[g]);
+    ret(&mut f, done);
+    let t = Target {
+        privileged: true,
+        ..new_target()
+    };
+    let c = compile_function(&f, &t, MSL, false, &SourceMap::new()).unwrap();
+    assert!(c.insns.iter().any(|i| i.code == BPF_JMP32 | BPF_JA));
+    check_program(&c.insns);
+    for v in [0i64, 1] {
+        let mut gl = vec![0u8; GLOBALS];
+        gl[..8].copy_from_slice(&v.to_le_bytes());
+        agree(&f, &t, false, &gl);
+        if kernel_skip_reason().is_none() {
+            kernel_agrees_on(&f, &t, &gl).unwrap();
+        }
+    }
+    let old = Target {
+        privileged: true,
+        ..mid_target()
+    };
+    assert!(matches!(
+        compile_function(&f, &old, MSL, false, &SourceMap::new()),
+        Err(crate::BackendError::BranchOutOfRange { .. })
+    ));
 }
