@@ -1,7 +1,17 @@
 //! stapc backend: IR → VCode (isel) → registers (regalloc) → BPF (emit) → `bpf::Object`.
 //!
-//! `compile` is what the driver calls; `compile_function` and
-//! `print_vcode` expose the stages for tests and `-p4` debugging.
+//! - `compile(&Module, &Target, &SourceMap)` is what the driver calls: one
+//!   program per probe point and the runtime maps of runtime.md, or every
+//!   error as a `Diagnostic`.
+//! - `compile_function` runs one `ir::Function` through every stage and
+//!   returns each stage's result; `print_vcode` prints them for debugging.
+//!
+//! Stages: `isel` (instruction selection on virtual registers, `vcode`),
+//! `regalloc` (linear scan with spilling), `checker` (proves the allocation,
+//! always in debug builds), `emit` (branch resolution and relaxation, line
+//! table). Every emitted program ends in `exit`, has no unreachable
+//! instruction, never writes r10 and uses at most 512 bytes of stack;
+//! kernel programs also fit the target's instruction limit.
 #![forbid(unsafe_code)]
 
 pub mod checker;
