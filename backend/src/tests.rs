@@ -196,7 +196,8 @@ fn arithmetic_uses_immediates_and_agrees() {
     }
 }
 
-fn divmod_fn(a: i64, b: i64, b_const: bool) -> Function {
+/// `g2 = g0 / d; g3 = g0 % d` with `d` the global g1, or the constant `b`.
+fn divmod_fn(b: i64, b_const: bool) -> Function {
     let mut f = Function::new("div");
     let bl = f.create_block();
     let x = f
@@ -208,7 +209,6 @@ fn divmod_fn(a: i64, b: i64, b_const: bool) -> Function {
         f.append(bl, InstData::LoadGlobal { offset: 8 }, sp())
             .unwrap()
     };
-    let _ = a;
     let q = bin(&mut f, bl, BinaryOp::SDiv, x, y);
     let r = bin(&mut f, bl, BinaryOp::SRem, x, y);
     f.append(bl, InstData::StoreGlobal { offset: 16, arg: q }, sp());
@@ -234,14 +234,14 @@ fn signed_division_has_c_semantics_on_every_isa() {
     for t in [new_target(), old_target()] {
         for (a, b) in cases {
             for bc in [false, true] {
-                let f = divmod_fn(a, b, bc);
+                let f = divmod_fn(b, bc);
                 let mut g = vec![0u8; GLOBALS];
                 g[..8].copy_from_slice(&a.to_le_bytes());
                 g[8..16].copy_from_slice(&b.to_le_bytes());
                 agree(&f, &t, false, &g);
             }
         }
-        let c = compile(&divmod_fn(0, 0, false), &t, false);
+        let c = compile(&divmod_fn(0, false), &t, false);
         let signed = count(&c.insns, |i| {
             matches!(i.code & 0xf0, BPF_DIV | BPF_MOD) && i.class() == BPF_ALU64 && i.off == 1
         });
@@ -1662,8 +1662,8 @@ fn kernel_accepts(funcs: Vec<Function>, t: &Target) -> Result<(), String> {
 
 fn construct_functions() -> Vec<Function> {
     let mut fs = vec![
-        divmod_fn(0, 0, false),
-        divmod_fn(0, -1, true),
+        divmod_fn(0, false),
+        divmod_fn(-1, true),
         pressure_fn(4),
         pressure_fn(12),
         {
@@ -1732,7 +1732,7 @@ fn kernel_harness_reports_rejections() {
     m.probes.push(ProbeFunction {
         kind,
         point: "t".into(),
-        func: divmod_fn(0, 0, false),
+        func: divmod_fn(0, false),
     });
     let mut obj = crate::compile(&m, &new_target(), &SourceMap::new()).unwrap();
     assert!(stapc_loader::load(&obj).is_ok());
@@ -1857,7 +1857,7 @@ fn kernel_runs_constructs_like_the_ir_says() {
     for (a, b) in [(7i64, -2i64), (i64::MIN, -1), (-9, 4)] {
         g[..8].copy_from_slice(&a.to_le_bytes());
         g[8..16].copy_from_slice(&b.to_le_bytes());
-        kernel_agrees(&divmod_fn(0, 0, false), &g).unwrap();
+        kernel_agrees(&divmod_fn(0, false), &g).unwrap();
     }
     let long = "y".repeat(60);
     for (a, b) in [
@@ -1983,7 +1983,7 @@ fn sim_runs_constructs_like_the_ir_says() {
             for (a, b) in [(7i64, -2i64), (i64::MIN, -1), (-9, 4)] {
                 g[..8].copy_from_slice(&a.to_le_bytes());
                 g[8..16].copy_from_slice(&b.to_le_bytes());
-                sim_agrees(&divmod_fn(0, 0, false), &t, userspace, &g).unwrap();
+                sim_agrees(&divmod_fn(0, false), &t, userspace, &g).unwrap();
             }
             for (a, b) in [
                 ("abc", "abd"),
@@ -2077,7 +2077,7 @@ fn objects_round_trip_through_elf() {
             pressure_fn(6),
             strings_fn("a", "b", 1),
             exit_trap_fn(true),
-            divmod_fn(0, 0, false),
+            divmod_fn(0, false),
         ][k]
             .clone();
         func.name = format!("p{k}");
