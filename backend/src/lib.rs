@@ -69,7 +69,7 @@ pub fn compile_function(
     if !userspace && insns.len() > target.insn_limit() as usize {
         let span = func
             .entry()
-            .and_then(|b| func.blocks[b].insts.first())
+            .and_then(|b| func.blocks.get(b)?.insts.first())
             .map(|i| func.srclocs[*i]);
         return Err(BackendError::TooManyInsns {
             func: func.name.clone(),
@@ -127,7 +127,14 @@ pub fn compile(
                 scratch = scratch.max(size);
                 programs.push(prog);
             }
-            Err(e) => errors.push(e.to_diagnostic()),
+            Err(e) => {
+                let f = &p.func;
+                let span = f
+                    .entry()
+                    .and_then(|b| f.blocks.get(b)?.insts.first())
+                    .map(|i| f.srclocs[*i]);
+                errors.push(e.to_diagnostic_at(span));
+            }
         }
     }
     if !errors.is_empty() {

@@ -2398,3 +2398,53 @@ fn branches_beyond_16_bits_use_gotol_on_isa_v4() {
         Err(crate::BackendError::BranchOutOfRange { .. })
     ));
 }
+
+#[test]
+fn stack_errors_point_at_the_probe_and_say_what_to_do() {
+    let mut sm = SourceMap::new();
+    let file = sm.add("x.stp", "probe timer.ms(1) { lots }\n");
+    let mut f = Function::new("huge");
+    let b = f.create_block();
+    let vals: Vec<Value> = (0..80)
+        .map(|_| {
+            f.append(
+                b,
+                InstData::Context {
+                    op: ContextOp::KtimeNs,
+                },
+                Span::new(file, 20, 24),
+            )
+            .unwrap()
+        })
+        .collect();
+    for chunk in vals.chunks(8) {
+        print(&mut f, b, chunk);
+    }
+    ret(&mut f, b);
+    let mut m = Module {
+        max_string_len: MSL,
+        ..Module::default()
+    };
+    let kind = ProbeKind::Timer {
+        period_ns: 1_000_000,
+        profile: false,
+    };
+    m.probes.push(ProbeFunction {
+        kind,
+        point: "timer.ms(1)".into(),
+        func: f,
+    });
+    let d = crate::compile(&m, &new_target(), &sm).unwrap_err();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].code, "B0002");
+    assert_eq!(d[0].primary_span(), Some(Span::new(file, 20, 24)));
+    assert!(d[0]
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("fewer values")));
+    // A layout naming a block that does not exist is an error, not a panic.
+    let mut bad = Function::new("bad");
+    bad.layout.push(Block::from_u32(7));
+    m.probes[0].func = bad;
+    assert!(crate::compile(&m, &new_target(), &sm).is_err());
+}
