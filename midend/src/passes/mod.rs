@@ -4,6 +4,7 @@
 pub mod branchfold;
 pub mod constfold;
 pub mod dce;
+pub mod deadslots;
 pub mod merge;
 pub mod params;
 pub mod renumber;
@@ -16,6 +17,7 @@ use crate::ir::Function;
 pub use branchfold::fold_branches;
 pub use constfold::fold_constants;
 pub use dce::eliminate_dead_code;
+pub use deadslots::eliminate_dead_slot_stores;
 pub use merge::merge_blocks;
 pub use params::remove_trivial_params;
 pub use renumber::renumber;
@@ -34,12 +36,13 @@ pub fn cleanup(func: &mut Function) {
 pub type Pass = (&'static str, fn(&mut Function) -> bool);
 
 /// The -O2 scalar pipeline, in order.
-pub const SIMPLIFY: [Pass; 6] = [
+pub const SIMPLIFY: [Pass; 7] = [
     ("constfold", fold_constants),
     ("branchfold", fold_branches),
     ("unreachable", eliminate_unreachable_code),
     ("params", remove_trivial_params),
     ("dce", eliminate_dead_code),
+    ("deadslots", eliminate_dead_slot_stores),
     ("merge", merge_blocks),
 ];
 
