@@ -1096,9 +1096,12 @@ impl<'a> Sema<'a> {
         if kind == GKind::Scalar && self.globals[g].max_entries.is_some() {
             let (name, decl) = (self.globals[g].name.clone(), self.globals[g].span);
             self.err(
-                Diagnostic::error(codes::KIND_CONFLICT, format!("`{name}` is declared as an array but used as a scalar"))
-                    .with_primary(span, "used as a scalar here")
-                    .with_secondary(decl, "declared with a size here"),
+                Diagnostic::error(
+                    codes::KIND_CONFLICT,
+                    format!("`{name}` is declared as an array but used as a scalar"),
+                )
+                .with_primary(span, "used as a scalar here")
+                .with_secondary(decl, "declared with a size here"),
             );
             self.globals[g].max_entries = None;
             return false;
