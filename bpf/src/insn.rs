@@ -94,7 +94,13 @@ pub const R10: u8 = 10;
 
 impl Insn {
     pub const fn new(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-        Insn { code, dst, src, off, imm }
+        Insn {
+            code,
+            dst,
+            src,
+            off,
+            imm,
+        }
     }
 
     /// The 8 little-endian bytes of this slot.
@@ -169,7 +175,13 @@ impl Insn {
     /// `lddw dst, map` by map index (patched to an fd by the loader).
     pub const fn ld_map(dst: u8, map_index: u32) -> [Insn; 2] {
         [
-            Insn::new(BPF_LD | BPF_IMM | BPF_DW, dst, BPF_PSEUDO_MAP_FD, 0, map_index as i32),
+            Insn::new(
+                BPF_LD | BPF_IMM | BPF_DW,
+                dst,
+                BPF_PSEUDO_MAP_FD,
+                0,
+                map_index as i32,
+            ),
             Insn::new(0, 0, 0, 0, 0),
         ]
     }
@@ -209,7 +221,7 @@ pub fn encode_all(insns: &[Insn]) -> Vec<u8> {
 
 /// Decode bytes into slots; the length must be a multiple of 8.
 pub fn decode_all(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(DecodeError::Length(bytes.len()));
     }
     Ok(bytes
@@ -243,7 +255,10 @@ mod tests {
     #[test]
     fn encode_pins_bytes() {
         // r1 = r10 ; *(u64 *)(r10 - 8) = r1 ; lddw r1, 0x1122334455667788
-        assert_eq!(Insn::mov64_reg(1, 10).encode(), [0xbf, 0xa1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            Insn::mov64_reg(1, 10).encode(),
+            [0xbf, 0xa1, 0, 0, 0, 0, 0, 0]
+        );
         assert_eq!(
             Insn::stx(BPF_DW, 10, 1, -8).encode(),
             [0x7b, 0x1a, 0xf8, 0xff, 0, 0, 0, 0]

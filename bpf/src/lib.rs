@@ -1,4 +1,5 @@
 //! The BPF target itself: the instruction encoding, the disassembler, the
+//! assembler for the bpf_conformance syntax and its `.data` files, the
 //! helper and program-type tables, the `Target` kernel description, the
 //! `Object` a compiled script is, and its ELF form.
 //!
@@ -6,6 +7,8 @@
 //! them; none of those crates depends on another.
 #![forbid(unsafe_code)]
 
+pub mod asm;
+pub mod conformance;
 pub mod disasm;
 pub mod elf;
 pub mod helpers;

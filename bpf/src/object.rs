@@ -97,24 +97,50 @@ pub struct MapDef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProbeKind {
     /// Userspace (simulator) probes; lower priority runs first, then source order.
-    Begin { priority: i64 },
-    End { priority: i64 },
-    Error { priority: i64 },
+    Begin {
+        priority: i64,
+    },
+    End {
+        priority: i64,
+    },
+    Error {
+        priority: i64,
+    },
     /// A periodic timer, `period_ns` apart; `profile` = every CPU (timer.profile).
-    Timer { period_ns: u64, profile: bool },
+    Timer {
+        period_ns: u64,
+        profile: bool,
+    },
     /// A tracepoint `group:name`.
-    Tracepoint { group: String, name: String },
+    Tracepoint {
+        group: String,
+        name: String,
+    },
     /// kprobe / kretprobe on a kernel function.
-    Kprobe { function: String, ret: bool },
+    Kprobe {
+        function: String,
+        ret: bool,
+    },
     /// uprobe / uretprobe on `symbol` of the ELF file `path`.
-    Uprobe { path: String, symbol: String, ret: bool },
+    Uprobe {
+        path: String,
+        symbol: String,
+        ret: bool,
+    },
     /// A perf event `type`/`config`, sampled every `sample_period` events.
-    Perf { type_: u32, config: u64, sample_period: u64 },
+    Perf {
+        type_: u32,
+        config: u64,
+        sample_period: u64,
+    },
 }
 
 impl ProbeKind {
     pub fn is_userspace(&self) -> bool {
-        matches!(self, ProbeKind::Begin { .. } | ProbeKind::End { .. } | ProbeKind::Error { .. })
+        matches!(
+            self,
+            ProbeKind::Begin { .. } | ProbeKind::End { .. } | ProbeKind::Error { .. }
+        )
     }
 
     /// The kernel program type for this probe (userspace probes: `Syscall`,
@@ -138,10 +164,24 @@ impl ProbeKind {
             ProbeKind::Error { .. } => "stapc/error".into(),
             ProbeKind::Timer { .. } | ProbeKind::Perf { .. } => "perf_event".into(),
             ProbeKind::Tracepoint { group, name } => format!("tracepoint/{group}/{name}"),
-            ProbeKind::Kprobe { function, ret: false } => format!("kprobe/{function}"),
-            ProbeKind::Kprobe { function, ret: true } => format!("kretprobe/{function}"),
-            ProbeKind::Uprobe { path, symbol, ret: false } => format!("uprobe/{path}:{symbol}"),
-            ProbeKind::Uprobe { path, symbol, ret: true } => format!("uretprobe/{path}:{symbol}"),
+            ProbeKind::Kprobe {
+                function,
+                ret: false,
+            } => format!("kprobe/{function}"),
+            ProbeKind::Kprobe {
+                function,
+                ret: true,
+            } => format!("kretprobe/{function}"),
+            ProbeKind::Uprobe {
+                path,
+                symbol,
+                ret: false,
+            } => format!("uprobe/{path}:{symbol}"),
+            ProbeKind::Uprobe {
+                path,
+                symbol,
+                ret: true,
+            } => format!("uretprobe/{path}:{symbol}"),
         }
     }
 }
@@ -247,7 +287,10 @@ pub struct Object {
 
 impl Object {
     pub fn map_index(&self, name: &str) -> Option<u32> {
-        self.maps.iter().position(|m| m.name == name).map(|i| i as u32)
+        self.maps
+            .iter()
+            .position(|m| m.name == name)
+            .map(|i| i as u32)
     }
 
     /// Bytes of one record argument of `kind`.

@@ -55,7 +55,11 @@ impl Default for Target {
 
 impl Target {
     pub const fn new(kernel: KernelVersion) -> Target {
-        Target { kernel, privileged: false, insn_limit_override: None }
+        Target {
+            kernel,
+            privileged: false,
+            insn_limit_override: None,
+        }
     }
 
     fn at_least(&self, major: u32, minor: u32) -> bool {
@@ -130,8 +134,14 @@ mod tests {
 
     #[test]
     fn parses_release_strings() {
-        assert_eq!(KernelVersion::parse("6.18.44-fc-v657"), Some(KernelVersion::new(6, 18)));
-        assert_eq!(KernelVersion::parse("4.14"), Some(KernelVersion::new(4, 14)));
+        assert_eq!(
+            KernelVersion::parse("6.18.44-fc-v657"),
+            Some(KernelVersion::new(6, 18))
+        );
+        assert_eq!(
+            KernelVersion::parse("4.14"),
+            Some(KernelVersion::new(4, 14))
+        );
         assert_eq!(KernelVersion::parse("x"), None);
     }
 
