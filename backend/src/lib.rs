@@ -199,6 +199,7 @@ pub fn compile(
         control_map: isel::MAP_CONTROL,
         output_map: isel::MAP_OUTPUT,
         license: "GPL".into(),
+        ..Default::default()
     })
 }
 

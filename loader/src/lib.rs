@@ -312,6 +312,7 @@ mod tests {
             control_map: 1,
             output_map: 1,
             license: "GPL".into(),
+            ..Default::default()
         }
     }
 
