@@ -34,7 +34,10 @@ pub mod control {
     pub const EXIT_FLAG: i16 = 0;
     /// u64: number of runtime errors raised so far.
     pub const ERROR_COUNT: i16 = 8;
-    pub const VALUE_SIZE: u32 = 16;
+    /// i64: what `target()` returns (`-x PID`, or the pid of `-c CMD`); 0 when
+    /// unset. Written by userspace before any program runs.
+    pub const TARGET_PID: i16 = 16;
+    pub const VALUE_SIZE: u32 = 24;
 }
 
 /// Names of the runtime maps the backend creates.
