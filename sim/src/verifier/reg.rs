@@ -1,0 +1,660 @@
+//! Abstract register values: the kernel's `bpf_reg_state` reduced to what
+//! stapc's programs use — scalars with a tnum and signed/unsigned 64-bit
+//! ranges, and pointers (context, stack, map value, map value or null, map,
+//! ring-buffer memory) with a fixed and a variable offset.
+//!
+//! Also the scalar transfer functions for ALU instructions and the branch
+//! refinements for conditional jumps. Everything here may lose precision
+//! relative to the kernel but never gains it: a value the kernel cannot
+//! bound, we cannot bound either.
+
+use super::tnum::Tnum;
+
+/// Largest offset or size the kernel lets a pointer carry (`BPF_MAX_VAR_OFF`).
+pub const MAX_VAR_OFF: i64 = 1 << 29;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegType {
+    NotInit,
+    Scalar,
+    /// PTR_TO_CTX.
+    Ctx,
+    /// PTR_TO_STACK (r10 is `Stack` with offset 0).
+    Stack,
+    MapValue,
+    MapValueOrNull,
+    /// CONST_PTR_TO_MAP.
+    ConstMap,
+    /// PTR_TO_MEM | MEM_RINGBUF (memory from `bpf_ringbuf_reserve`).
+    RingbufMem,
+    RingbufMemOrNull,
+}
+
+impl RegType {
+    pub fn is_pointer(self) -> bool {
+        !matches!(self, RegType::NotInit | RegType::Scalar)
+    }
+
+    pub fn maybe_null(self) -> bool {
+        matches!(self, RegType::MapValueOrNull | RegType::RingbufMemOrNull)
+    }
+}
+
+/// One register (or spilled stack slot) value.
+///
+/// For scalars `var`/bounds describe the value; for pointers they describe
+/// the variable part of the offset and `off` the fixed part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Reg {
+    pub ty: RegType,
+    pub off: i32,
+    pub var: Tnum,
+    pub smin: i64,
+    pub smax: i64,
+    pub umin: u64,
+    pub umax: u64,
+    /// Shared by copies of a maybe-null pointer, so one null check refines all.
+    pub id: u32,
+    /// Map index (map pointers and map values).
+    pub map: u32,
+    /// Reference acquired by `ringbuf_reserve` (0 = none).
+    pub ref_obj: u32,
+    /// Size of ring-buffer memory.
+    pub mem_size: u32,
+}
+
+impl Reg {
+    pub const NOT_INIT: Reg = Reg {
+        ty: RegType::NotInit,
+        off: 0,
+        var: Tnum::UNKNOWN,
+        smin: i64::MIN,
+        smax: i64::MAX,
+        umin: 0,
+        umax: u64::MAX,
+        id: 0,
+        map: 0,
+        ref_obj: 0,
+        mem_size: 0,
+    };
+
+    pub fn unknown() -> Reg {
+        Reg {
+            ty: RegType::Scalar,
+            ..Reg::NOT_INIT
+        }
+    }
+
+    pub fn known(v: u64) -> Reg {
+        Reg {
+            ty: RegType::Scalar,
+            var: Tnum::known(v),
+            smin: v as i64,
+            smax: v as i64,
+            umin: v,
+            umax: v,
+            ..Reg::NOT_INIT
+        }
+    }
+
+    /// A scalar in `0..=max` (a zero-extended load of a narrow size).
+    pub fn unknown_upto(max: u64) -> Reg {
+        let mut r = Reg::unknown();
+        r.umax = max;
+        r.var = Tnum::range(0, max);
+        r.sync();
+        r
+    }
+
+    /// A scalar in `min..=max` signed (a sign-extended narrow value).
+    pub fn unknown_signed(min: i64, max: i64) -> Reg {
+        let mut r = Reg::unknown();
+        r.smin = min;
+        r.smax = max;
+        r.sync();
+        r
+    }
+
+    /// A pointer of type `ty` with fixed offset 0 and no variable part.
+    pub fn pointer(ty: RegType) -> Reg {
+        Reg {
+            ty,
+            ..Reg::known(0)
+        }
+    }
+
+    pub fn is_const(&self) -> bool {
+        self.var.is_const()
+    }
+
+    pub fn is_scalar(&self) -> bool {
+        self.ty == RegType::Scalar
+    }
+
+    pub fn is_known_zero(&self) -> bool {
+        self.ty == RegType::Scalar && self.is_const() && self.var.value == 0
+    }
+
+    /// Makes the ranges and the tnum agree with each other
+    /// (the kernel's update_bounds / deduce_bounds / bound_offset).
+    pub fn sync(&mut self) {
+        self.update_bounds();
+        self.deduce_bounds();
+        self.bound_offset();
+        self.update_bounds();
+    }
+
+    fn update_bounds(&mut self) {
+        let sign = 1u64 << 63;
+        self.smin = self
+            .smin
+            .max((self.var.value | (self.var.mask & sign)) as i64);
+        self.smax = self
+            .smax
+            .min((self.var.value | (self.var.mask & !sign)) as i64);
+        self.umin = self.umin.max(self.var.value);
+        self.umax = self.umax.min(self.var.value | self.var.mask);
+    }
+
+    fn deduce_bounds(&mut self) {
+        if self.smin >= 0 || self.smax < 0 {
+            let lo = (self.smin as u64).max(self.umin);
+            let hi = (self.smax as u64).min(self.umax);
+            self.smin = lo as i64;
+            self.umin = lo;
+            self.smax = hi as i64;
+            self.umax = hi;
+            return;
+        }
+        if (self.umax as i64) >= 0 {
+            self.smin = self.umin as i64;
+            let hi = (self.smax as u64).min(self.umax);
+            self.smax = hi as i64;
+            self.umax = hi;
+        } else if (self.umin as i64) < 0 {
+            let lo = (self.smin as u64).max(self.umin);
+            self.smin = lo as i64;
+            self.umin = lo;
+            self.smax = self.umax as i64;
+        }
+    }
+
+    fn bound_offset(&mut self) {
+        if self.umin <= self.umax {
+            self.var = self.var.intersect(Tnum::range(self.umin, self.umax));
+        }
+    }
+
+    /// False when no value satisfies the bounds (a dead branch).
+    pub fn is_consistent(&self) -> bool {
+        self.umin <= self.umax
+            && self.smin <= self.smax
+            && self.var.overlaps(Tnum::range(self.umin, self.umax))
+            && self.umin <= self.var.max()
+            && self.umax >= self.var.min()
+    }
+
+    /// The value zero-extended from its low 32 bits (the result of any
+    /// 32-bit ALU operation, and what JMP32 compares).
+    pub fn zext32(&self) -> Reg {
+        let mut r = Reg::unknown();
+        r.var = self.var.cast(4);
+        if self.umax <= u32::MAX as u64 {
+            r.umin = self.umin;
+            r.umax = self.umax;
+        } else if self.umin >> 32 == self.umax >> 32 {
+            r.umin = self.umin & 0xffff_ffff;
+            r.umax = self.umax & 0xffff_ffff;
+        } else {
+            r.umax = u32::MAX as u64;
+        }
+        r.sync();
+        r
+    }
+
+    /// The low 32 bits sign-extended to 64 (what signed JMP32 compares).
+    pub fn sext32(&self) -> Reg {
+        let z = self.zext32();
+        if z.umax <= i32::MAX as u64 {
+            return z;
+        }
+        if z.umin > i32::MAX as u64 {
+            // Every value has bit 31 set: the sign extension is an offset.
+            let mut r = Reg::unknown();
+            r.smin = z.umin as u32 as i32 as i64;
+            r.smax = z.umax as u32 as i32 as i64;
+            r.var = Tnum {
+                value: z.var.value | 0xffff_ffff_0000_0000,
+                mask: z.var.mask,
+            };
+            r.sync();
+            return r;
+        }
+        Reg::unknown_signed(i32::MIN as i64, i32::MAX as i64)
+    }
+
+    /// Truncation to the low 32 bits, zero-extended (result of ALU32 ops).
+    pub fn trunc32(mut self) -> Reg {
+        self = self.zext32();
+        self
+    }
+}
+
+/// `dst op= src` on two scalars, `alu32` for the 32-bit class. `op` is the
+/// BPF operation (high 4 bits of the opcode); `signed` for sdiv/smod.
+pub fn scalar_alu(op: u8, dst: &Reg, src: &Reg, alu32: bool) -> Reg {
+    use stapc_bpf::insn::*;
+    let (a, b) = if alu32 {
+        if op == BPF_ARSH {
+            (dst.sext32(), src.zext32())
+        } else {
+            (dst.zext32(), src.zext32())
+        }
+    } else {
+        (*dst, *src)
+    };
+    let bits: u64 = if alu32 { 32 } else { 64 };
+    let mut r = Reg::unknown();
+    match op {
+        BPF_ADD => {
+            r.var = a.var.add(b.var);
+            let (smin, o1) = a.smin.overflowing_add(b.smin);
+            let (smax, o2) = a.smax.overflowing_add(b.smax);
+            if !o1 && !o2 {
+                r.smin = smin;
+                r.smax = smax;
+            }
+            let (umin, o1) = a.umin.overflowing_add(b.umin);
+            let (umax, o2) = a.umax.overflowing_add(b.umax);
+            if !o1 && !o2 {
+                r.umin = umin;
+                r.umax = umax;
+            }
+        }
+        BPF_SUB => {
+            r.var = a.var.sub(b.var);
+            let (smin, o1) = a.smin.overflowing_sub(b.smax);
+            let (smax, o2) = a.smax.overflowing_sub(b.smin);
+            if !o1 && !o2 {
+                r.smin = smin;
+                r.smax = smax;
+            }
+            if a.umin >= b.umax {
+                r.umin = a.umin - b.umax;
+                r.umax = a.umax - b.umin;
+            }
+        }
+        BPF_MUL => {
+            r.var = a.var.mul(b.var);
+            if a.smin >= 0 && b.smin >= 0 && a.umax <= u32::MAX as u64 && b.umax <= u32::MAX as u64
+            {
+                r.umin = a.umin * b.umin;
+                r.umax = a.umax * b.umax;
+                r.smin = r.umin as i64;
+                r.smax = r.umax as i64;
+            }
+        }
+        BPF_AND => {
+            r.var = a.var.and(b.var);
+            r.umin = r.var.value;
+            r.umax = a.umax.min(b.umax);
+            if a.smin >= 0 && b.smin >= 0 {
+                r.smin = r.umin as i64;
+                r.smax = r.umax as i64;
+            }
+        }
+        BPF_OR => {
+            r.var = a.var.or(b.var);
+            r.umin = a.umin.max(b.umin);
+            r.umax = r.var.value | r.var.mask;
+            if a.smin >= 0 && b.smin >= 0 {
+                r.smin = r.umin as i64;
+                r.smax = r.umax as i64;
+            }
+        }
+        BPF_XOR => {
+            r.var = a.var.xor(b.var);
+            r.umin = r.var.value;
+            r.umax = r.var.value | r.var.mask;
+            if a.smin >= 0 && b.smin >= 0 {
+                r.smin = r.umin as i64;
+                r.smax = r.umax as i64;
+            }
+        }
+        BPF_LSH | BPF_RSH | BPF_ARSH => {
+            // Shift amounts the verifier cannot bound below the width give
+            // an unknown result, as in the kernel.
+            if b.umax >= bits {
+                return finish(r, alu32);
+            }
+            let (lo, hi) = (b.umin as u32, b.umax as u32);
+            match op {
+                BPF_LSH => {
+                    r.var = if b.is_const() {
+                        a.var.lshift(lo)
+                    } else {
+                        Tnum::UNKNOWN
+                    };
+                    if hi < 64 && a.umax <= (u64::MAX >> hi) {
+                        r.umin = a.umin << lo;
+                        r.umax = a.umax << hi;
+                    }
+                }
+                BPF_RSH => {
+                    r.var = if b.is_const() {
+                        a.var.rshift(lo)
+                    } else {
+                        Tnum::UNKNOWN
+                    };
+                    r.umin = a.umin >> hi;
+                    r.umax = a.umax >> lo;
+                }
+                _ => {
+                    r.var = if b.is_const() {
+                        a.var.arshift(lo)
+                    } else {
+                        Tnum::UNKNOWN
+                    };
+                    // Negative values move towards -1 and positive ones
+                    // towards 0 as the shift grows: the extremes are at the
+                    // smallest or the largest shift.
+                    r.smin = (a.smin >> lo).min(a.smin >> hi);
+                    r.smax = (a.smax >> lo).max(a.smax >> hi);
+                }
+            }
+        }
+        BPF_MOV => {
+            r = b;
+        }
+        _ => {
+            // div, mod, neg, end: the result is any value (the kernel of the
+            // targets we model does not track these precisely either).
+            if a.is_const() && b.is_const() && op == BPF_DIV && b.var.value != 0 {
+                r = Reg::known(a.var.value / b.var.value);
+            } else if a.is_const() && b.is_const() && op == BPF_MOD && b.var.value != 0 {
+                r = Reg::known(a.var.value % b.var.value);
+            }
+        }
+    }
+    finish(r, alu32)
+}
+
+fn finish(mut r: Reg, alu32: bool) -> Reg {
+    r.sync();
+    if !r.is_consistent() {
+        r = Reg::unknown();
+    }
+    if alu32 {
+        r = r.trunc32();
+    }
+    r
+}
+
+/// Unsigned/signed comparison kinds after normalising a jump opcode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Sgt,
+    Sge,
+    Slt,
+    Sle,
+    Set,
+    /// Negation of `Set`: no common bit.
+    NotSet,
+}
+
+impl Cmp {
+    pub fn from_op(op: u8) -> Option<Cmp> {
+        use stapc_bpf::insn::*;
+        Some(match op {
+            BPF_JEQ => Cmp::Eq,
+            BPF_JNE => Cmp::Ne,
+            BPF_JGT => Cmp::Gt,
+            BPF_JGE => Cmp::Ge,
+            BPF_JLT => Cmp::Lt,
+            BPF_JLE => Cmp::Le,
+            BPF_JSGT => Cmp::Sgt,
+            BPF_JSGE => Cmp::Sge,
+            BPF_JSLT => Cmp::Slt,
+            BPF_JSLE => Cmp::Sle,
+            BPF_JSET => Cmp::Set,
+            _ => return None,
+        })
+    }
+
+    pub fn negate(self) -> Cmp {
+        match self {
+            Cmp::Eq => Cmp::Ne,
+            Cmp::Ne => Cmp::Eq,
+            Cmp::Gt => Cmp::Le,
+            Cmp::Ge => Cmp::Lt,
+            Cmp::Lt => Cmp::Ge,
+            Cmp::Le => Cmp::Gt,
+            Cmp::Sgt => Cmp::Sle,
+            Cmp::Sge => Cmp::Slt,
+            Cmp::Slt => Cmp::Sge,
+            Cmp::Sle => Cmp::Sgt,
+            Cmp::Set => Cmp::NotSet,
+            Cmp::NotSet => Cmp::Set,
+        }
+    }
+
+    pub fn is_signed(self) -> bool {
+        matches!(self, Cmp::Sgt | Cmp::Sge | Cmp::Slt | Cmp::Sle)
+    }
+}
+
+/// Whether `a cmp b` is always true (`Some(true)`), always false, or unknown.
+pub fn branch_taken(cmp: Cmp, a: &Reg, b: &Reg) -> Option<bool> {
+    let both_const = a.is_const() && b.is_const();
+    let (av, bv) = (a.var.value, b.var.value);
+    match cmp {
+        Cmp::Eq | Cmp::Ne => {
+            let eq = if both_const {
+                Some(av == bv)
+            } else if a.umin > b.umax
+                || a.umax < b.umin
+                || a.smin > b.smax
+                || a.smax < b.smin
+                || !a.var.overlaps(b.var)
+            {
+                Some(false)
+            } else {
+                None
+            };
+            eq.map(|e| if cmp == Cmp::Eq { e } else { !e })
+        }
+        Cmp::Set | Cmp::NotSet => {
+            let set = if a.var.value & b.var.value != 0 {
+                Some(true)
+            } else if a.var.max() & b.var.max() == 0 {
+                Some(false)
+            } else {
+                None
+            };
+            set.map(|s| if cmp == Cmp::Set { s } else { !s })
+        }
+        Cmp::Gt => decide(a.umin > b.umax, a.umax <= b.umin),
+        Cmp::Ge => decide(a.umin >= b.umax, a.umax < b.umin),
+        Cmp::Lt => decide(a.umax < b.umin, a.umin >= b.umax),
+        Cmp::Le => decide(a.umax <= b.umin, a.umin > b.umax),
+        Cmp::Sgt => decide(a.smin > b.smax, a.smax <= b.smin),
+        Cmp::Sge => decide(a.smin >= b.smax, a.smax < b.smin),
+        Cmp::Slt => decide(a.smax < b.smin, a.smin >= b.smax),
+        Cmp::Sle => decide(a.smax <= b.smin, a.smin > b.smax),
+    }
+}
+
+fn decide(always: bool, never: bool) -> Option<bool> {
+    if always {
+        Some(true)
+    } else if never {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Narrows `a` and `b` on the path where `a cmp b` holds. Returns false when
+/// that path is impossible.
+pub fn refine(cmp: Cmp, a: &mut Reg, b: &mut Reg) -> bool {
+    match cmp {
+        Cmp::Eq => {
+            let mut m = *a;
+            m.umin = a.umin.max(b.umin);
+            m.umax = a.umax.min(b.umax);
+            m.smin = a.smin.max(b.smin);
+            m.smax = a.smax.min(b.smax);
+            if !a.var.overlaps(b.var) {
+                return false;
+            }
+            m.var = a.var.intersect(b.var);
+            a.umin = m.umin;
+            a.umax = m.umax;
+            a.smin = m.smin;
+            a.smax = m.smax;
+            a.var = m.var;
+            b.umin = m.umin;
+            b.umax = m.umax;
+            b.smin = m.smin;
+            b.smax = m.smax;
+            b.var = m.var;
+        }
+        Cmp::Ne => {
+            if b.is_const() {
+                ne_const(a, b.var.value);
+            }
+            if a.is_const() {
+                let v = a.var.value;
+                ne_const(b, v);
+            }
+        }
+        Cmp::Gt => {
+            if b.umin == u64::MAX || a.umax == 0 {
+                return false;
+            }
+            a.umin = a.umin.max(b.umin + 1);
+            b.umax = b.umax.min(a.umax - 1);
+        }
+        Cmp::Ge => {
+            a.umin = a.umin.max(b.umin);
+            b.umax = b.umax.min(a.umax);
+        }
+        Cmp::Lt => {
+            if b.umax == 0 || a.umin == u64::MAX {
+                return false;
+            }
+            a.umax = a.umax.min(b.umax - 1);
+            b.umin = b.umin.max(a.umin + 1);
+        }
+        Cmp::Le => {
+            a.umax = a.umax.min(b.umax);
+            b.umin = b.umin.max(a.umin);
+        }
+        Cmp::Sgt => {
+            if b.smin == i64::MAX || a.smax == i64::MIN {
+                return false;
+            }
+            a.smin = a.smin.max(b.smin + 1);
+            b.smax = b.smax.min(a.smax - 1);
+        }
+        Cmp::Sge => {
+            a.smin = a.smin.max(b.smin);
+            b.smax = b.smax.min(a.smax);
+        }
+        Cmp::Slt => {
+            if b.smax == i64::MIN || a.smin == i64::MAX {
+                return false;
+            }
+            a.smax = a.smax.min(b.smax - 1);
+            b.smin = b.smin.max(a.smin + 1);
+        }
+        Cmp::Sle => {
+            a.smax = a.smax.min(b.smax);
+            b.smin = b.smin.max(a.smin);
+        }
+        Cmp::Set => {
+            if b.is_const() && b.var.value.is_power_of_two() {
+                a.var = a.var.or(b.var);
+            }
+        }
+        Cmp::NotSet => {
+            if b.is_const() {
+                a.var = a.var.and(Tnum::known(!b.var.value));
+            }
+        }
+    }
+    if a.umin > a.umax || a.smin > a.smax || b.umin > b.umax || b.smin > b.smax {
+        return false;
+    }
+    a.sync();
+    b.sync();
+    a.is_consistent() && b.is_consistent()
+}
+
+fn ne_const(r: &mut Reg, v: u64) {
+    if r.umin == v && r.umin < r.umax {
+        r.umin += 1;
+    } else if r.umax == v && r.umin < r.umax {
+        r.umax -= 1;
+    }
+    let s = v as i64;
+    if r.smin == s && r.smin < r.smax {
+        r.smin += 1;
+    } else if r.smax == s && r.smin < r.smax {
+        r.smax -= 1;
+    }
+    if r.is_const() && r.var.value == v {
+        // Contradiction: caught by the consistency check through bounds.
+        r.umin = 1;
+        r.umax = 0;
+    }
+}
+
+/// Subsumption for pruning: every concrete value `new` may hold, `old` may
+/// hold too (ids are checked by the caller).
+pub fn scalar_covers(old: &Reg, new: &Reg) -> bool {
+    old.umin <= new.umin
+        && old.umax >= new.umax
+        && old.smin <= new.smin
+        && old.smax >= new.smax
+        && old.var.contains(new.var)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stapc_bpf::insn::*;
+
+    #[test]
+    fn and_bounds_the_value() {
+        let r = scalar_alu(BPF_AND, &Reg::unknown(), &Reg::known(0xff), false);
+        assert_eq!((r.umin, r.umax, r.smin, r.smax), (0, 255, 0, 255));
+        let r = scalar_alu(BPF_ADD, &r, &Reg::known(1), false);
+        assert_eq!((r.umin, r.umax), (1, 256));
+    }
+
+    #[test]
+    fn alu32_truncates() {
+        let r = scalar_alu(BPF_ADD, &Reg::known(0xffff_ffff), &Reg::known(1), true);
+        assert!(r.is_const() && r.var.value == 0);
+        let r = scalar_alu(BPF_SUB, &Reg::known(0), &Reg::known(1), true);
+        assert_eq!(r.var.value, 0xffff_ffff);
+    }
+
+    #[test]
+    fn refine_unsigned() {
+        let mut a = Reg::unknown();
+        let mut b = Reg::known(10);
+        assert!(refine(Cmp::Lt, &mut a, &mut b));
+        assert_eq!((a.umin, a.umax), (0, 9));
+        assert_eq!(branch_taken(Cmp::Lt, &a, &Reg::known(10)), Some(true));
+        let mut c = Reg::known(3);
+        assert!(!refine(Cmp::Gt, &mut c, &mut Reg::known(5)));
+    }
+}
