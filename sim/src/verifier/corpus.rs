@@ -230,3 +230,261 @@ pub fn parse(name: &str, text: &str) -> Result<CorpusProgram, String> {
         insns,
     })
 }
+
+/// A defect [`generate`] can plant in an otherwise valid program, with the
+/// message the verifier must give for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Defect {
+    /// A lookup result dereferenced without its NULL check.
+    MissingNullCheck,
+    /// A register read before any write.
+    UninitRegister,
+    /// A map value accessed past its end.
+    MapValueOverrun,
+    /// A read of stack never written (portable rules).
+    UninitStack,
+}
+
+impl Defect {
+    pub const ALL: [Defect; 4] = [
+        Defect::MissingNullCheck,
+        Defect::UninitRegister,
+        Defect::MapValueOverrun,
+        Defect::UninitStack,
+    ];
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Defect::MissingNullCheck => "invalid mem access 'map_value_or_null'",
+            Defect::UninitRegister => "!read_ok",
+            Defect::MapValueOverrun => "invalid access to map value",
+            Defect::UninitStack => "invalid read from stack",
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so generated programs are
+/// the same on every run and in the kernel comparison.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// A random straight-line kprobe program of ALU operations on scalars,
+/// stack stores and loads, helper calls, short forward branches and map
+/// lookups with a NULL check and in-bounds accesses — valid by
+/// construction, unless `defect` plants exactly one error (at the end, so
+/// everything before it is valid).
+pub fn generate(seed: u64, defect: Option<Defect>) -> CorpusProgram {
+    use stapc_bpf::insn::*;
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let value_size = rng.pick(&[8u32, 16, 32, 64]);
+    let maps = vec![MapDef {
+        name: "m".into(),
+        kind: if rng.below(2) == 0 {
+            MapKind::Hash
+        } else {
+            MapKind::Array
+        },
+        key_size: 4,
+        value_size,
+        max_entries: 16,
+        init: vec![],
+    }];
+    let mut out: Vec<Insn> = Vec::new();
+    // r6-r9 hold scalars (they survive calls); slots[k] = bytes known
+    // written at fp-8(k+1) (0 = never).
+    let scalars = [6u8, 7, 8, 9];
+    for &r in &scalars {
+        out.push(Insn::mov64_imm(r, (rng.next() >> 40) as i32 - 0x80_0000));
+    }
+    let mut slots = [0u8; 16];
+    let steps = 5 + rng.below(30);
+    for _ in 0..steps {
+        let dst = rng.pick(&scalars);
+        let src = rng.pick(&scalars);
+        match rng.below(8) {
+            0..=2 => {
+                let alu32 = rng.below(3) == 0;
+                let class = if alu32 { BPF_ALU } else { BPF_ALU64 };
+                let op = rng.pick(&[
+                    BPF_ADD, BPF_SUB, BPF_MUL, BPF_DIV, BPF_OR, BPF_AND, BPF_LSH, BPF_RSH, BPF_MOD,
+                    BPF_XOR, BPF_MOV, BPF_ARSH, BPF_NEG,
+                ]);
+                if op == BPF_NEG {
+                    out.push(Insn::new(class | BPF_NEG, dst, 0, 0, 0));
+                } else if rng.below(2) == 0 && !matches!(op, BPF_LSH | BPF_RSH | BPF_ARSH) {
+                    out.push(Insn::new(class | op | BPF_X, dst, src, 0, 0));
+                } else {
+                    let width = if alu32 { 32 } else { 64 };
+                    let imm = match op {
+                        BPF_LSH | BPF_RSH | BPF_ARSH => rng.below(width) as i32,
+                        BPF_DIV | BPF_MOD => 1 + rng.below(1000) as i32,
+                        _ => (rng.next() >> 48) as i32 - 0x8000,
+                    };
+                    out.push(Insn::new(class | op | BPF_K, dst, 0, 0, imm));
+                }
+            }
+            3 => {
+                let k = rng.below(16) as usize;
+                let size = rng.pick(&[BPF_DW, BPF_W, BPF_H, BPF_B]);
+                let off = -8 * (k as i16 + 1);
+                if rng.below(2) == 0 {
+                    out.push(Insn::stx(size, 10, src, off));
+                } else {
+                    out.push(Insn::st(size, 10, off, rng.below(1000) as i32));
+                }
+                let n = match size {
+                    BPF_DW => 8,
+                    BPF_W => 4,
+                    BPF_H => 2,
+                    _ => 1,
+                };
+                slots[k] = slots[k].max(n);
+            }
+            4 => {
+                let written: Vec<usize> = (0..16).filter(|&k| slots[k] > 0).collect();
+                if let Some(&k) = written.get(rng.below(written.len().max(1) as u64) as usize) {
+                    let size = match slots[k] {
+                        8 => rng.pick(&[BPF_DW, BPF_W, BPF_H, BPF_B]),
+                        4 => rng.pick(&[BPF_W, BPF_H, BPF_B]),
+                        2 => rng.pick(&[BPF_H, BPF_B]),
+                        _ => BPF_B,
+                    };
+                    out.push(Insn::ldx(size, dst, 10, -8 * (k as i16 + 1)));
+                }
+            }
+            5 => {
+                out.push(Insn::call(rng.pick(&[5, 7, 8, 14])));
+                out.push(Insn::mov64_reg(dst, 0));
+            }
+            6 => {
+                // if (dst op imm) skip one instruction
+                let op = rng.pick(&[
+                    BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JSGT, BPF_JSLT,
+                    BPF_JSET,
+                ]);
+                let class = if rng.below(3) == 0 {
+                    BPF_JMP32
+                } else {
+                    BPF_JMP
+                };
+                out.push(Insn::new(
+                    class | op | BPF_K,
+                    dst,
+                    0,
+                    1,
+                    rng.below(500) as i32,
+                ));
+                out.push(Insn::alu64_imm(BPF_ADD, dst, 1));
+            }
+            _ => {
+                // key at fp-128 (outside the scalar slots), lookup, check,
+                // then a bounded access.
+                out.push(Insn::st(BPF_W, 10, -128, rng.below(16) as i32));
+                out.push(Insn::mov64_reg(2, 10));
+                out.push(Insn::alu64_imm(BPF_ADD, 2, -128));
+                out.extend(Insn::ld_map(1, 0));
+                out.push(Insn::call(stapc_bpf::helpers::MAP_LOOKUP_ELEM));
+                let size = rng.pick(&[BPF_DW, BPF_W, BPF_B]);
+                let n: u32 = match size {
+                    BPF_DW => 8,
+                    BPF_W => 4,
+                    _ => 1,
+                };
+                let variable = rng.below(2) == 0;
+                let body: Vec<Insn> = if variable {
+                    // index masked to a power of two that keeps n bytes inside
+                    let room = value_size - n;
+                    let mask = if room == 0 {
+                        0
+                    } else {
+                        (1u32 << (31 - room.leading_zeros())) - 1
+                    };
+                    vec![
+                        Insn::mov64_reg(1, src),
+                        Insn::alu64_imm(BPF_AND, 1, mask as i32),
+                        Insn::alu64_reg(BPF_ADD, 0, 1),
+                        Insn::ldx(size, dst, 0, 0),
+                    ]
+                } else {
+                    let off = rng.below((value_size - n + 1) as u64) as i16;
+                    if rng.below(2) == 0 {
+                        vec![Insn::ldx(size, dst, 0, off)]
+                    } else {
+                        vec![Insn::stx(size, 0, src, off)]
+                    }
+                };
+                out.push(Insn::jmp_imm(BPF_JEQ, 0, 0, body.len() as i16));
+                out.extend(body);
+            }
+        }
+    }
+    let mut privileged = true;
+    match defect {
+        None => {}
+        Some(Defect::MissingNullCheck) => {
+            out.push(Insn::st(BPF_W, 10, -128, 0));
+            out.push(Insn::mov64_reg(2, 10));
+            out.push(Insn::alu64_imm(BPF_ADD, 2, -128));
+            out.extend(Insn::ld_map(1, 0));
+            out.push(Insn::call(stapc_bpf::helpers::MAP_LOOKUP_ELEM));
+            out.push(Insn::ldx(BPF_B, 6, 0, 0));
+        }
+        Some(Defect::UninitRegister) => {
+            out.push(Insn::call(stapc_bpf::helpers::KTIME_GET_NS));
+            out.push(Insn::alu64_reg(BPF_ADD, 6, rng.pick(&[1u8, 2, 3, 4, 5])));
+        }
+        Some(Defect::MapValueOverrun) => {
+            out.push(Insn::st(BPF_W, 10, -128, 0));
+            out.push(Insn::mov64_reg(2, 10));
+            out.push(Insn::alu64_imm(BPF_ADD, 2, -128));
+            out.extend(Insn::ld_map(1, 0));
+            out.push(Insn::call(stapc_bpf::helpers::MAP_LOOKUP_ELEM));
+            out.push(Insn::jmp_imm(BPF_JEQ, 0, 0, 1));
+            out.push(Insn::ldx(BPF_W, 6, 0, (value_size - 3) as i16));
+        }
+        Some(Defect::UninitStack) => {
+            privileged = false;
+            out.push(Insn::ldx(BPF_DW, 6, 10, -256));
+        }
+    }
+    out.push(Insn::mov64_reg(0, 6));
+    out.push(Insn::exit());
+    let mut target = Target::new(KernelVersion::new(6, 18));
+    target.privileged = privileged;
+    CorpusProgram {
+        name: format!(
+            "generated/{seed}{}",
+            defect.map(|d| format!("-{d:?}")).unwrap_or_default()
+        ),
+        expect: match defect {
+            None => Expect::Accept,
+            Some(d) => Expect::Reject(d.message().into()),
+        },
+        prog_type: ProgramType::Kprobe,
+        target,
+        userspace: false,
+        insn: None,
+        maps,
+        insns: out,
+    }
+}

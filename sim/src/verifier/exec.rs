@@ -705,6 +705,13 @@ impl<'a> Verifier<'a> {
                     ));
                 }
                 let bits = i.off as u32;
+                if !matches!(bits, 8 | 16 | 32) {
+                    return Err(reject(
+                        K::InvalidInstruction,
+                        "BPF_MOV uses reserved fields",
+                        "A sign-extending move extends from 8, 16 or 32 bits.",
+                    ));
+                }
                 let r = if src.is_const() {
                     let sh = 64 - bits;
                     Reg::known((((src.var.value << sh) as i64) >> sh) as u64)
@@ -908,11 +915,11 @@ impl<'a> Verifier<'a> {
         st.regs[i.dst as usize] = match loaded {
             Some(r) if size == 8 => r,
             Some(r) if r.is_scalar() && !signed && r.umax <= mask => r,
-            _ if signed => {
+            _ if signed && size < 8 => {
                 let m = 1i64 << (size * 8 - 1);
                 Reg::unknown_signed(-m, m - 1)
             }
-            _ => Reg::unknown_upto((1u64 << (size * 8)) - 1),
+            _ => Reg::unknown_upto(mask),
         };
         Ok(())
     }
@@ -1627,8 +1634,8 @@ impl<'a> Verifier<'a> {
                     if self.strict() {
                         return Err(reject(K::UnboundedAccess, format!("R{regno} variable stack access prohibited for !root, var_off={} off={}", reg.var, reg.off), "Pass stack buffers to helpers at constant offsets."));
                     }
-                    let lo = reg.off as i64 + reg.smin;
-                    let hi = reg.off as i64 + reg.smax;
+                    let lo = (reg.off as i64).saturating_add(reg.smin);
+                    let hi = (reg.off as i64).saturating_add(reg.smax);
                     if reg.smin <= -MAX_VAR_OFF
                         || reg.smax >= MAX_VAR_OFF
                         || lo < -STACK_SIZE
