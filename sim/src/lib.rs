@@ -1,3 +1,25 @@
-//! stapc simulator: a userspace eBPF machine with tagged memory, maps and helpers, and whole-script sessions.
+//! stapc simulator: a userspace eBPF machine with tagged memory, maps and
+//! helpers, and whole-script sessions (`stapc --sim`).
+//!
+//! - `memory`: addresses are `(region, offset)` pairs, never host pointers;
+//!   every access is bounds-checked and a fault names the region and offset.
+//! - `machine`: `Code::new(&insns)` pre-decodes a program once;
+//!   `Machine::run` executes it with fuel, BPF-to-BPF calls and helpers.
+//! - `maps`: the `MapStore` trait and `SimMaps`, the in-memory maps.
+//! - `format`: printf records and SystemTap's histogram text.
+//! - `session`: `run(&Object, &SessionOptions, out, err)` plays a whole
+//!   compiled script through the event model of shared/conformance/README.md.
 #![forbid(unsafe_code)]
+
+pub mod format;
+mod helpers;
+pub mod machine;
+pub mod maps;
+pub mod memory;
+pub mod session;
 pub mod verifier;
+
+pub use machine::{Code, EventContext, ExecError, Machine, MachineOptions, RunOutcome};
+pub use maps::{MapError, MapStore, SimMaps};
+pub use memory::{Fault, Memory, RegionKind};
+pub use session::{handle_record, run, RecordAction, SessionOptions, SimError};

@@ -3,9 +3,9 @@
 //! branches, map lookups) are accepted, and one planted defect is reported
 //! with its message; limits and target changes behave like the kernel's.
 
+use bpf::insn::*;
+use bpf::{KernelVersion, MapDef, MapKind, ProgramType, Target};
 use proptest::prelude::*;
-use stapc_bpf::insn::*;
-use stapc_bpf::{KernelVersion, MapDef, MapKind, ProgramType, Target};
 use stapc_sim::verifier::corpus::{generate, Defect, Expect};
 use stapc_sim::verifier::{verify, VerifierErrorKind, VerifyOptions};
 
@@ -129,7 +129,7 @@ proptest! {
         let p = generate(seed, None);
         let o = VerifyOptions { target: p.target, prog_type: p.prog_type, userspace: false };
         let r = verify(&p.insns, &p.maps, &o);
-        prop_assert!(r.is_ok(), "{}: {:?}\n{}", p.name, r.err(), stapc_bpf::disasm::disasm_program(&p.insns));
+        prop_assert!(r.is_ok(), "{}: {:?}\n{}", p.name, r.err(), bpf::disasm::disasm_program(&p.insns));
     }
 
     #[test]

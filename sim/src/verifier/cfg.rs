@@ -3,7 +3,7 @@
 //! exit or jump, no unreachable instruction, no back-edge where loops are not
 //! allowed. Also a static register liveness used to prune states.
 
-use stapc_bpf::insn::*;
+use bpf::insn::*;
 
 /// Why the program's shape is rejected, with the kernel's message parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,16 +57,11 @@ pub fn successors(insns: &[Insn], pc: usize) -> (Option<i64>, Option<i64>) {
     }
 }
 
-pub fn check(insns: &[Insn], loops_allowed: bool) -> Result<Cfg, CfgError> {
+/// `check_subprogs`: every jump lands inside the program and the last slot
+/// is an exit or a jump. Runs before anything else looks at the program.
+pub fn check_subprogs(insns: &[Insn]) -> Result<(), CfgError> {
     let n = insns.len();
-    // check_subprogs: every jump lands inside the program.
     for (pc, i) in insns.iter().enumerate() {
-        if i.is_lddw() && pc + 1 < n {
-            continue;
-        }
-        if pc > 0 && insns[pc - 1].is_lddw() {
-            continue;
-        }
         if is_jump(i) {
             let to = jump_target(insns, pc);
             if to < 0 || to >= n as i64 {
@@ -78,11 +73,16 @@ pub fn check(insns: &[Insn], loops_allowed: bool) -> Result<Cfg, CfgError> {
         let ok = last.code == BPF_JMP | BPF_EXIT
             || last.code == BPF_JMP | BPF_JA
             || last.code == BPF_JMP32 | BPF_JA;
-        let second_half = n >= 2 && insns[n - 2].is_lddw();
-        if !ok || second_half {
+        if !ok {
             return Err(CfgError::LastNotExit);
         }
     }
+    Ok(())
+}
+
+/// `check_cfg`, after `check_subprogs` and the `lddw` checks passed.
+pub fn check(insns: &[Insn], loops_allowed: bool) -> Result<Cfg, CfgError> {
+    let n = insns.len();
     // check_cfg: depth-first walk, fall-through before branch, as the kernel.
     #[derive(Clone, Copy, PartialEq)]
     enum Color {

@@ -16,9 +16,9 @@
 //! ```
 //! Other `;` lines are comments.
 
-use stapc_bpf::asm::assemble;
-use stapc_bpf::insn::{Insn, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE};
-use stapc_bpf::{KernelVersion, MapDef, MapKind, ProgramType, Target};
+use bpf::asm::assemble;
+use bpf::insn::{Insn, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE};
+use bpf::{KernelVersion, MapDef, MapKind, ProgramType, Target};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expect {
@@ -294,7 +294,7 @@ impl Rng {
 /// construction, unless `defect` plants exactly one error (at the end, so
 /// everything before it is valid).
 pub fn generate(seed: u64, defect: Option<Defect>) -> CorpusProgram {
-    use stapc_bpf::insn::*;
+    use bpf::insn::*;
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let value_size = rng.pick(&[8u32, 16, 32, 64]);
     let maps = vec![MapDef {
@@ -403,7 +403,7 @@ pub fn generate(seed: u64, defect: Option<Defect>) -> CorpusProgram {
                 out.push(Insn::mov64_reg(2, 10));
                 out.push(Insn::alu64_imm(BPF_ADD, 2, -128));
                 out.extend(Insn::ld_map(1, 0));
-                out.push(Insn::call(stapc_bpf::helpers::MAP_LOOKUP_ELEM));
+                out.push(Insn::call(bpf::helpers::MAP_LOOKUP_ELEM));
                 let size = rng.pick(&[BPF_DW, BPF_W, BPF_B]);
                 let n: u32 = match size {
                     BPF_DW => 8,
@@ -442,15 +442,17 @@ pub fn generate(seed: u64, defect: Option<Defect>) -> CorpusProgram {
     match defect {
         None => {}
         Some(Defect::MissingNullCheck) => {
-            out.push(Insn::st(BPF_W, 10, -128, 0));
+            // A key the verifier cannot know, so even an array lookup may fail.
+            out.push(Insn::call(bpf::helpers::GET_PRANDOM_U32));
+            out.push(Insn::stx(BPF_W, 10, 0, -128));
             out.push(Insn::mov64_reg(2, 10));
             out.push(Insn::alu64_imm(BPF_ADD, 2, -128));
             out.extend(Insn::ld_map(1, 0));
-            out.push(Insn::call(stapc_bpf::helpers::MAP_LOOKUP_ELEM));
+            out.push(Insn::call(bpf::helpers::MAP_LOOKUP_ELEM));
             out.push(Insn::ldx(BPF_B, 6, 0, 0));
         }
         Some(Defect::UninitRegister) => {
-            out.push(Insn::call(stapc_bpf::helpers::KTIME_GET_NS));
+            out.push(Insn::call(bpf::helpers::KTIME_GET_NS));
             out.push(Insn::alu64_reg(BPF_ADD, 6, rng.pick(&[1u8, 2, 3, 4, 5])));
         }
         Some(Defect::MapValueOverrun) => {
@@ -458,7 +460,7 @@ pub fn generate(seed: u64, defect: Option<Defect>) -> CorpusProgram {
             out.push(Insn::mov64_reg(2, 10));
             out.push(Insn::alu64_imm(BPF_ADD, 2, -128));
             out.extend(Insn::ld_map(1, 0));
-            out.push(Insn::call(stapc_bpf::helpers::MAP_LOOKUP_ELEM));
+            out.push(Insn::call(bpf::helpers::MAP_LOOKUP_ELEM));
             out.push(Insn::jmp_imm(BPF_JEQ, 0, 0, 1));
             out.push(Insn::ldx(BPF_W, 6, 0, (value_size - 3) as i16));
         }

@@ -3,7 +3,7 @@
 //! a program may read or write, and what a read yields.
 
 use super::reg::Reg;
-use stapc_bpf::ProgramType;
+use bpf::ProgramType;
 
 /// `sizeof(struct pt_regs)` on x86-64.
 pub const PT_REGS_SIZE: i64 = 168;

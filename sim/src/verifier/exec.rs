@@ -11,9 +11,9 @@ use super::tnum::Tnum;
 use super::{
     entry_state, reject, Reject, VerifierError, VerifierErrorKind as K, VerifyOptions, VerifyStats,
 };
-use stapc_bpf::disasm::{check_insn, decode_text, Invalid};
-use stapc_bpf::insn::*;
-use stapc_bpf::{helpers as h, KernelVersion, MapDef, MapKind, ProgramType};
+use bpf::disasm::{check_insn, decode_text, Invalid};
+use bpf::insn::*;
+use bpf::{helpers as h, KernelVersion, MapDef, MapKind, ProgramType};
 
 /// The kernel's limit on pending branches (BPF_COMPLEXITY_LIMIT_JMP_SEQ).
 const JMP_SEQ_LIMIT: usize = 8192;
@@ -21,6 +21,10 @@ const JMP_SEQ_LIMIT: usize = 8192;
 /// (the kernel evicts instead; either way the count stays bounded).
 const MAX_STATES_PER_INSN: usize = 64;
 const STACK_SIZE: i64 = 512;
+/// From here on we use the wording observed on kernel 6.18 where it differs
+/// from the 5.12-era wording; the exact release of each change is not
+/// tracked, so kernels between 5.12 and this get the older text.
+const NEWEST_WORDING: KernelVersion = KernelVersion::new(6, 8);
 
 struct Checkpoint {
     state: State,
@@ -175,6 +179,7 @@ impl<'a> Verifier<'a> {
                 ),
             ));
         }
+        cfg::check_subprogs(self.insns).map_err(|e| self.cfg_error(e))?;
         self.check_ld_imm64()?;
         let loops = self.opts.target.bounded_loops() && !self.unpriv();
         let cfg = cfg::check(self.insns, loops).map_err(|e| self.cfg_error(e))?;
@@ -784,9 +789,11 @@ impl<'a> Verifier<'a> {
             reject(K::PointerArithmetic, m, format!("The verifier cannot keep a {t} pointer in bounds when it moves by an unbounded or huge amount; check the value's range (e.g. `if (x < N)` or `x &= MASK`) before adding it."))
         };
         if known && (val >= MAX_VAR_OFF || val <= -MAX_VAR_OFF) {
-            return Err(why(format!(
-                "math between {t} pointer and large imm {val} is not allowed"
-            )));
+            return Err(why(if self.kernel >= NEWEST_WORDING {
+                format!("math between {t} pointer and {val} is not allowed")
+            } else {
+                format!("math between {t} pointer and large imm {val} is not allowed")
+            }));
         }
         if reg.off as i64 >= MAX_VAR_OFF || reg.off as i64 <= -MAX_VAR_OFF {
             return Err(why(format!(
@@ -1152,11 +1159,16 @@ impl<'a> Verifier<'a> {
     ) -> Result<Option<Reg>, Reject> {
         let total = base.var.add(Tnum::known((base.off as i64 + off) as u64));
         if !total.is_aligned(size as u64) {
+            let var_text = if self.kernel >= NEWEST_WORDING && base.is_const() {
+                format!("{}", base.var.value as i64)
+            } else {
+                base.var.to_string()
+            };
             return Err(reject(
                 K::MisalignedAccess,
                 format!(
                     "misaligned stack access off {}+{}+{} size {size}",
-                    base.var, base.off, off
+                    var_text, base.off, off
                 ),
                 format!("Stack accesses of {size} bytes must be {size}-byte aligned."),
             ));
@@ -1376,6 +1388,7 @@ impl<'a> Verifier<'a> {
         let mut mems: Vec<(u8, Reg, bool)> = Vec::new();
         let mut alloc_size: Option<u64> = None;
         let mut release: Option<u32> = None;
+        let mut const_key: Option<u64> = None;
         let mem_types = if self.kernel >= v(6, 1) {
             "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
         } else if self.names.modern {
@@ -1428,6 +1441,9 @@ impl<'a> Verifier<'a> {
                         m.value_size
                     };
                     self.helper_mem(st, regno, &reg, size as i64, false, false)?;
+                    if *arg == Arg::MapKey {
+                        const_key = constant_key(st, &reg, size);
+                    }
                 }
                 Arg::Mem | Arg::UninitMem => {
                     if !is_mem {
@@ -1521,6 +1537,11 @@ impl<'a> Verifier<'a> {
                     release = Some(reg.ref_obj);
                 }
                 Arg::Func => {
+                    // A callback is an `lddw rX, func` (src 4), which we
+                    // refuse up front, so what is here is not a function.
+                    if reg.ty != RegType::NotInit {
+                        return Err(mismatch("func"));
+                    }
                     return Err(reject(
                         K::Unsupported,
                         format!(
@@ -1581,12 +1602,33 @@ impl<'a> Verifier<'a> {
         st.regs[0] = match p.ret {
             Ret::Integer => Reg::unknown(),
             Ret::Void => Reg::NOT_INIT,
-            Ret::MapValueOrNull => Reg {
-                map: map.unwrap_or(0),
-                id: self.new_id(),
-                ..Reg::pointer(RegType::MapValueOrNull)
-            },
+            Ret::MapValueOrNull => {
+                // Since 6.14 a lookup in an array with a constant key that is
+                // in range cannot fail, and the kernel drops the NULL case.
+                let m = map.and_then(|m| self.maps.get(m as usize));
+                let never_null = self.kernel >= v(6, 14)
+                    && self.opts.target.privileged
+                    && m.is_some_and(|m| {
+                        matches!(m.kind, MapKind::Array | MapKind::PerCpuArray)
+                            && const_key.is_some_and(|k| k < m.max_entries as u64)
+                    });
+                if never_null {
+                    Reg {
+                        map: map.unwrap_or(0),
+                        ..Reg::pointer(RegType::MapValue)
+                    }
+                } else {
+                    Reg {
+                        map: map.unwrap_or(0),
+                        id: self.new_id(),
+                        ..Reg::pointer(RegType::MapValueOrNull)
+                    }
+                }
+            }
             Ret::RingbufMemOrNull => {
+                // The kernel numbers the maybe-NULL pointer first, then the
+                // reference, and gives the pointer the reference's id.
+                self.new_id();
                 let id = self.new_id();
                 st.refs.push(RefState { id, insn: pc });
                 Reg {
@@ -1659,7 +1701,10 @@ impl<'a> Verifier<'a> {
                     return Ok(());
                 }
                 if o < -STACK_SIZE || o + size > 0 || size < 0 {
-                    let msg = if self.kernel >= v(5, 12) {
+                    let msg = if self.kernel >= NEWEST_WORDING {
+                        let dir = if uninit { "write to" } else { "read from" };
+                        format!("invalid {dir} stack R{regno} off={o} size={size}")
+                    } else if self.kernel >= v(5, 12) {
                         format!("invalid indirect access to stack R{regno} off={o} size={size}")
                     } else {
                         format!("invalid stack type R{regno} off={o} access_size={size}")
@@ -1700,7 +1745,11 @@ impl<'a> Verifier<'a> {
         if let Some(r) = st.refs.first() {
             return Err(reject(
                 K::UnreleasedReference,
-                format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn),
+                if self.kernel >= NEWEST_WORDING {
+                    format!("Unreleased reference id={} alloc_insn={}\nBPF_EXIT instruction in main prog would lead to reference leak", r.id, r.insn)
+                } else {
+                    format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn)
+                },
                 format!("The ring-buffer record reserved at instruction {} is neither submitted nor discarded on this path.", r.insn),
             ));
         }
@@ -1830,6 +1879,29 @@ impl<'a> Verifier<'a> {
             _ => Step::Next(fall),
         })
     }
+}
+
+/// The key a lookup uses when it is a constant on the stack: all-zero bytes,
+/// or a spilled constant of exactly the key's size (the kernel's
+/// `get_constant_map_key`).
+fn constant_key(st: &State, key: &Reg, size: u32) -> Option<u64> {
+    if key.ty != RegType::Stack || !key.is_const() {
+        return None;
+    }
+    let o = key.off as i64 + key.var.value as i64;
+    if o >= 0 || o + size as i64 > 0 {
+        return None;
+    }
+    if (0..size as i64).all(|k| st.byte(o + k) == SlotByte::Zero) {
+        return Some(0);
+    }
+    let (spi, byte) = slot_of(o);
+    let slot = st.stack.get(spi)?;
+    if byte == 0 && size == 8 && slot.is_spill() && slot.spill.is_scalar() && slot.spill.is_const()
+    {
+        return Some(slot.spill.var.value);
+    }
+    None
 }
 
 /// After a null check of the pointer with `id`: every copy becomes NULL

@@ -2,8 +2,8 @@
 //! `struct bpf_func_proto`), the kernel version each helper appeared in, and
 //! which program types may call which helper.
 
-use stapc_bpf::helpers as h;
-use stapc_bpf::{KernelVersion, ProgramType};
+use bpf::helpers as h;
+use bpf::{KernelVersion, ProgramType};
 
 /// What a helper expects in one argument register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -310,14 +310,17 @@ pub fn allowed(
     }
     // Outside tracing, only the kernel's base set: the user/kernel probe
     // reads joined it (for CAP_PERFMON) in the 6.x series, the pid/tgid
-    // helper in 6.10; the rest stayed tracing-only.
+    // uid/gid and comm helpers by 6.10 (all three load as socket filters on
+    // 6.18); bpf_probe_read and bpf_probe_read_str stayed tracing-only.
     let base_since = match id {
         h::PROBE_READ_USER
         | h::PROBE_READ_USER_STR
         | h::PROBE_READ_KERNEL
         | h::PROBE_READ_KERNEL_STR => Some(KernelVersion::new(6, 0)),
-        h::GET_CURRENT_PID_TGID => Some(KernelVersion::new(6, 10)),
-        h::PROBE_READ | h::PROBE_READ_STR | h::GET_CURRENT_UID_GID | h::GET_CURRENT_COMM => None,
+        h::GET_CURRENT_PID_TGID | h::GET_CURRENT_UID_GID | h::GET_CURRENT_COMM => {
+            Some(KernelVersion::new(6, 10))
+        }
+        h::PROBE_READ | h::PROBE_READ_STR => None,
         _ => Some(KernelVersion::new(0, 0)),
     };
     let tracing_only = base_since.is_none_or(|v| kernel < v);

@@ -28,8 +28,8 @@ mod tnum;
 
 pub use log::{parse_kernel_log, KernelLogRejection};
 
-use stapc_bpf::insn::Insn;
-use stapc_bpf::{MapDef, Object, ProgramType, Target};
+use bpf::insn::Insn;
+use bpf::{MapDef, Object, ProgramType, Target};
 use std::fmt;
 
 use reg::RegType;

@@ -243,7 +243,7 @@ impl Reg {
 /// `dst op= src` on two scalars, `alu32` for the 32-bit class. `op` is the
 /// BPF operation (high 4 bits of the opcode); `signed` for sdiv/smod.
 pub fn scalar_alu(op: u8, dst: &Reg, src: &Reg, alu32: bool) -> Reg {
-    use stapc_bpf::insn::*;
+    use bpf::insn::*;
     let (a, b) = if alu32 {
         if op == BPF_ARSH {
             (dst.sext32(), src.zext32())
@@ -410,7 +410,7 @@ pub enum Cmp {
 
 impl Cmp {
     pub fn from_op(op: u8) -> Option<Cmp> {
-        use stapc_bpf::insn::*;
+        use bpf::insn::*;
         Some(match op {
             BPF_JEQ => Cmp::Eq,
             BPF_JNE => Cmp::Ne,
@@ -629,7 +629,7 @@ pub fn scalar_covers(old: &Reg, new: &Reg) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stapc_bpf::insn::*;
+    use bpf::insn::*;
 
     #[test]
     fn and_bounds_the_value() {

@@ -4,7 +4,7 @@
 
 use super::reg::{scalar_covers, Reg, RegType};
 use super::tnum::Tnum;
-use stapc_bpf::{KernelVersion, MapDef};
+use bpf::{KernelVersion, MapDef};
 use std::fmt::Write as _;
 
 /// What one stack byte holds.

@@ -1,4 +1,4 @@
-; expect: invalid indirect access to stack R1 off=-16 size=32
+; expect: invalid write to stack R1 off=-16 size=32
 ; prog-type: kprobe
 ; insn: 3
 mov %r1, %r10

@@ -1,4 +1,4 @@
-; expect: invalid indirect access to stack R2 off=-2 size=4
+; expect: invalid read from stack R2 off=-2 size=4
 ; prog-type: kprobe
 ; map: m hash 4 16 64
 ; insn: 4

@@ -1,4 +1,5 @@
-; expect: invalid bpf_ld_imm64 insn
+; the second half of the lddw is missing, so the last slot is not an exit
+; expect: last insn is not an exit or jmp
 ; prog-type: kprobe
 ; insn: 1
 mov %r0, 0

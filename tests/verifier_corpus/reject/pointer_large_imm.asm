@@ -1,4 +1,4 @@
-; expect: math between fp pointer and large imm 536870912 is not allowed
+; expect: math between fp pointer and 536870912 is not allowed
 ; prog-type: kprobe
 ; insn: 1
 mov %r1, %r10

@@ -1,4 +1,4 @@
-; expect: Unreleased reference id=
+; expect: Unreleased reference id=2 alloc_insn=4
 ; prog-type: kprobe
 ; map: rb ringbuf 0 0 4096
 ; insn: 8

@@ -1,4 +1,4 @@
-; expect: misaligned stack access off (0x0; 0x0)+0+-4 size 8
+; expect: misaligned stack access off 0+0+-4 size 8
 ; prog-type: kprobe
 ; insn: 0
 stdw [%r10-4], 0

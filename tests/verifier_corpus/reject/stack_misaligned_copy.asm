@@ -1,4 +1,4 @@
-; expect: misaligned stack access off (0x0; 0x0)+-3+-8 size 4
+; expect: misaligned stack access off 0+-3+-8 size 4
 ; prog-type: kprobe
 ; insn: 2
 mov %r1, %r10

@@ -1,0 +1,461 @@
+//! The helper functions a simulated program can call: map access, time and
+//! task context, output (perf event array, ring buffer, trace_printk),
+//! `probe_read*` against simulated memory, callbacks (`for_each_map_elem`,
+//! `loop`), the bpf_conformance suite's "unwind", and stapc's own string
+//! helpers for userspace programs.
+//!
+//! Bad arguments that the kernel's verifier would have rejected (a scalar
+//! where a map is needed, a size beyond any buffer) are `ExecError`s;
+//! conditions a correct program must handle at run time (a missing key, a
+//! full buffer, an unreadable address for `probe_read`) return the kernel's
+//! negative errno.
+
+use crate::format;
+use crate::machine::{Code, ExecError, Halt, Machine};
+use crate::maps::MapError;
+use crate::memory::{self, RegionKind};
+use bpf::helpers as h;
+use bpf::MapKind;
+
+const EFAULT: u64 = -14i64 as u64;
+const EINVAL: u64 = -22i64 as u64;
+const E2BIG: u64 = -7i64 as u64;
+
+/// `bpf_loop` refuses more iterations than this (as Linux does).
+const MAX_LOOPS: u64 = 1 << 23;
+/// Largest buffer a helper copies at once.
+const MAX_HELPER_BYTES: u64 = 1 << 20;
+/// Ring buffer reservations open at once before `ringbuf_reserve` fails.
+const MAX_OPEN_RESERVATIONS: usize = 1024;
+
+impl Machine {
+    /// Run helper `id` with r1–r5 = `a`; returns r0.
+    pub(crate) fn call_helper(
+        &mut self,
+        code: &Code,
+        pc: usize,
+        id: i32,
+        a: [u64; 5],
+    ) -> Result<u64, Halt> {
+        let bad = |reason: String| -> Halt {
+            ExecError::BadHelperArg {
+                pc,
+                helper: id,
+                reason,
+            }
+            .into()
+        };
+        let mem_fault = |fault| -> Halt { ExecError::Memory { pc, fault }.into() };
+        match id {
+            h::MAP_LOOKUP_ELEM => {
+                let map = self.map_arg(pc, id, a[0])?;
+                let key = self.key_arg(pc, id, map, a[1])?;
+                let cpu = self.event.cpu;
+                match self.lookup_cached(map, &key, cpu) {
+                    Ok(p) => Ok(p.unwrap_or(0)),
+                    Err(e) => Err(bad(e.to_string())),
+                }
+            }
+            h::MAP_UPDATE_ELEM => {
+                let map = self.map_arg(pc, id, a[0])?;
+                let key = self.key_arg(pc, id, map, a[1])?;
+                let vs = self.store.def(map).map(|d| d.value_size).unwrap_or(0) as usize;
+                let value = self.mem.slice(a[2], vs).map_err(mem_fault)?.to_vec();
+                let cpu = self.event.cpu;
+                match self.store.update(map, &key, &value, a[3], Some(cpu)) {
+                    Ok(()) => {
+                        // Keep the run's copy (if a program holds a pointer to it) in step.
+                        let cached = self.cache_index.get(&(map, cpu)).and_then(|m| m.get(&key));
+                        if let Some(i) = cached.copied() {
+                            let c = &mut self.cache[i];
+                            c.original = value.clone();
+                            if let Some(r) = self.mem.region_mut(c.region) {
+                                r.data.copy_from_slice(&value);
+                            }
+                        }
+                        Ok(0)
+                    }
+                    Err(
+                        e @ (MapError::Full
+                        | MapError::Exists
+                        | MapError::NotFound
+                        | MapError::Invalid),
+                    ) => Ok(e.errno() as u64),
+                    Err(e) => Err(bad(e.to_string())),
+                }
+            }
+            h::MAP_DELETE_ELEM => {
+                let map = self.map_arg(pc, id, a[0])?;
+                let key = self.key_arg(pc, id, map, a[1])?;
+                match self.store.delete(map, &key) {
+                    Ok(()) => {
+                        for c in &mut self.cache {
+                            if c.map == map && c.key == key {
+                                c.live = false;
+                            }
+                        }
+                        for ((m, _), keys) in self.cache_index.iter_mut() {
+                            if *m == map {
+                                keys.remove(&key);
+                            }
+                        }
+                        Ok(0)
+                    }
+                    Err(e @ (MapError::NotFound | MapError::Invalid)) => Ok(e.errno() as u64),
+                    Err(e) => Err(bad(e.to_string())),
+                }
+            }
+            h::KTIME_GET_NS if self.opts.conformance => {
+                // bpf_conformance's "unwind": return r1; stop the program when it is 0.
+                if a[0] == 0 {
+                    Err(Halt::Unwind)
+                } else {
+                    Ok(a[0])
+                }
+            }
+            h::KTIME_GET_NS => Ok(self.event.time_ns),
+            h::GET_PRANDOM_U32 => {
+                // xorshift64*: deterministic for a given seed.
+                let mut x = self.rng;
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                self.rng = x;
+                Ok((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32 as u64)
+            }
+            h::GET_SMP_PROCESSOR_ID => Ok(self.event.cpu as u64),
+            h::GET_CURRENT_PID_TGID => Ok(((self.event.pid as u64) << 32) | self.event.tid as u64),
+            h::GET_CURRENT_UID_GID => Ok(((self.event.gid as u64) << 32) | self.event.uid as u64),
+            h::GET_CURRENT_COMM => {
+                let size = self.size_arg(pc, id, a[1])?;
+                if size == 0 {
+                    return Ok(EINVAL);
+                }
+                let comm = self.event.comm.as_bytes();
+                let buf = self.mem.slice_mut(a[0], size).map_err(mem_fault)?;
+                buf.fill(0);
+                let n = comm.len().min(size - 1);
+                buf[..n].copy_from_slice(&comm[..n]);
+                Ok(0)
+            }
+            h::PROBE_READ | h::PROBE_READ_KERNEL | h::PROBE_READ_USER => {
+                let size = self.size_arg(pc, id, a[1])?;
+                let src = self.mem.slice(a[2], size).map(|b| b.to_vec());
+                let dst = self.mem.slice_mut(a[0], size).map_err(mem_fault)?;
+                match src {
+                    Ok(b) => {
+                        dst.copy_from_slice(&b);
+                        Ok(0)
+                    }
+                    Err(_) => {
+                        dst.fill(0);
+                        Ok(EFAULT)
+                    }
+                }
+            }
+            h::PROBE_READ_STR | h::PROBE_READ_KERNEL_STR | h::PROBE_READ_USER_STR => {
+                let size = self.size_arg(pc, id, a[1])?;
+                let src = self.read_str_for_probe(a[2], size);
+                let dst = self.mem.slice_mut(a[0], size).map_err(mem_fault)?;
+                if size == 0 {
+                    return Ok(0);
+                }
+                match src {
+                    Some(s) => {
+                        dst[..s.len()].copy_from_slice(&s);
+                        dst[s.len()] = 0;
+                        Ok(s.len() as u64 + 1)
+                    }
+                    None => {
+                        dst.fill(0);
+                        Ok(EFAULT)
+                    }
+                }
+            }
+            h::TRACE_PRINTK => {
+                let size = self.size_arg(pc, id, a[1])?;
+                let fmt = self.mem.slice(a[0], size).map_err(mem_fault)?;
+                let end = fmt.iter().position(|&c| c == 0).unwrap_or(fmt.len());
+                let fmt = fmt[..end].to_vec();
+                let args = [a[2], a[3], a[4]];
+                let mem = &self.mem;
+                let text = format::trace_printk(&fmt, &args, |p| mem.read_cstr(p, 256).ok());
+                let n = text.len();
+                self.trace_log
+                    .push(String::from_utf8_lossy(&text).into_owned());
+                Ok(n as u64)
+            }
+            h::PERF_EVENT_OUTPUT => {
+                let map = self.map_arg(pc, id, a[1])?;
+                let size = self.size_arg(pc, id, a[4])?;
+                let data = self.mem.slice(a[3], size).map_err(mem_fault)?.to_vec();
+                let index = a[2] & 0xffff_ffff;
+                if a[2] >> 32 != 0 {
+                    return Ok(EINVAL);
+                }
+                let cpu = if index as i64 == h::BPF_F_CURRENT_CPU {
+                    self.event.cpu
+                } else {
+                    index as u32
+                };
+                if self.kind_of(map) != Some(MapKind::PerfEventArray) {
+                    return Err(bad("map is not a perf event array".into()));
+                }
+                match self.store.output(map, cpu, &data) {
+                    Ok(()) => Ok(0),
+                    Err(MapError::Full) => Ok(E2BIG),
+                    Err(MapError::NoSpace) => Ok(-28i64 as u64),
+                    Err(e) => Err(bad(e.to_string())),
+                }
+            }
+            h::RINGBUF_OUTPUT => {
+                let map = self.map_arg(pc, id, a[0])?;
+                let size = self.size_arg(pc, id, a[2])?;
+                let data = self.mem.slice(a[1], size).map_err(mem_fault)?.to_vec();
+                if self.kind_of(map) != Some(MapKind::RingBuf) {
+                    return Err(bad("map is not a ring buffer".into()));
+                }
+                match self.store.output(map, self.event.cpu, &data) {
+                    Ok(()) => Ok(0),
+                    Err(MapError::NoSpace) => Ok(-11i64 as u64),
+                    Err(e) => Err(bad(e.to_string())),
+                }
+            }
+            h::RINGBUF_RESERVE => {
+                let map = self.map_arg(pc, id, a[0])?;
+                let size = self.size_arg(pc, id, a[1])?;
+                if self.kind_of(map) != Some(MapKind::RingBuf) {
+                    return Err(bad("map is not a ring buffer".into()));
+                }
+                if self.reservations.len() >= MAX_OPEN_RESERVATIONS {
+                    return Ok(0);
+                }
+                match self.store.reserve(map, size as u32) {
+                    Ok(()) => {
+                        // Reuse the region of a finished sample, as the
+                        // kernel reuses ring space, so a loop of
+                        // reserve/submit does not grow memory.
+                        let kind = RegionKind::RingBufSample { map };
+                        let p = match self.free_samples.pop() {
+                            Some(id) => match self.mem.region_mut(id) {
+                                Some(r) => {
+                                    r.kind = kind;
+                                    r.data.clear();
+                                    r.data.resize(size, 0);
+                                    r.writable = true;
+                                    memory::addr(id, 0)
+                                }
+                                None => self.mem.add_dynamic(kind, vec![0; size], true),
+                            },
+                            None => self.mem.add_dynamic(kind, vec![0; size], true),
+                        };
+                        self.reservations
+                            .insert(memory::split(p).0, (map, size as u32));
+                        Ok(p)
+                    }
+                    Err(_) => Ok(0),
+                }
+            }
+            h::RINGBUF_SUBMIT | h::RINGBUF_DISCARD => {
+                let (region, off) = memory::split(a[0]);
+                let Some((map, size)) = self.reservations.remove(&region).filter(|_| off == 0)
+                else {
+                    return Err(bad("pointer is not a ring buffer reservation".into()));
+                };
+                let data = self
+                    .mem
+                    .region(region)
+                    .map(|r| r.data.clone())
+                    .unwrap_or_default();
+                let commit = (id == h::RINGBUF_SUBMIT).then_some(&data[..]);
+                self.store
+                    .commit(map, size, commit)
+                    .map_err(|e| bad(e.to_string()))?;
+                // A pointer to a finished sample no longer reaches any bytes.
+                if let Some(r) = self.mem.region_mut(region) {
+                    r.data.clear();
+                    r.writable = false;
+                }
+                self.free_samples.push(region);
+                Ok(0)
+            }
+            h::FOR_EACH_MAP_ELEM => {
+                let map = self.map_arg(pc, id, a[0])?;
+                let target = self.func_arg(pc, id, code, a[1])?;
+                if a[3] != 0 {
+                    return Ok(EINVAL);
+                }
+                let cpu = self.event.cpu;
+                let mut key: Option<Vec<u8>> = None;
+                let mut n = 0u64;
+                loop {
+                    let next = self
+                        .store
+                        .next_key(map, key.as_deref())
+                        .map_err(|e| bad(e.to_string()))?;
+                    let Some(k) = next else { break };
+                    // An element deleted meanwhile has no value: skip it.
+                    if let Some(vp) = self
+                        .lookup_cached(map, &k, cpu)
+                        .map_err(|e| bad(e.to_string()))?
+                    {
+                        // One key region per (map, key) and run keeps
+                        // repeated iterations from growing memory.
+                        let kp = match self.key_regions.get(&(map, k.clone())) {
+                            Some(&p) => p,
+                            None => {
+                                let p = self.mem.add_dynamic(
+                                    RegionKind::MapKey { map },
+                                    k.clone(),
+                                    false,
+                                );
+                                self.key_regions.insert((map, k.clone()), p);
+                                p
+                            }
+                        };
+                        n += 1;
+                        let r = self.invoke(code, pc, target, [a[0], kp, vp, a[2], 0])?;
+                        if r != 0 {
+                            break;
+                        }
+                    }
+                    key = Some(k);
+                }
+                Ok(n)
+            }
+            h::LOOP => {
+                let target = self.func_arg(pc, id, code, a[1])?;
+                if a[3] != 0 {
+                    return Ok(EINVAL);
+                }
+                if a[0] > MAX_LOOPS {
+                    return Ok(E2BIG);
+                }
+                let mut i = 0;
+                while i < a[0] {
+                    let r = self.invoke(code, pc, target, [i, a[2], 0, 0, 0])?;
+                    i += 1;
+                    if r != 0 {
+                        break;
+                    }
+                }
+                Ok(i)
+            }
+            h::STAPC_STR_CONCAT => {
+                let size = self.size_arg(pc, id, a[3])?;
+                if size == 0 {
+                    return Ok(0);
+                }
+                let mut s = self.mem.read_cstr(a[1], size).map_err(mem_fault)?;
+                let b = self.mem.read_cstr(a[2], size).map_err(mem_fault)?;
+                s.extend_from_slice(&b);
+                s.truncate(size - 1);
+                let dst = self.mem.slice_mut(a[0], size).map_err(mem_fault)?;
+                dst.fill(0);
+                dst[..s.len()].copy_from_slice(&s);
+                Ok(0)
+            }
+            h::STAPC_STR_COMPARE => {
+                let size = self.size_arg(pc, id, a[2])?;
+                let x = self.mem.read_cstr(a[0], size).map_err(mem_fault)?;
+                let y = self.mem.read_cstr(a[1], size).map_err(mem_fault)?;
+                Ok(match x.cmp(&y) {
+                    std::cmp::Ordering::Less => -1i64 as u64,
+                    std::cmp::Ordering::Equal => 0,
+                    std::cmp::Ordering::Greater => 1,
+                })
+            }
+            _ => Err(ExecError::UnknownHelper { pc, id }.into()),
+        }
+    }
+
+    /// Call the BPF function at `target` in a new frame (callbacks).
+    fn invoke(
+        &mut self,
+        code: &Code,
+        pc: usize,
+        target: usize,
+        args: [u64; 5],
+    ) -> Result<u64, Halt> {
+        let saved = self.depth;
+        if saved + 1 >= memory::MAX_FRAMES {
+            return Err(ExecError::CallDepth { pc }.into());
+        }
+        self.depth = saved + 1;
+        let r = self.exec(code, target, args);
+        self.depth = saved;
+        r
+    }
+
+    fn kind_of(&self, map: u32) -> Option<MapKind> {
+        self.store.def(map).map(|d| d.kind)
+    }
+
+    fn map_arg(&self, pc: usize, helper: i32, v: u64) -> Result<u32, Halt> {
+        match self.mem.kind_of(v) {
+            Some(RegionKind::Map { map }) if memory::split(v).1 == 0 => Ok(map),
+            _ => Err(ExecError::BadHelperArg {
+                pc,
+                helper,
+                reason: format!("0x{v:x} is not a map"),
+            }
+            .into()),
+        }
+    }
+
+    fn key_arg(&self, pc: usize, _helper: i32, map: u32, p: u64) -> Result<Vec<u8>, Halt> {
+        let ks = self.store.def(map).map(|d| d.key_size).unwrap_or(0) as usize;
+        self.mem
+            .slice(p, ks)
+            .map(|b| b.to_vec())
+            .map_err(|fault| ExecError::Memory { pc, fault }.into())
+    }
+
+    fn size_arg(&self, pc: usize, helper: i32, v: u64) -> Result<usize, Halt> {
+        if v > MAX_HELPER_BYTES {
+            return Err(ExecError::BadHelperArg {
+                pc,
+                helper,
+                reason: format!("size {} is too large", v as i64),
+            }
+            .into());
+        }
+        Ok(v as usize)
+    }
+
+    fn func_arg(&self, pc: usize, helper: i32, code: &Code, v: u64) -> Result<usize, Halt> {
+        match memory::split(v) {
+            (memory::CODE_REGION, t) if (t as usize) < code.len() => Ok(t as usize),
+            _ => Err(ExecError::BadHelperArg {
+                pc,
+                helper,
+                reason: format!("0x{v:x} is not a function"),
+            }
+            .into()),
+        }
+    }
+
+    /// The bytes `probe_read_str` copies from `src` into a `size`-byte
+    /// buffer (without the NUL), or `None` when the read faults first.
+    fn read_str_for_probe(&self, src: u64, size: usize) -> Option<Vec<u8>> {
+        if size == 0 {
+            return Some(Vec::new());
+        }
+        let (id, off) = memory::split(src);
+        if id == 0 {
+            return None;
+        }
+        let r = self.mem.region(id)?;
+        if matches!(r.kind, RegionKind::Map { .. } | RegionKind::Code) {
+            return None;
+        }
+        let rest = r.data.get(off as usize..)?;
+        let limit = size - 1;
+        match rest.iter().take(limit).position(|&c| c == 0) {
+            Some(n) => Some(rest[..n].to_vec()),
+            None if rest.len() >= limit => Some(rest[..limit].to_vec()),
+            // The region ends before a NUL or the buffer's end: a fault.
+            None => None,
+        }
+    }
+}

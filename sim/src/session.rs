@@ -1,0 +1,506 @@
+//! A whole compiled script on the simulator (`stapc --sim`), following the
+//! event model of shared/conformance/README.md and the runtime conventions
+//! (maps, records, control flag) of the object: `begin` programs by
+//! priority, then synthetic kernel events in simulated-time order, then `end`
+//! (or `error` after an uncaught error) programs; after every program run
+//! the output map is drained and its records printed.
+
+use crate::format;
+use crate::machine::{Code, EventContext, ExecError, Machine, MachineOptions};
+use crate::maps::{MapError, MapStore, SimMaps, BPF_ANY};
+use bpf::object::{control, record};
+use bpf::{MapKind, Object, ProbeKind, ProgramType};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::io::Write;
+
+/// How often a kernel probe without a period of its own fires (1 ms).
+pub const DEFAULT_EVENT_PERIOD_NS: u64 = 1_000_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Simulated time after which no more events fire (`--sim-duration`).
+    pub duration_ns: u64,
+    /// `-x PID`: kernel probe events come from this process.
+    pub target_pid: Option<i64>,
+    /// Instructions one program run may execute.
+    pub fuel: u64,
+    /// Simulated CPUs (per-CPU maps get one copy each; `timer.profile` fires on each).
+    pub cpus: u32,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            duration_ns: 10_000_000_000,
+            target_pid: None,
+            fuel: 200_000_000,
+            cpus: 1,
+        }
+    }
+}
+
+/// Why a session could not run at all (as opposed to a script that fails,
+/// which is an exit status and a message on stderr).
+#[derive(Debug)]
+pub enum SimError {
+    /// A map of the object cannot be created or initialised.
+    Map {
+        map: String,
+        error: MapError,
+    },
+    /// The object breaks the runtime conventions (e.g. no usable output map).
+    BadObject(String),
+    Io(std::io::Error),
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SimError::Map { map, error } => write!(f, "map `{map}`: {error}"),
+            SimError::BadObject(m) => write!(f, "invalid object: {m}"),
+            SimError::Io(e) => write!(f, "output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SimError {}
+
+impl From<std::io::Error> for SimError {
+    fn from(e: std::io::Error) -> SimError {
+        SimError::Io(e)
+    }
+}
+
+/// Bytes of (zeroed) context a program of this type sees: x86-64 `pt_regs`
+/// for kprobes, `bpf_perf_event_data` for perf events, a tracepoint record
+/// large enough for every field, nothing for userspace programs.
+fn context_size(t: ProgramType) -> usize {
+    match t {
+        ProgramType::Syscall => 0,
+        ProgramType::Kprobe => 168,
+        ProgramType::PerfEvent => 184,
+        ProgramType::Tracepoint | ProgramType::RawTracepoint | ProgramType::SocketFilter => 512,
+    }
+}
+
+/// What one output record asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordAction {
+    /// PRINTF: its text was written to `out`.
+    Printed,
+    /// EXIT: the session is stopping.
+    Exit,
+    /// ERROR: the message was written to `err`; `error` probes, status 1.
+    Error,
+    /// A record that breaks the runtime conventions (reported on `err`).
+    Malformed,
+}
+
+/// Handle one record from the output map as runtime.md says: PRINTF is
+/// formatted with `obj.formats[id]` to `out`, ERROR prints
+/// `ERROR: {message} {location}` to `err`. Shared by the simulator's
+/// session and the loader's runtime (which drains the kernel's buffer).
+pub fn handle_record(
+    obj: &Object,
+    r: &[u8],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<RecordAction> {
+    let header = record::HEADER_SIZE as usize;
+    if r.len() < header {
+        writeln!(
+            err,
+            "ERROR: simulator: output record of {} bytes has no header",
+            r.len()
+        )?;
+        return Ok(RecordAction::Malformed);
+    }
+    let kind = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+    let id = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
+    let body = &r[header..];
+    match kind {
+        record::PRINTF => {
+            let Some(f) = obj.formats.get(id as usize) else {
+                writeln!(
+                    err,
+                    "ERROR: simulator: printf record names format #{id}, which does not exist"
+                )?;
+                return Ok(RecordAction::Malformed);
+            };
+            match format::format_record(f, obj.max_string_len, body) {
+                Ok(text) => {
+                    out.write_all(&text)?;
+                    Ok(RecordAction::Printed)
+                }
+                Err(e) => {
+                    writeln!(err, "ERROR: simulator: printf record for {:?}: {e}", f.text)?;
+                    Ok(RecordAction::Malformed)
+                }
+            }
+        }
+        record::EXIT => Ok(RecordAction::Exit),
+        record::ERROR => {
+            let Some(e) = obj.errors.get(id as usize) else {
+                writeln!(err, "ERROR: runtime error #{id}")?;
+                return Ok(RecordAction::Error);
+            };
+            // `error(msg)` sends its message as one string argument.
+            let n = obj.max_string_len as usize;
+            let message = if body.len() >= n && n > 0 {
+                let s = &body[..n];
+                let end = s.iter().position(|&c| c == 0).unwrap_or(n);
+                String::from_utf8_lossy(&s[..end]).into_owned()
+            } else {
+                e.message.clone()
+            };
+            if e.location.is_empty() {
+                writeln!(err, "ERROR: {message}")?;
+            } else {
+                writeln!(err, "ERROR: {message} {}", e.location)?;
+            }
+            Ok(RecordAction::Error)
+        }
+        _ => {
+            writeln!(
+                err,
+                "ERROR: simulator: output record of unknown kind {kind}"
+            )?;
+            Ok(RecordAction::Malformed)
+        }
+    }
+}
+
+/// What the records of one drain said.
+#[derive(Default)]
+struct Drained {
+    exit: bool,
+    error: bool,
+    /// A malformed record: the session cannot go on.
+    broken: bool,
+}
+
+struct Session<'a> {
+    obj: &'a Object,
+    machine: Machine,
+    codes: Vec<Code>,
+    output: u32,
+    control: u32,
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    opts: &'a SessionOptions,
+    now: u64,
+    errored: bool,
+    faulted: bool,
+}
+
+/// Run `obj` to completion; returns the script's exit status (0, or 1 after
+/// an uncaught error or an execution fault).
+pub fn run(
+    obj: &Object,
+    opts: &SessionOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, SimError> {
+    let store = SimMaps::new(&obj.maps, opts.cpus).map_err(|error| {
+        let map = match &error {
+            MapError::BadDef { map, .. } => obj.maps.get(*map as usize).map(|m| m.name.clone()),
+            _ => None,
+        };
+        SimError::Map {
+            map: map.unwrap_or_default(),
+            error,
+        }
+    })?;
+    let mut store: Box<dyn MapStore> = Box::new(store);
+    for (i, m) in obj.maps.iter().enumerate() {
+        for (k, v) in &m.init {
+            store
+                .update(i as u32, k, v, BPF_ANY, None)
+                .map_err(|error| SimError::Map {
+                    map: m.name.clone(),
+                    error,
+                })?;
+        }
+    }
+    let output = obj.output_map;
+    match obj.maps.get(output as usize).map(|m| m.kind) {
+        Some(MapKind::RingBuf | MapKind::PerfEventArray) => {}
+        _ => {
+            return Err(SimError::BadObject(format!(
+                "output map #{output} is not a ring buffer or perf event array"
+            )))
+        }
+    }
+    let control = obj.control_map;
+    match obj.maps.get(control as usize) {
+        Some(m)
+            if m.kind == MapKind::Array
+                && m.key_size == 4
+                && m.value_size >= control::VALUE_SIZE => {}
+        _ => {
+            return Err(SimError::BadObject(format!(
+                "control map #{control} is not a 16-byte array"
+            )))
+        }
+    }
+    let machine_opts = MachineOptions {
+        fuel: opts.fuel,
+        ..MachineOptions::default()
+    };
+    let mut s = Session {
+        obj,
+        machine: Machine::new(store, machine_opts),
+        codes: obj.programs.iter().map(|p| Code::new(&p.insns)).collect(),
+        output,
+        control,
+        out,
+        err,
+        opts,
+        now: 0,
+        errored: false,
+        faulted: false,
+    };
+    s.run_all()?;
+    let dropped = s.machine.store().dropped(output);
+    if dropped > 0 {
+        writeln!(
+            s.err,
+            "WARNING: {dropped} output records were dropped (buffer full)"
+        )?;
+    }
+    s.out.flush()?;
+    Ok(if s.errored || s.faulted { 1 } else { 0 })
+}
+
+impl Session<'_> {
+    /// Indexes of the programs of one userspace kind, by priority then source order.
+    fn userspace(&self, want: fn(&ProbeKind) -> Option<i64>) -> Vec<usize> {
+        let mut v: Vec<(i64, usize)> = self
+            .obj
+            .programs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| want(&p.kind).map(|prio| (prio, i)))
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, i)| i).collect()
+    }
+
+    fn run_all(&mut self) -> Result<(), SimError> {
+        let begins = self.userspace(|k| match k {
+            ProbeKind::Begin { priority } => Some(*priority),
+            _ => None,
+        });
+        let mut stopping = false;
+        for i in begins {
+            if self.exit_flag()? {
+                stopping = true;
+                break;
+            }
+            stopping |= self.run_program(i, self.userspace_event())?;
+            if self.faulted {
+                return Ok(());
+            }
+        }
+        if !stopping && !self.exit_flag()? {
+            self.run_events()?;
+            if self.faulted {
+                return Ok(());
+            }
+        }
+        let finals = if self.errored {
+            self.userspace(|k| match k {
+                ProbeKind::Error { priority } => Some(*priority),
+                _ => None,
+            })
+        } else {
+            self.userspace(|k| match k {
+                ProbeKind::End { priority } => Some(*priority),
+                _ => None,
+            })
+        };
+        for i in finals {
+            // Every end (or error) probe runs, whatever an earlier one did.
+            self.set_exit_flag(0)?;
+            self.run_program(i, self.userspace_event())?;
+            if self.faulted {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn userspace_event(&self) -> EventContext {
+        EventContext {
+            time_ns: self.now,
+            ..EventContext::default()
+        }
+    }
+
+    fn kernel_event(&self, cpu: u32) -> EventContext {
+        let mut e = EventContext {
+            time_ns: self.now,
+            cpu,
+            ..EventContext::default()
+        };
+        if let Some(pid) = self.opts.target_pid {
+            e.pid = pid as u32;
+            e.tid = pid as u32;
+        }
+        e
+    }
+
+    /// Fire kernel probes in time order until exit, the duration, or no
+    /// probe can fire.
+    fn run_events(&mut self) -> Result<(), SimError> {
+        let mut queue: BinaryHeap<Reverse<(u64, usize, u32)>> = BinaryHeap::new();
+        let mut periods = vec![0u64; self.obj.programs.len()];
+        for (i, p) in self.obj.programs.iter().enumerate() {
+            let (period, all_cpus) = match &p.kind {
+                k if k.is_userspace() => continue,
+                ProbeKind::Timer { period_ns, profile } => (*period_ns, *profile),
+                _ => (DEFAULT_EVENT_PERIOD_NS, false),
+            };
+            if period == 0 {
+                continue;
+            }
+            periods[i] = period;
+            let cpus = if all_cpus {
+                self.machine.store().cpus()
+            } else {
+                1
+            };
+            for cpu in 0..cpus {
+                queue.push(Reverse((period, i, cpu)));
+            }
+        }
+        while let Some(Reverse((t, i, cpu))) = queue.pop() {
+            if t > self.opts.duration_ns {
+                break;
+            }
+            self.now = t;
+            let stop = self.run_program(i, self.kernel_event(cpu))?;
+            if self.faulted || stop || self.exit_flag()? {
+                break;
+            }
+            if let Some(next) = t.checked_add(periods[i]) {
+                queue.push(Reverse((next, i, cpu)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Run program `i` once, then drain and print its output; returns true
+    /// when the session should stop (exit or an uncaught error).
+    fn run_program(&mut self, i: usize, event: EventContext) -> Result<bool, SimError> {
+        let prog = &self.obj.programs[i];
+        self.machine.set_event(event);
+        self.machine
+            .store_mut()
+            .set_buffer_limits(!prog.kind.is_userspace());
+        let ctx = vec![0u8; context_size(prog.kind.program_type())];
+        let result = self.machine.run(&self.codes[i], &ctx);
+        for line in std::mem::take(&mut self.machine.trace_log) {
+            writeln!(self.err, "trace_printk: {}", line.trim_end_matches('\n'))?;
+        }
+        // Records sent before a fault are still printed.
+        let drained = self.drain()?;
+        if let Err(e) = result {
+            self.report_fault(i, &e)?;
+            return Ok(true);
+        }
+        if drained.broken {
+            self.faulted = true;
+            return Ok(true);
+        }
+        if drained.error || self.error_count()? > 0 {
+            self.errored = true;
+        }
+        Ok(drained.exit || drained.error)
+    }
+
+    fn report_fault(&mut self, i: usize, e: &ExecError) -> Result<(), SimError> {
+        let prog = &self.obj.programs[i];
+        let at = match prog.line_of(e.pc() as u32) {
+            Some(l) => format!(" (near {}:{}:{})", self.obj.source_name, l.line, l.col),
+            None => String::new(),
+        };
+        writeln!(
+            self.err,
+            "ERROR: simulator: program {} ({}) failed: {e}{at}",
+            prog.name, prog.point
+        )?;
+        self.faulted = true;
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<Drained, SimError> {
+        let records = self
+            .machine
+            .store_mut()
+            .drain(self.output)
+            .map_err(|error| SimError::Map {
+                map: self.obj.maps[self.output as usize].name.clone(),
+                error,
+            })?;
+        let mut d = Drained::default();
+        for r in records {
+            if d.broken {
+                break;
+            }
+            self.record(&r, &mut d)?;
+        }
+        self.out.flush()?;
+        Ok(d)
+    }
+
+    fn record(&mut self, r: &[u8], d: &mut Drained) -> Result<(), SimError> {
+        match handle_record(self.obj, r, &mut *self.out, &mut *self.err)? {
+            RecordAction::Printed => {}
+            RecordAction::Exit => d.exit = true,
+            RecordAction::Error => d.error = true,
+            RecordAction::Malformed => d.broken = true,
+        }
+        Ok(())
+    }
+
+    fn control_value(&mut self) -> Result<Vec<u8>, SimError> {
+        let name = &self.obj.maps[self.control as usize].name;
+        let v = self
+            .machine
+            .store_mut()
+            .lookup(self.control, &0u32.to_le_bytes(), 0)
+            .map_err(|error| SimError::Map {
+                map: name.clone(),
+                error,
+            })?;
+        v.ok_or_else(|| SimError::BadObject("control map has no entry 0".into()))
+    }
+
+    fn control_word(&mut self, off: i16) -> Result<u64, SimError> {
+        let v = self.control_value()?;
+        let o = off as usize;
+        Ok(u64::from_le_bytes(v[o..o + 8].try_into().unwrap_or([0; 8])))
+    }
+
+    fn exit_flag(&mut self) -> Result<bool, SimError> {
+        Ok(self.control_word(control::EXIT_FLAG)? != 0)
+    }
+
+    fn error_count(&mut self) -> Result<u64, SimError> {
+        self.control_word(control::ERROR_COUNT)
+    }
+
+    fn set_exit_flag(&mut self, v: u64) -> Result<(), SimError> {
+        let mut value = self.control_value()?;
+        let o = control::EXIT_FLAG as usize;
+        value[o..o + 8].copy_from_slice(&v.to_le_bytes());
+        let name = self.obj.maps[self.control as usize].name.clone();
+        self.machine
+            .store_mut()
+            .update(self.control, &0u32.to_le_bytes(), &value, BPF_ANY, None)
+            .map_err(|error| SimError::Map { map: name, error })
+    }
+}
