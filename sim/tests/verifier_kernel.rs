@@ -124,7 +124,7 @@ fn mini_verifier_agrees_with_the_kernel() {
     };
     let mut target = Target::new(host);
     target.privileged = true;
-    let (mut agree, mut total, mut same_message, mut both_reject) = (0, 0, 0, 0);
+    let (mut agree, mut total, mut same_message, mut both_reject, mut same_insn) = (0, 0, 0, 0, 0);
     let mut unsafe_accepts = Vec::new();
     let mut notes = Vec::new();
     for p in corpus() {
@@ -150,6 +150,14 @@ fn mini_verifier_agrees_with_the_kernel() {
                 agree += 1;
                 both_reject += 1;
                 let first = e.message.lines().next().unwrap_or("");
+                if *insn == Some(e.insn) {
+                    same_insn += 1;
+                } else {
+                    notes.push(format!(
+                        "{}: both reject, the kernel's log names insn {:?}, ours {}",
+                        p.name, insn, e.insn
+                    ));
+                }
                 if message.contains(first) {
                     same_message += 1;
                 } else {
@@ -174,7 +182,7 @@ fn mini_verifier_agrees_with_the_kernel() {
     let _ = writeln!(err, "verifier agreement: {agree} of {total}");
     let _ = writeln!(
         err,
-        "same first message line when both reject: {same_message} of {both_reject}"
+        "same first message line when both reject: {same_message} of {both_reject}, same instruction: {same_insn}"
     );
     for n in &notes {
         let _ = writeln!(err, "  {n}");

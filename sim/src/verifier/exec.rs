@@ -181,7 +181,9 @@ impl<'a> Verifier<'a> {
         }
         cfg::check_subprogs(self.insns).map_err(|e| self.cfg_error(e))?;
         self.check_ld_imm64()?;
-        let loops = self.opts.target.bounded_loops() && !self.unpriv();
+        // stapc's userspace programs run on the simulator, which has no
+        // loop restriction; the kernel's rule applies to kernel programs.
+        let loops = (self.opts.target.bounded_loops() || self.opts.userspace) && !self.unpriv();
         let cfg = cfg::check(self.insns, loops).map_err(|e| self.cfg_error(e))?;
         let entry = State::new(RegType::Ctx);
         self.pending.push(Pending {

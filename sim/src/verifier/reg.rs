@@ -214,6 +214,13 @@ impl Reg {
 
     /// The low 32 bits sign-extended to 64 (what signed JMP32 compares).
     pub fn sext32(&self) -> Reg {
+        if self.smin >= i32::MIN as i64 && self.smax <= i32::MAX as i64 {
+            // The value fits in 32 signed bits: it is its own extension.
+            return Reg {
+                ty: RegType::Scalar,
+                ..*self
+            };
+        }
         let z = self.zext32();
         if z.umax <= i32::MAX as u64 {
             return z;

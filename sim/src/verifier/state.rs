@@ -131,12 +131,16 @@ impl State {
 #[derive(Clone, Copy, Debug)]
 pub struct Names {
     pub modern: bool,
+    /// The 6.6+ state format: `map=name`, no `off=0`, merged 64/32-bit
+    /// bounds (`smin=smin32=0,smax=umax=smax32=umax32=15`).
+    pub v66: bool,
 }
 
 impl Names {
     pub fn new(k: KernelVersion) -> Names {
         Names {
             modern: k >= KernelVersion::new(5, 18),
+            v66: k >= KernelVersion::new(6, 6),
         }
     }
 
@@ -173,27 +177,77 @@ impl Names {
     }
 }
 
-fn num(v: u64) -> String {
-    let s = v as i64;
-    if (-512..=512).contains(&s) {
-        format!("{s}")
+/// `verbose_snum`: small numbers in decimal, others in hex.
+fn snum(v: i64) -> String {
+    if (-512..=512).contains(&v) {
+        format!("{v}")
+    } else {
+        format!("{:#x}", v as u64)
+    }
+}
+
+/// `verbose_unum`.
+fn unum(v: u64) -> String {
+    if v <= 512 {
+        format!("{v}")
     } else {
         format!("{v:#x}")
     }
 }
 
-fn bounds(r: &Reg, out: &mut Vec<String>) {
-    if r.smin != i64::MIN {
-        out.push(format!("smin={}", r.smin));
-    }
-    if r.smax != i64::MAX {
-        out.push(format!("smax={}", r.smax));
-    }
-    if r.umin != 0 {
-        out.push(format!("umin={}", r.umin));
-    }
-    if r.umax != u64::MAX {
-        out.push(format!("umax={}", r.umax));
+/// The bounds that are not the defaults. Before 6.6: 64-bit only, one
+/// field each. From 6.6: 64- and 32-bit, equal values merged as the
+/// kernel's `print_scalar_ranges` does.
+fn bounds(r: &Reg, names: Names, out: &mut Vec<String>) {
+    if !names.v66 {
+        if r.smin != i64::MIN {
+            out.push(format!("smin={}", r.smin));
+        }
+        if r.smax != i64::MAX {
+            out.push(format!("smax={}", r.smax));
+        }
+        if r.umin != 0 {
+            out.push(format!("umin={}", r.umin));
+        }
+        if r.umax != u64::MAX {
+            out.push(format!("umax={}", r.umax));
+        }
+    } else {
+        let z = r.zext32();
+        let sx = r.sext32();
+        // (name, value, signed, omitted)
+        let mut m: [(&str, u64, bool, bool); 8] = [
+            ("smin", r.smin as u64, true, r.smin == i64::MIN),
+            ("smax", r.smax as u64, true, r.smax == i64::MAX),
+            ("umin", r.umin, false, r.umin == 0),
+            ("umax", r.umax, false, r.umax == u64::MAX),
+            ("smin32", sx.smin as u64, true, sx.smin <= i32::MIN as i64),
+            ("smax32", sx.smax as u64, true, sx.smax >= i32::MAX as i64),
+            ("umin32", z.umin, false, z.umin == 0),
+            ("umax32", z.umax, false, z.umax >= u32::MAX as u64),
+        ];
+        for i in 0..m.len() {
+            if m[i].3 {
+                continue;
+            }
+            let neg1 = m[i].2 && (m[i].1 as i64) < 0;
+            let mut field = format!("{}=", m[i].0);
+            let mut j = i + 2;
+            while j < m.len() {
+                let neg2 = m[j].2 && (m[j].1 as i64) < 0;
+                if !m[j].3 && neg1 == neg2 && m[i].1 == m[j].1 {
+                    field.push_str(&format!("{}=", m[j].0));
+                    m[j].3 = true;
+                }
+                j += 2;
+            }
+            field.push_str(&if m[i].2 {
+                snum(m[i].1 as i64)
+            } else {
+                unum(m[i].1)
+            });
+            out.push(field);
+        }
     }
     if !r.var.is_unknown() {
         out.push(format!("var_off={}", r.var));
@@ -201,17 +255,18 @@ fn bounds(r: &Reg, out: &mut Vec<String>) {
 }
 
 /// One register as the kernel log prints it: `5`, `scalar(umax=255,...)`,
-/// `ctx()`, `fp-8`, `map_value_or_null(id=1,off=0,ks=4,vs=16)`.
+/// `ctx()`, `fp-8`, `map_value_or_null(id=1,off=0,ks=4,vs=16)` (6.6+:
+/// `map_value_or_null(id=1,map=counts,ks=4,vs=16)`).
 pub fn format_reg(r: &Reg, maps: &[MapDef], names: Names) -> String {
     let name = names.ty(r.ty);
     match r.ty {
         RegType::NotInit => "?".into(),
         RegType::Scalar => {
             if r.is_const() {
-                return num(r.var.value);
+                return snum(r.var.value as i64);
             }
             let mut f = vec![];
-            bounds(r, &mut f);
+            bounds(r, names, &mut f);
             format!("{name}({})", f.join(","))
         }
         RegType::Stack if r.is_const() => {
@@ -225,24 +280,36 @@ pub fn format_reg(r: &Reg, maps: &[MapDef], names: Names) -> String {
             if r.ref_obj != 0 {
                 f.push(format!("ref_obj_id={}", r.ref_obj));
             }
-            if r.ty != RegType::Ctx || r.off != 0 {
-                f.push(format!("off={}", r.off));
-            }
-            if matches!(
+            let is_map = matches!(
                 r.ty,
                 RegType::MapValue | RegType::MapValueOrNull | RegType::ConstMap
-            ) {
-                if let Some(m) = maps.get(r.map as usize) {
+            );
+            let m = maps.get(r.map as usize).filter(|_| is_map);
+            if names.v66 {
+                if let Some(m) = m {
+                    if !m.name.is_empty() {
+                        f.push(format!("map={}", m.name));
+                    }
+                    f.push(format!("ks={},vs={}", m.key_size, m.value_size));
+                }
+                if r.off != 0 {
+                    f.push(format!("off={}", snum(r.off as i64)));
+                }
+            } else {
+                if r.ty != RegType::Ctx || r.off != 0 {
+                    f.push(format!("off={}", r.off));
+                }
+                if let Some(m) = m {
                     f.push(format!("ks={},vs={}", m.key_size, m.value_size));
                 }
             }
             if matches!(r.ty, RegType::RingbufMem | RegType::RingbufMemOrNull) {
-                f.push(format!("sz={}", r.mem_size));
+                f.push(format!("sz={}", unum(r.mem_size as u64)));
             }
             if !r.is_const() {
-                bounds(r, &mut f);
+                bounds(r, names, &mut f);
             } else if r.var.value != 0 {
-                f.push(format!("imm={}", r.var.value as i64));
+                f.push(format!("imm={}", snum(r.var.value as i64)));
             }
             format!("{name}({})", f.join(","))
         }
