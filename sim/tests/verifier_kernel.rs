@@ -1,5 +1,6 @@
 //! The mini-verifier against the running kernel: every corpus program
-//! (tests/verifier_corpus/) and 200 generated ones are verified by us for
+//! (tests/verifier_corpus/), 200 generated valid-or-one-defect programs and
+//! 1000 random ("wild") ones are verified by us for
 //! the host kernel with root privileges and loaded into the kernel, and the
 //! verdicts compared. We must never accept what the kernel rejects; the
 //! test prints `verifier agreement: N of M` and each disagreement.
@@ -10,7 +11,7 @@
 use bpf::insn::{Insn, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE};
 use bpf::{KernelVersion, Target};
 use stapc_loader::{load_program, LoadError, Map, ProgramSpec};
-use stapc_sim::verifier::corpus::{self, generate, CorpusProgram, Defect};
+use stapc_sim::verifier::corpus::{self, generate, generate_wild, CorpusProgram, Defect};
 use stapc_sim::verifier::{parse_kernel_log, verify, VerifyOptions};
 use std::io::Write as _;
 use std::os::fd::AsRawFd;
@@ -38,6 +39,11 @@ fn corpus() -> Vec<CorpusProgram> {
     for seed in 0..200u64 {
         let defect = (seed % 2 == 1).then(|| Defect::ALL[(seed / 2 % 4) as usize]);
         out.push(generate(seed, defect));
+    }
+    // Random programs with no promise of validity: most are rejected, and
+    // the verdicts and messages must still agree.
+    for seed in 0..1000u64 {
+        out.push(generate_wild(seed));
     }
     out
 }
@@ -187,7 +193,7 @@ fn mini_verifier_agrees_with_the_kernel() {
     for n in &notes {
         let _ = writeln!(err, "  {n}");
     }
-    assert!(total >= 200, "only {total} programs compared");
+    assert!(total >= 1200, "only {total} programs compared");
     assert!(
         unsafe_accepts.is_empty(),
         "accepted by the mini-verifier but rejected by the kernel:\n{}",

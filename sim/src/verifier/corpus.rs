@@ -490,3 +490,251 @@ pub fn generate(seed: u64, defect: Option<Defect>) -> CorpusProgram {
         insns: out,
     }
 }
+
+/// A random program with no promise of validity, for differential testing
+/// against the kernel: loads and stores at random offsets and sizes
+/// through the stack, the context, map values (checked or not) and
+/// numbers; ALU on anything, pointer arithmetic, forward branches on
+/// registers and constants, helper calls with plausible arguments. Always
+/// ends in `exit`; jumps only go forward, so most programs reach the
+/// simulation instead of failing the shape checks.
+pub fn generate_wild(seed: u64) -> CorpusProgram {
+    use bpf::insn::*;
+    let mut rng = Rng(seed.wrapping_mul(0xd1b5_4a32_d192_ed03) | 1);
+    let value_size = rng.pick(&[4u32, 8, 16, 24, 64]);
+    let maps = vec![
+        MapDef {
+            name: "m".into(),
+            kind: rng.pick(&[MapKind::Hash, MapKind::Array, MapKind::PerCpuArray]),
+            key_size: 4,
+            value_size,
+            max_entries: 8,
+            init: vec![],
+        },
+        MapDef {
+            name: "rb".into(),
+            kind: MapKind::RingBuf,
+            key_size: 0,
+            value_size: 0,
+            max_entries: 4096,
+            init: vec![],
+        },
+    ];
+    let prog_type = rng.pick(&[
+        ProgramType::Kprobe,
+        ProgramType::Kprobe,
+        ProgramType::Tracepoint,
+        ProgramType::PerfEvent,
+        ProgramType::RawTracepoint,
+        ProgramType::SocketFilter,
+    ]);
+    let len = 4 + rng.below(40) as usize;
+    // Built as (instruction, jump distance in pieces) then laid out.
+    let mut pieces: Vec<Vec<Insn>> = Vec::new();
+    let reg = |rng: &mut Rng| rng.below(10) as u8;
+    let size = |rng: &mut Rng| rng.pick(&[BPF_B, BPF_H, BPF_W, BPF_DW]);
+    let off = |rng: &mut Rng| -> i16 {
+        match rng.below(4) {
+            0 => -8 * (1 + rng.below(8) as i16),
+            1 => rng.below(32) as i16,
+            2 => -(rng.below(520) as i16),
+            _ => rng.below(200) as i16 - 8,
+        }
+    };
+    // Every register starts initialised, so programs get past `!read_ok`:
+    // r6 the context, r7 a stack pointer, the rest small numbers.
+    let mut prologue = vec![Insn::mov64_reg(6, 1), Insn::mov64_reg(7, 10)];
+    prologue.push(Insn::alu64_imm(BPF_ADD, 7, -16));
+    for r in [0u8, 2, 3, 4, 5, 8, 9] {
+        prologue.push(Insn::mov64_imm(r, rng.below(24) as i32));
+    }
+    for k in 1..=4 {
+        prologue.push(Insn::st(BPF_DW, 10, -8 * k, 0));
+    }
+    pieces.push(prologue);
+    for _ in 0..len {
+        let p: Vec<Insn> = match rng.below(14) {
+            0 | 1 => {
+                let class = if rng.below(3) == 0 {
+                    BPF_ALU
+                } else {
+                    BPF_ALU64
+                };
+                let op = rng.pick(&[
+                    BPF_ADD, BPF_SUB, BPF_MUL, BPF_DIV, BPF_OR, BPF_AND, BPF_LSH, BPF_RSH, BPF_MOD,
+                    BPF_XOR, BPF_MOV, BPF_ARSH,
+                ]);
+                if rng.below(2) == 0 {
+                    vec![Insn::new(
+                        class | op | BPF_X,
+                        reg(&mut rng),
+                        rng.below(11) as u8,
+                        0,
+                        0,
+                    )]
+                } else {
+                    let imm = match op {
+                        BPF_LSH | BPF_RSH | BPF_ARSH => rng.below(32) as i32,
+                        BPF_DIV | BPF_MOD => 1 + rng.below(9) as i32,
+                        _ => rng.pick(&[0, 1, 4, 7, 8, 15, 16, 255, -1, -8, 1 << 20, 0x7fff_ffff]),
+                    };
+                    vec![Insn::new(class | op | BPF_K, reg(&mut rng), 0, 0, imm)]
+                }
+            }
+            2 => vec![
+                Insn::mov64_reg(reg(&mut rng), 10),
+                Insn::alu64_imm(BPF_ADD, reg(&mut rng), -8 * rng.below(65) as i32),
+            ],
+            3 | 4 => {
+                let any = reg(&mut rng);
+                let base = rng.pick(&[10u8, 10, 1, 0, 6, 7, any]);
+                vec![Insn::ldx(
+                    size(&mut rng),
+                    reg(&mut rng),
+                    base,
+                    off(&mut rng),
+                )]
+            }
+            5 | 6 => {
+                let any = reg(&mut rng);
+                let base = rng.pick(&[10u8, 10, 0, 6, 7, 1, any]);
+                if rng.below(2) == 0 {
+                    vec![Insn::stx(
+                        size(&mut rng),
+                        base,
+                        rng.below(11) as u8,
+                        off(&mut rng),
+                    )]
+                } else {
+                    vec![Insn::st(
+                        size(&mut rng),
+                        base,
+                        off(&mut rng),
+                        rng.pick(&[0, 1, -1, 42]),
+                    )]
+                }
+            }
+            7 | 8 => {
+                // a lookup; sometimes keeps the result in r6/r7
+                let mut v = vec![
+                    Insn::st(BPF_W, 10, -4, rng.below(10) as i32),
+                    Insn::mov64_reg(2, 10),
+                    Insn::alu64_imm(BPF_ADD, 2, -4),
+                ];
+                v.extend(Insn::ld_map(1, 0));
+                v.push(Insn::call(bpf::helpers::MAP_LOOKUP_ELEM));
+                if rng.below(3) != 0 {
+                    v.push(Insn::mov64_reg(rng.pick(&[6u8, 7]), 0));
+                }
+                v
+            }
+            9 => {
+                let id = rng.pick(&[
+                    bpf::helpers::KTIME_GET_NS,
+                    bpf::helpers::GET_PRANDOM_U32,
+                    bpf::helpers::PROBE_READ_KERNEL,
+                    bpf::helpers::GET_CURRENT_COMM,
+                    bpf::helpers::RINGBUF_OUTPUT,
+                    bpf::helpers::MAP_UPDATE_ELEM,
+                ]);
+                let mut v = Vec::new();
+                match id {
+                    bpf::helpers::PROBE_READ_KERNEL | bpf::helpers::GET_CURRENT_COMM => {
+                        v.push(Insn::mov64_reg(1, rng.pick(&[10u8, 0, 6])));
+                        v.push(Insn::alu64_imm(BPF_ADD, 1, -8 * rng.below(9) as i32));
+                        v.push(Insn::mov64_imm(2, rng.pick(&[0, 1, 8, 16, 64])));
+                        if rng.below(3) == 0 {
+                            v.push(Insn::mov64_reg(2, rng.pick(&[0u8, 6, 7, 8])));
+                        }
+                        v.push(Insn::mov64_imm(3, 0));
+                    }
+                    bpf::helpers::RINGBUF_OUTPUT => {
+                        v.extend(Insn::ld_map(1, 1));
+                        v.push(Insn::mov64_reg(2, rng.pick(&[10u8, 0, 6])));
+                        v.push(Insn::alu64_imm(BPF_ADD, 2, -8 * rng.below(9) as i32));
+                        v.push(Insn::mov64_imm(3, rng.pick(&[0, 4, 8, 16])));
+                        v.push(Insn::mov64_imm(4, 0));
+                    }
+                    bpf::helpers::MAP_UPDATE_ELEM => {
+                        v.extend(Insn::ld_map(1, 0));
+                        v.push(Insn::mov64_reg(2, 10));
+                        v.push(Insn::alu64_imm(BPF_ADD, 2, -4));
+                        v.push(Insn::mov64_reg(3, rng.pick(&[10u8, 0, 6])));
+                        v.push(Insn::alu64_imm(BPF_ADD, 3, -8 * rng.below(9) as i32));
+                        v.push(Insn::mov64_imm(4, 0));
+                    }
+                    _ => {}
+                }
+                v.push(Insn::call(id));
+                v
+            }
+            10 | 11 => {
+                // forward branch over the next k pieces (patched below)
+                let op = rng.pick(&[
+                    BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JSGT, BPF_JSGE,
+                    BPF_JSLT, BPF_JSLE, BPF_JSET,
+                ]);
+                let class = if rng.below(4) == 0 {
+                    BPF_JMP32
+                } else {
+                    BPF_JMP
+                };
+                let k = 1 + rng.below(4) as i16;
+                if rng.below(3) == 0 {
+                    vec![Insn::new(
+                        class | op | BPF_X,
+                        reg(&mut rng),
+                        reg(&mut rng),
+                        k,
+                        0,
+                    )]
+                } else {
+                    let imm = rng.pick(&[0, 0, 1, 7, 8, 16, 100, -1]);
+                    vec![Insn::new(class | op | BPF_K, reg(&mut rng), 0, k, imm)]
+                }
+            }
+            12 => vec![Insn::alu64_reg(
+                BPF_ADD,
+                rng.pick(&[0u8, 6, 7, 2]),
+                reg(&mut rng),
+            )],
+            _ => vec![Insn::mov64_reg(reg(&mut rng), reg(&mut rng))],
+        };
+        pieces.push(p);
+    }
+    pieces.push(vec![Insn::mov64_imm(0, 0), Insn::exit()]);
+    // Lay out; a jump's `off` counted pieces, now it must count slots.
+    let starts: Vec<usize> = pieces
+        .iter()
+        .scan(0usize, |acc, p| {
+            let s = *acc;
+            *acc += p.len();
+            Some(s)
+        })
+        .collect();
+    let mut insns = Vec::new();
+    for (i, p) in pieces.iter().enumerate() {
+        for insn in p {
+            let mut insn = *insn;
+            let class = insn.class();
+            let op = insn.code & 0xf0;
+            if (class == BPF_JMP || class == BPF_JMP32) && !matches!(op, BPF_CALL | BPF_EXIT) {
+                let target = (i + insn.off as usize + 1).min(pieces.len() - 1);
+                insn.off = (starts[target] as i64 - starts[i] as i64 - 1) as i16;
+            }
+            insns.push(insn);
+        }
+    }
+    let mut target = Target::new(KernelVersion::new(6, 18));
+    target.privileged = true;
+    CorpusProgram {
+        name: format!("wild/{seed}"),
+        expect: Expect::Accept,
+        prog_type,
+        target,
+        userspace: false,
+        insn: None,
+        maps,
+        insns,
+    }
+}

@@ -30,12 +30,17 @@ pub fn access(
     } else {
         Reg::unknown_upto((1u64 << (size * 8)) - 1)
     };
-    if off < 0 || off % size != 0 {
+    if off % size != 0 {
+        return None;
+    }
+    // The tracepoint check compares a signed offset with `sizeof(void *)`,
+    // an unsigned value, so negative offsets pass it; we predict the kernel.
+    if off < 0 && prog_type != ProgramType::Tracepoint {
         return None;
     }
     let ok = match prog_type {
         ProgramType::Kprobe => !write && off + size <= PT_REGS_SIZE,
-        ProgramType::Tracepoint => !write && (8..TRACEPOINT_MAX).contains(&off),
+        ProgramType::Tracepoint => !write && (off < 0 || (8..TRACEPOINT_MAX).contains(&off)),
         ProgramType::RawTracepoint => !write && off < RAW_TP_SIZE,
         ProgramType::PerfEvent => {
             if write || off >= PERF_EVENT_DATA_SIZE {

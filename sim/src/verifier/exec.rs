@@ -674,20 +674,8 @@ impl<'a> Verifier<'a> {
                 ));
             }
             self.write_reg(st, i.dst)?;
-            st.regs[d] = if op == BPF_NEG && dst.is_scalar() && dst.is_const() {
-                let r = Reg::known(dst.var.value.wrapping_neg());
-                if alu64 {
-                    r
-                } else {
-                    r.trunc32()
-                }
-            } else if op == BPF_END && i.imm < 64 {
-                Reg::unknown_upto((1u64 << i.imm) - 1)
-            } else if alu64 {
-                Reg::unknown()
-            } else {
-                Reg::unknown_upto(u32::MAX as u64)
-            };
+            // The kernel keeps no bounds through negation or byte swaps.
+            st.regs[d] = Reg::unknown();
             return Ok(());
         }
         if op == BPF_MOV {
@@ -741,7 +729,7 @@ impl<'a> Verifier<'a> {
                         "Copying the low 32 bits of a pointer leaks the address.",
                     ));
                 }
-                Reg::unknown_upto(u32::MAX as u64)
+                Reg::unknown()
             } else {
                 src.trunc32()
             };
@@ -821,7 +809,7 @@ impl<'a> Verifier<'a> {
         let op = i.code & 0xf0;
         let d = i.dst;
         if dst.ty.is_pointer() && src.ty.is_pointer() {
-            if op == BPF_SUB && !self.unpriv() && alu64 {
+            if op == BPF_SUB && !self.unpriv() {
                 return Ok(Reg::unknown());
             }
             return Err(reject(K::PointerArithmetic, format!("R{d} pointer {} pointer prohibited", alu_str(op)), "Combining two pointers gives no meaningful pointer; only subtracting them is allowed (privileged)."));
@@ -833,7 +821,8 @@ impl<'a> Verifier<'a> {
         };
         if !alu64 {
             if op == BPF_SUB && !self.unpriv() {
-                return Ok(Reg::unknown_upto(u32::MAX as u64));
+                // The kernel marks the result unknown in all 64 bits.
+                return Ok(Reg::unknown());
             }
             return Err(reject(
                 K::PointerArithmetic,
@@ -877,6 +866,13 @@ impl<'a> Verifier<'a> {
                         K::PointerArithmetic,
                         format!("R{d} tried to subtract pointer from scalar"),
                         "`scalar - pointer` has no meaning as a pointer.",
+                    ));
+                }
+                if ptr.ty == RegType::Stack {
+                    return Err(reject(
+                        K::PointerArithmetic,
+                        format!("R{d} subtraction from stack pointer prohibited"),
+                        "The kernel does not let programs subtract from a stack pointer; add a negative number instead.",
                     ));
                 }
                 if off.is_const() {
@@ -1051,13 +1047,7 @@ impl<'a> Verifier<'a> {
                 Ok(Some(Reg::unknown()))
             }
             RegType::Ctx => {
-                if !base.is_const() {
-                    return Err(reject(K::ContextAccess, format!("variable ctx access var_off={} disallowed", base.var), "The context must be accessed at constant offsets."));
-                }
-                let fixed = base.off as i64 + base.var.value as i64;
-                if fixed != 0 {
-                    return Err(reject(K::ContextAccess, format!("dereference of modified ctx ptr R{r} off={fixed} disallowed"), "Access the context through r1 as given (plus the instruction's offset), not through a moved copy."));
-                }
+                self.ctx_ptr_check(r, &base)?;
                 match ctx::access(self.opts.prog_type, self.opts.userspace, off, size, write.is_some()) {
                     Some(v) => Ok(Some(v)),
                     None => Err(reject(
@@ -1077,6 +1067,36 @@ impl<'a> Verifier<'a> {
                 },
             )),
         }
+    }
+
+    /// `__check_ptr_off_reg` for the context: it must be used unmoved.
+    fn ctx_ptr_check(&self, r: u8, base: &Reg) -> Result<(), Reject> {
+        let why = "Use the context pointer exactly as the program received it in r1 (the instruction's own offset selects the field), not a moved copy.";
+        if base.off < 0 {
+            return Err(reject(
+                K::ContextAccess,
+                format!("negative offset ctx ptr R{r} off={} disallowed", base.off),
+                why,
+            ));
+        }
+        if base.off != 0 {
+            return Err(reject(
+                K::ContextAccess,
+                format!(
+                    "dereference of modified ctx ptr R{r} off={} disallowed",
+                    base.off
+                ),
+                why,
+            ));
+        }
+        if !base.is_const() || base.var.value != 0 {
+            return Err(reject(
+                K::ContextAccess,
+                format!("variable ctx access var_off={} disallowed", base.var),
+                "The context must be accessed at constant offsets.",
+            ));
+        }
+        Ok(())
     }
 
     fn ctx_explanation(&self, off: i64, size: i64, write: bool) -> String {
@@ -1232,7 +1252,27 @@ impl<'a> Verifier<'a> {
                             "A pointer saved on the stack must be read back with all 8 bytes.",
                         ));
                     }
-                    return Ok(Some(Reg::unknown_upto((1u64 << (size * 8)) - 1)));
+                    let mask = (1u64 << (size * 8)) - 1;
+                    // Newer kernels keep a narrow read of the spill's low
+                    // bytes precise (little-endian: the lowest address).
+                    let (_, byte) = slot_of(o);
+                    if self.kernel >= NEWEST_WORDING && s.spill.is_known_zero() {
+                        // Any part of a spilled zero is zero.
+                        return Ok(Some(Reg::known(0)));
+                    }
+                    if self.kernel >= NEWEST_WORDING && byte == 0 {
+                        let v = if s.spill.umax <= mask {
+                            s.spill
+                        } else if size == 4 {
+                            s.spill.zext32()
+                        } else if s.spill.is_const() {
+                            Reg::known(s.spill.var.value & mask)
+                        } else {
+                            Reg::unknown_upto(mask)
+                        };
+                        return Ok(Some(v));
+                    }
+                    return Ok(Some(Reg::unknown_upto(mask)));
                 }
                 let mut zeros = 0;
                 for k in 0..size {
@@ -1442,7 +1482,7 @@ impl<'a> Verifier<'a> {
                     } else {
                         m.value_size
                     };
-                    self.helper_mem(st, regno, &reg, size as i64, false, false)?;
+                    self.helper_mem(st, regno, &reg, size as i64, false)?;
                     if *arg == Arg::MapKey {
                         const_key = constant_key(st, &reg, size);
                     }
@@ -1489,7 +1529,7 @@ impl<'a> Verifier<'a> {
                         mems.pop().into_iter().collect()
                     };
                     for (mr, mreg, uninit) in targets {
-                        self.helper_mem(st, mr, &mreg, size, uninit, zero_ok)?;
+                        self.helper_mem(st, mr, &mreg, size, uninit)?;
                     }
                 }
                 Arg::ConstAllocSizeOrZero => {
@@ -1518,16 +1558,7 @@ impl<'a> Verifier<'a> {
                     if reg.ty != RegType::Ctx {
                         return Err(mismatch("ctx"));
                     }
-                    let fixed = reg.off as i64 + reg.var.value as i64;
-                    if fixed != 0 || !reg.is_const() {
-                        return Err(reject(
-                            K::ContextAccess,
-                            format!(
-                                "dereference of modified ctx ptr R{regno} off={fixed} disallowed"
-                            ),
-                            "Pass the context exactly as the program received it in r1.",
-                        ));
-                    }
+                    self.ctx_ptr_check(regno, &reg)?;
                 }
                 Arg::RingbufMemRelease => {
                     if reg.ty != RegType::RingbufMem {
@@ -1653,7 +1684,6 @@ impl<'a> Verifier<'a> {
         reg: &Reg,
         size: i64,
         uninit: bool,
-        zero_ok: bool,
     ) -> Result<(), Reject> {
         match reg.ty {
             RegType::MapValue => {
@@ -1662,17 +1692,9 @@ impl<'a> Verifier<'a> {
                     .get(reg.map as usize)
                     .map(|m| m.value_size)
                     .unwrap_or(0);
-                if size == 0 && zero_ok {
-                    return Ok(());
-                }
                 self.region(regno, reg, 0, size, m as i64, true)
             }
-            RegType::RingbufMem => {
-                if size == 0 && zero_ok {
-                    return Ok(());
-                }
-                self.region(regno, reg, 0, size, reg.mem_size as i64, false)
-            }
+            RegType::RingbufMem => self.region(regno, reg, 0, size, reg.mem_size as i64, false),
             _ => {
                 if !reg.is_const() {
                     if self.strict() {
@@ -1699,10 +1721,7 @@ impl<'a> Verifier<'a> {
                     return Ok(());
                 }
                 let o = reg.off as i64 + reg.var.value as i64;
-                if size == 0 && zero_ok {
-                    return Ok(());
-                }
-                if o < -STACK_SIZE || o + size > 0 || size < 0 {
+                if !(-STACK_SIZE..0).contains(&o) || o + size > 0 || size < 0 {
                     let msg = if self.kernel >= NEWEST_WORDING {
                         let dir = if uninit { "write to" } else { "read from" };
                         format!("invalid {dir} stack R{regno} off={o} size={size}")

@@ -261,6 +261,14 @@ pub fn scalar_alu(op: u8, dst: &Reg, src: &Reg, alu32: bool) -> Reg {
         (*dst, *src)
     };
     let bits: u64 = if alu32 { 32 } else { 64 };
+    // What the kernel does not track at all comes back unknown in all 64
+    // bits, even for 32-bit operations (`is_safe_to_compute_dst_reg_range`):
+    // division, modulo, and shifts by anything but an in-range constant.
+    match op {
+        BPF_DIV | BPF_MOD | BPF_NEG | BPF_END => return Reg::unknown(),
+        BPF_LSH | BPF_RSH | BPF_ARSH if !b.is_const() || b.umax >= bits => return Reg::unknown(),
+        _ => {}
+    }
     let mut r = Reg::unknown();
     match op {
         BPF_ADD => {
@@ -373,15 +381,7 @@ pub fn scalar_alu(op: u8, dst: &Reg, src: &Reg, alu32: bool) -> Reg {
         BPF_MOV => {
             r = b;
         }
-        _ => {
-            // div, mod, neg, end: the result is any value (the kernel of the
-            // targets we model does not track these precisely either).
-            if a.is_const() && b.is_const() && op == BPF_DIV && b.var.value != 0 {
-                r = Reg::known(a.var.value / b.var.value);
-            } else if a.is_const() && b.is_const() && op == BPF_MOD && b.var.value != 0 {
-                r = Reg::known(a.var.value % b.var.value);
-            }
-        }
+        _ => {}
     }
     finish(r, alu32)
 }
