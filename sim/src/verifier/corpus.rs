@@ -738,3 +738,139 @@ pub fn generate_wild(seed: u64) -> CorpusProgram {
         insns,
     }
 }
+
+/// A program that bounds an index and uses it into a map value — valid or
+/// not depending on exactly what the verifier can prove — for differential
+/// testing of range tracking and branch refinement against the kernel:
+/// a random source (helper result or map value load), one to three random
+/// ALU steps (64- or 32-bit), one or two random comparisons with a constant
+/// or another bounded register, and a load or store at a random offset.
+pub fn generate_bounds(seed: u64) -> CorpusProgram {
+    use bpf::insn::*;
+    let mut rng = Rng(seed.wrapping_mul(0x94d0_49bb_1331_11eb) | 1);
+    let value_size = rng.pick(&[8u32, 16, 32, 64, 256]);
+    let maps = vec![MapDef {
+        name: "m".into(),
+        kind: MapKind::Array,
+        key_size: 4,
+        value_size,
+        max_entries: 1,
+        init: vec![],
+    }];
+    // r6 = &m[k] (checked), with a key the verifier cannot know.
+    let mut out: Vec<Insn> = vec![
+        Insn::call(bpf::helpers::GET_PRANDOM_U32),
+        Insn::alu64_imm(BPF_AND, 0, 1),
+        Insn::stx(BPF_W, 10, 0, -4),
+        Insn::mov64_reg(2, 10),
+        Insn::alu64_imm(BPF_ADD, 2, -4),
+    ];
+    out.extend(Insn::ld_map(1, 0));
+    out.push(Insn::call(bpf::helpers::MAP_LOOKUP_ELEM));
+    out.push(Insn::jmp_imm(BPF_JNE, 0, 0, 2));
+    out.push(Insn::mov64_imm(0, 0));
+    out.push(Insn::exit());
+    out.push(Insn::mov64_reg(6, 0));
+    // Sources: r7 the index, r8 a second bounded value.
+    for r in [7u8, 8] {
+        match rng.below(3) {
+            0 => out.push(Insn::ldx(rng.pick(&[BPF_B, BPF_H, BPF_W, BPF_DW]), r, 6, 0)),
+            1 => {
+                out.push(Insn::call(rng.pick(&[
+                    bpf::helpers::GET_PRANDOM_U32,
+                    bpf::helpers::KTIME_GET_NS,
+                ])));
+                out.push(Insn::mov64_reg(r, 0));
+            }
+            _ => out.push(Insn::mov64_imm(r, rng.below(64) as i32)),
+        }
+    }
+    out.push(Insn::alu64_imm(BPF_AND, 8, rng.pick(&[7, 15, 63, 255])));
+    for _ in 0..1 + rng.below(3) {
+        let class = if rng.below(3) == 0 {
+            BPF_ALU
+        } else {
+            BPF_ALU64
+        };
+        let (op, imm) = match rng.below(11) {
+            0 | 1 => (
+                BPF_AND,
+                rng.pick(&[1, 3, 7, 15, 31, 63, 127, 255, -8, 0x7fff_ffff]),
+            ),
+            2 => (
+                BPF_RSH,
+                rng.below(40) as i32 % if class == BPF_ALU { 32 } else { 64 },
+            ),
+            3 => (BPF_LSH, rng.below(6) as i32),
+            4 => (BPF_ADD, rng.pick(&[1, 4, 8, -1, -8, 100, -100])),
+            5 => (BPF_SUB, rng.pick(&[1, 4, 8, -8, 100])),
+            6 => (BPF_OR, rng.pick(&[1, 8, 0x80])),
+            7 => (BPF_MUL, rng.pick(&[2, 3, 8])),
+            8 => (BPF_ARSH, rng.below(8) as i32),
+            9 => (BPF_XOR, rng.pick(&[1, 0xff, -1])),
+            _ => (BPF_MOV, -1),
+        };
+        if op == BPF_MOV {
+            // w7 = w7: truncate to 32 bits
+            out.push(Insn::new(BPF_ALU | BPF_MOV | BPF_X, 7, 7, 0, 0));
+        } else {
+            out.push(Insn::new(class | op | BPF_K, 7, 0, 0, imm));
+        }
+    }
+    let jops = [
+        BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE, BPF_JSGT, BPF_JSGE, BPF_JSLT,
+        BPF_JSLE, BPF_JSET,
+    ];
+    let n_checks = rng.below(3) as usize;
+    let size = rng.pick(&[BPF_B, BPF_H, BPF_W, BPF_DW]);
+    let off = rng.below(10) as i16 - 2;
+    let store = rng.below(3) == 0;
+    let access: Vec<Insn> = {
+        let mut v = vec![Insn::alu64_reg(BPF_ADD, 6, 7)];
+        v.push(if store {
+            Insn::st(size, 6, off, 1)
+        } else {
+            Insn::ldx(size, 0, 6, off)
+        });
+        v
+    };
+    // Each check jumps over the rest (checks and access) or falls into it.
+    let mut checks = Vec::new();
+    for _ in 0..n_checks {
+        let class = if rng.below(3) == 0 {
+            BPF_JMP32
+        } else {
+            BPF_JMP
+        };
+        let op = rng.pick(&jops);
+        let insn = if rng.below(4) == 0 {
+            Insn::new(class | op | BPF_X, 7, 8, 0, 0)
+        } else {
+            let k = rng.pick(&[0, 1, 7, 8, 15, 16, 31, 32, 63, 64, 100, 248, 255, 256, -1]);
+            Insn::new(class | op | BPF_K, 7, 0, 0, k)
+        };
+        checks.push(insn);
+    }
+    // Layout: checks (each jumping to `exit0` when taken), access, exit0.
+    let total_after = |i: usize| (checks.len() - i - 1) + access.len();
+    for (i, c) in checks.iter().enumerate() {
+        let mut c = *c;
+        c.off = total_after(i) as i16;
+        out.push(c);
+    }
+    out.extend(access);
+    out.push(Insn::mov64_imm(0, 0));
+    out.push(Insn::exit());
+    let mut target = Target::new(KernelVersion::new(6, 18));
+    target.privileged = true;
+    CorpusProgram {
+        name: format!("bounds/{seed}"),
+        expect: Expect::Accept,
+        prog_type: ProgramType::Kprobe,
+        target,
+        userspace: false,
+        insn: None,
+        maps,
+        insns: out,
+    }
+}

@@ -858,6 +858,10 @@ impl<'a> Verifier<'a> {
                     r.smax = s.smax;
                     r.umin = s.umin;
                     r.umax = s.umax;
+                    r.s32min = s.s32min;
+                    r.s32max = s.s32max;
+                    r.u32min = s.u32min;
+                    r.u32max = s.u32max;
                 }
             }
             BPF_SUB => {
@@ -884,6 +888,10 @@ impl<'a> Verifier<'a> {
                     r.smax = s.smax;
                     r.umin = s.umin;
                     r.umax = s.umax;
+                    r.s32min = s.s32min;
+                    r.s32max = s.s32max;
+                    r.u32min = s.u32min;
+                    r.u32max = s.u32max;
                 }
             }
             BPF_AND | BPF_OR | BPF_XOR => {
@@ -1852,20 +1860,17 @@ impl<'a> Verifier<'a> {
             });
         }
         let signed = cmp.is_signed();
-        let view = |r: &Reg| -> (Reg, bool) {
+        let view = |r: &Reg| -> Reg {
             if !jmp32 {
-                (*r, true)
+                *r
             } else if signed {
-                (
-                    r.sext32(),
-                    r.smin >= i32::MIN as i64 && r.smax <= i32::MAX as i64,
-                )
+                r.sext32()
             } else {
-                (r.zext32(), r.umax <= u32::MAX as u64)
+                r.zext32()
             }
         };
-        let (va, a_exact) = view(&a);
-        let (vb, b_exact) = view(&b);
+        let va = view(&a);
+        let vb = view(&b);
         match branch_taken(cmp, &va, &vb) {
             Some(true) => return Ok(Step::Next(target)),
             Some(false) => return Ok(Step::Next(fall)),
@@ -1876,13 +1881,35 @@ impl<'a> Verifier<'a> {
             if !refine(c, &mut ra, &mut rb) {
                 return false;
             }
-            if a_exact {
-                s.regs[i.dst as usize] = ra;
+            // A 64-bit compare refines the register itself; a 32-bit one
+            // its low half (and through it what the whole value can be).
+            let bit_test = matches!(c, Cmp::Set | Cmp::NotSet);
+            let put = |r: &mut Reg, view: &Reg| -> bool {
+                if jmp32 && bit_test {
+                    // As for 64-bit bit tests, the kernel keeps only what
+                    // the bits say, for the whole register.
+                    let low = view.var.cast(4);
+                    let var = Tnum {
+                        value: (r.var.value & !0xffff_ffff) | low.value,
+                        mask: (r.var.mask & !0xffff_ffff) | low.mask,
+                    };
+                    *r = Reg {
+                        var,
+                        ..Reg::unknown()
+                    };
+                    r.sync();
+                } else if jmp32 {
+                    r.narrow_low32(view);
+                } else {
+                    *r = *view;
+                }
+                r.is_consistent()
+            };
+            let mut ok = put(&mut s.regs[i.dst as usize], &ra);
+            if x && i.src != i.dst {
+                ok &= put(&mut s.regs[i.src as usize], &rb);
             }
-            if x && b_exact {
-                s.regs[i.src as usize] = rb;
-            }
-            true
+            ok
         };
         let mut taken = st.clone();
         let t_ok = apply(&mut taken, cmp);

@@ -53,6 +53,12 @@ pub struct Reg {
     pub smax: i64,
     pub umin: u64,
     pub umax: u64,
+    /// Bounds of the low 32 bits, tracked on their own as the kernel does
+    /// (32-bit ALU and JMP32 work on them).
+    pub s32min: i32,
+    pub s32max: i32,
+    pub u32min: u32,
+    pub u32max: u32,
     /// Shared by copies of a maybe-null pointer, so one null check refines all.
     pub id: u32,
     /// Map index (map pointers and map values).
@@ -72,6 +78,10 @@ impl Reg {
         smax: i64::MAX,
         umin: 0,
         umax: u64::MAX,
+        s32min: i32::MIN,
+        s32max: i32::MAX,
+        u32min: 0,
+        u32max: u32::MAX,
         id: 0,
         map: 0,
         ref_obj: 0,
@@ -93,6 +103,10 @@ impl Reg {
             smax: v as i64,
             umin: v,
             umax: v,
+            s32min: v as u32 as i32,
+            s32max: v as u32 as i32,
+            u32min: v as u32,
+            u32max: v as u32,
             ..Reg::NOT_INIT
         }
     }
@@ -135,10 +149,14 @@ impl Reg {
         self.ty == RegType::Scalar && self.is_const() && self.var.value == 0
     }
 
-    /// Makes the ranges and the tnum agree with each other
-    /// (the kernel's update_bounds / deduce_bounds / bound_offset).
+    /// Makes the ranges and the tnum agree with each other, the 64-bit
+    /// and the 32-bit ones too (the kernel's `reg_bounds_sync`).
     pub fn sync(&mut self) {
         self.update_bounds();
+        self.deduce32();
+        self.deduce_64_to_32();
+        self.deduce_bounds();
+        self.deduce_32_to_64();
         self.deduce_bounds();
         self.bound_offset();
         self.update_bounds();
@@ -154,6 +172,88 @@ impl Reg {
             .min((self.var.value | (self.var.mask & !sign)) as i64);
         self.umin = self.umin.max(self.var.value);
         self.umax = self.umax.min(self.var.value | self.var.mask);
+        let sub = self.var.cast(4);
+        let (v, m) = (sub.value as u32, sub.mask as u32);
+        self.s32min = self.s32min.max((v | (m & 0x8000_0000)) as i32);
+        self.s32max = self.s32max.min((v | (m & 0x7fff_ffff)) as i32);
+        self.u32min = self.u32min.max(v);
+        self.u32max = self.u32max.min(v | m);
+    }
+
+    /// Signed and unsigned 32-bit bounds tighten each other when the sign
+    /// is known.
+    fn deduce32(&mut self) {
+        if self.s32min >= 0 || self.s32max < 0 {
+            let lo = (self.s32min as u32).max(self.u32min);
+            let hi = (self.s32max as u32).min(self.u32max);
+            self.s32min = lo as i32;
+            self.u32min = lo;
+            self.s32max = hi as i32;
+            self.u32max = hi;
+            return;
+        }
+        if (self.u32max as i32) >= 0 {
+            self.s32min = self.u32min as i32;
+            let hi = (self.s32max as u32).min(self.u32max);
+            self.s32max = hi as i32;
+            self.u32max = hi;
+        } else if (self.u32min as i32) < 0 {
+            let lo = (self.s32min as u32).max(self.u32min);
+            self.s32min = lo as i32;
+            self.u32min = lo;
+            self.s32max = self.u32max as i32;
+        }
+    }
+
+    /// When a 64-bit range does not cross a 2^32 boundary, its ends bound
+    /// the low 32 bits.
+    fn deduce_64_to_32(&mut self) {
+        if self.umin >> 32 == self.umax >> 32 {
+            let (lo, hi) = (self.umin as u32, self.umax as u32);
+            self.u32min = self.u32min.max(lo);
+            self.u32max = self.u32max.min(hi);
+            if (lo as i32) <= (hi as i32) {
+                self.s32min = self.s32min.max(lo as i32);
+                self.s32max = self.s32max.min(hi as i32);
+            }
+        }
+        if self.smin >= i32::MIN as i64 && self.smax <= i32::MAX as i64 {
+            self.s32min = self.s32min.max(self.smin as i32);
+            self.s32max = self.s32max.min(self.smax as i32);
+        }
+        if self.smin >> 32 == self.smax >> 32 {
+            let (lo, hi) = (self.smin as u32, self.smax as u32);
+            if lo <= hi {
+                self.u32min = self.u32min.max(lo);
+                self.u32max = self.u32max.min(hi);
+            }
+            if (lo as i32) <= (hi as i32) {
+                self.s32min = self.s32min.max(lo as i32);
+                self.s32max = self.s32max.min(hi as i32);
+            }
+        }
+    }
+
+    /// The 32-bit bounds narrow the 64-bit ones when the upper halves of
+    /// all values are equal, or when the value fits in 32 bits.
+    fn deduce_32_to_64(&mut self) {
+        if self.u32min > self.u32max || self.s32min > self.s32max {
+            return;
+        }
+        if self.umin >> 32 == self.umax >> 32 {
+            let hi = self.umin & !0xffff_ffff;
+            self.umin = self.umin.max(hi | self.u32min as u64);
+            self.umax = self.umax.min(hi | self.u32max as u64);
+        }
+        if self.smin >> 32 == self.smax >> 32 {
+            let hi = (self.smin as u64) & !0xffff_ffff;
+            self.smin = self.smin.max((hi | self.u32min as u64) as i64);
+            self.smax = self.smax.min((hi | self.u32max as u64) as i64);
+        }
+        if self.smin >= i32::MIN as i64 && self.smax <= i32::MAX as i64 {
+            self.smin = self.smin.max(self.s32min as i64);
+            self.smax = self.smax.min(self.s32max as i64);
+        }
     }
 
     fn deduce_bounds(&mut self) {
@@ -183,67 +283,90 @@ impl Reg {
         if self.umin <= self.umax {
             self.var = self.var.intersect(Tnum::range(self.umin, self.umax));
         }
+        if self.u32min <= self.u32max {
+            let low = self
+                .var
+                .cast(4)
+                .intersect(Tnum::range(self.u32min as u64, self.u32max as u64));
+            self.var = Tnum {
+                value: (self.var.value & !0xffff_ffff) | low.value,
+                mask: (self.var.mask & !0xffff_ffff) | low.mask,
+            };
+        }
     }
 
     /// False when no value satisfies the bounds (a dead branch).
     pub fn is_consistent(&self) -> bool {
         self.umin <= self.umax
             && self.smin <= self.smax
+            && self.u32min <= self.u32max
+            && self.s32min <= self.s32max
             && self.var.overlaps(Tnum::range(self.umin, self.umax))
             && self.umin <= self.var.max()
             && self.umax >= self.var.min()
     }
 
-    /// The value zero-extended from its low 32 bits (the result of any
-    /// 32-bit ALU operation, and what JMP32 compares).
+    /// The low 32 bits zero-extended (the result of any 32-bit ALU
+    /// operation, and what unsigned JMP32 compares).
     pub fn zext32(&self) -> Reg {
         let mut r = Reg::unknown();
         r.var = self.var.cast(4);
-        if self.umax <= u32::MAX as u64 {
-            r.umin = self.umin;
-            r.umax = self.umax;
-        } else if self.umin >> 32 == self.umax >> 32 {
-            r.umin = self.umin & 0xffff_ffff;
-            r.umax = self.umax & 0xffff_ffff;
-        } else {
-            r.umax = u32::MAX as u64;
-        }
+        r.umin = self.u32min as u64;
+        r.umax = self.u32max as u64;
+        r.u32min = self.u32min;
+        r.u32max = self.u32max;
+        r.s32min = self.s32min;
+        r.s32max = self.s32max;
         r.sync();
         r
     }
 
     /// The low 32 bits sign-extended to 64 (what signed JMP32 compares).
     pub fn sext32(&self) -> Reg {
-        if self.smin >= i32::MIN as i64 && self.smax <= i32::MAX as i64 {
-            // The value fits in 32 signed bits: it is its own extension.
-            return Reg {
-                ty: RegType::Scalar,
-                ..*self
-            };
-        }
-        let z = self.zext32();
-        if z.umax <= i32::MAX as u64 {
-            return z;
-        }
-        if z.umin > i32::MAX as u64 {
-            // Every value has bit 31 set: the sign extension is an offset.
-            let mut r = Reg::unknown();
-            r.smin = z.umin as u32 as i32 as i64;
-            r.smax = z.umax as u32 as i32 as i64;
-            r.var = Tnum {
-                value: z.var.value | 0xffff_ffff_0000_0000,
-                mask: z.var.mask,
-            };
-            r.sync();
-            return r;
-        }
-        Reg::unknown_signed(i32::MIN as i64, i32::MAX as i64)
+        let mut r = Reg::unknown();
+        let low = self.var.cast(4);
+        r.var = if low.mask & 0x8000_0000 != 0 {
+            Tnum {
+                value: low.value,
+                mask: low.mask | 0xffff_ffff_0000_0000,
+            }
+        } else if low.value & 0x8000_0000 != 0 {
+            Tnum {
+                value: low.value | 0xffff_ffff_0000_0000,
+                mask: low.mask,
+            }
+        } else {
+            low
+        };
+        r.smin = self.s32min as i64;
+        r.smax = self.s32max as i64;
+        r.u32min = self.u32min;
+        r.u32max = self.u32max;
+        r.s32min = self.s32min;
+        r.s32max = self.s32max;
+        r.sync();
+        r
     }
 
     /// Truncation to the low 32 bits, zero-extended (result of ALU32 ops).
-    pub fn trunc32(mut self) -> Reg {
-        self = self.zext32();
-        self
+    pub fn trunc32(self) -> Reg {
+        self.zext32()
+    }
+
+    /// Narrows the low 32 bits to what `view` (a `zext32` or `sext32` of
+    /// this register, refined by a JMP32) allows.
+    pub fn narrow_low32(&mut self, view: &Reg) {
+        let low = view.var.cast(4);
+        let cur = self.var.cast(4).intersect(low);
+        self.var = Tnum {
+            value: (self.var.value & !0xffff_ffff) | cur.value,
+            mask: (self.var.mask & !0xffff_ffff) | cur.mask,
+        };
+        self.u32min = self.u32min.max(view.u32min);
+        self.u32max = self.u32max.min(view.u32max);
+        self.s32min = self.s32min.max(view.s32min);
+        self.s32max = self.s32max.min(view.s32max);
+        self.sync();
     }
 }
 
@@ -270,6 +393,25 @@ pub fn scalar_alu(op: u8, dst: &Reg, src: &Reg, alu32: bool) -> Reg {
         _ => {}
     }
     let mut r = Reg::unknown();
+    // The low 32 bits of a sum or difference depend only on the operands'
+    // low 32 bits, for 64-bit and 32-bit operations alike.
+    let low32 = match op {
+        BPF_ADD => Some((
+            dst.s32min
+                .checked_add(src.s32min)
+                .zip(dst.s32max.checked_add(src.s32max)),
+            dst.u32min
+                .checked_add(src.u32min)
+                .zip(dst.u32max.checked_add(src.u32max)),
+        )),
+        BPF_SUB => Some((
+            dst.s32min
+                .checked_sub(src.s32max)
+                .zip(dst.s32max.checked_sub(src.s32min)),
+            (dst.u32min >= src.u32max).then(|| (dst.u32min - src.u32max, dst.u32max - src.u32min)),
+        )),
+        _ => None,
+    };
     match op {
         BPF_ADD => {
             r.var = a.var.add(b.var);
@@ -300,13 +442,22 @@ pub fn scalar_alu(op: u8, dst: &Reg, src: &Reg, alu32: bool) -> Reg {
             }
         }
         BPF_MUL => {
+            // Interval multiplication; any overflow gives up that half.
             r.var = a.var.mul(b.var);
-            if a.smin >= 0 && b.smin >= 0 && a.umax <= u32::MAX as u64 && b.umax <= u32::MAX as u64
-            {
-                r.umin = a.umin * b.umin;
-                r.umax = a.umax * b.umax;
-                r.smin = r.umin as i64;
-                r.smax = r.umax as i64;
+            if let (Some(lo), Some(hi)) = (a.umin.checked_mul(b.umin), a.umax.checked_mul(b.umax)) {
+                r.umin = lo;
+                r.umax = hi;
+            }
+            let prods = [
+                a.smin.checked_mul(b.smin),
+                a.smin.checked_mul(b.smax),
+                a.smax.checked_mul(b.smin),
+                a.smax.checked_mul(b.smax),
+            ];
+            if prods.iter().all(Option::is_some) {
+                let p = prods.map(|x| x.unwrap_or(0));
+                r.smin = p.iter().copied().min().unwrap_or(i64::MIN);
+                r.smax = p.iter().copied().max().unwrap_or(i64::MAX);
             }
         }
         BPF_AND => {
@@ -340,7 +491,7 @@ pub fn scalar_alu(op: u8, dst: &Reg, src: &Reg, alu32: bool) -> Reg {
             // Shift amounts the verifier cannot bound below the width give
             // an unknown result, as in the kernel.
             if b.umax >= bits {
-                return finish(r, alu32);
+                return finish(r, alu32, low32);
             }
             let (lo, hi) = (b.umin as u32, b.umax as u32);
             match op {
@@ -383,10 +534,22 @@ pub fn scalar_alu(op: u8, dst: &Reg, src: &Reg, alu32: bool) -> Reg {
         }
         _ => {}
     }
-    finish(r, alu32)
+    finish(r, alu32, low32)
 }
 
-fn finish(mut r: Reg, alu32: bool) -> Reg {
+type Low32 = (Option<(i32, i32)>, Option<(u32, u32)>);
+
+fn finish(mut r: Reg, alu32: bool, low32: Option<Low32>) -> Reg {
+    if let Some((s, u)) = low32 {
+        if let Some((lo, hi)) = s {
+            r.s32min = r.s32min.max(lo);
+            r.s32max = r.s32max.min(hi);
+        }
+        if let Some((lo, hi)) = u {
+            r.u32min = r.u32min.max(lo);
+            r.u32max = r.u32max.min(hi);
+        }
+    }
     r.sync();
     if !r.is_consistent() {
         r = Reg::unknown();
@@ -585,14 +748,25 @@ pub fn refine(cmp: Cmp, a: &mut Reg, b: &mut Reg) -> bool {
             a.smax = a.smax.min(b.smax);
             b.smin = b.smin.max(a.smin);
         }
+        // The kernel learns bits from `&` tests and then keeps only what the
+        // bits say (6.18's logs show the earlier ranges dropped); so do we,
+        // never knowing more than it does.
         Cmp::Set => {
             if b.is_const() && b.var.value.is_power_of_two() {
-                a.var = a.var.or(b.var);
+                let var = a.var.or(b.var);
+                *a = Reg {
+                    var,
+                    ..Reg::unknown()
+                };
             }
         }
         Cmp::NotSet => {
             if b.is_const() {
-                a.var = a.var.and(Tnum::known(!b.var.value));
+                let var = a.var.and(Tnum::known(!b.var.value));
+                *a = Reg {
+                    var,
+                    ..Reg::unknown()
+                };
             }
         }
     }
@@ -631,6 +805,10 @@ pub fn scalar_covers(old: &Reg, new: &Reg) -> bool {
         && old.smin <= new.smin
         && old.smax >= new.smax
         && old.var.contains(new.var)
+        && old.u32min <= new.u32min
+        && old.u32max >= new.u32max
+        && old.s32min <= new.s32min
+        && old.s32max >= new.s32max
 }
 
 #[cfg(test)]

@@ -213,18 +213,16 @@ fn bounds(r: &Reg, names: Names, out: &mut Vec<String>) {
             out.push(format!("umax={}", r.umax));
         }
     } else {
-        let z = r.zext32();
-        let sx = r.sext32();
         // (name, value, signed, omitted)
         let mut m: [(&str, u64, bool, bool); 8] = [
             ("smin", r.smin as u64, true, r.smin == i64::MIN),
             ("smax", r.smax as u64, true, r.smax == i64::MAX),
             ("umin", r.umin, false, r.umin == 0),
             ("umax", r.umax, false, r.umax == u64::MAX),
-            ("smin32", sx.smin as u64, true, sx.smin <= i32::MIN as i64),
-            ("smax32", sx.smax as u64, true, sx.smax >= i32::MAX as i64),
-            ("umin32", z.umin, false, z.umin == 0),
-            ("umax32", z.umax, false, z.umax >= u32::MAX as u64),
+            ("smin32", r.s32min as i64 as u64, true, r.s32min == i32::MIN),
+            ("smax32", r.s32max as i64 as u64, true, r.s32max == i32::MAX),
+            ("umin32", r.u32min as u64, false, r.u32min == 0),
+            ("umax32", r.u32max as u64, false, r.u32max == u32::MAX),
         ];
         for i in 0..m.len() {
             if m[i].3 {
