@@ -29,10 +29,12 @@
 pub mod attach;
 pub mod btf;
 pub mod errno;
+pub mod kmaps;
 pub mod maps;
 pub mod perfbuf;
 pub mod prog;
 pub mod ringbuf;
+pub mod runtime;
 // Private: its calls trust their buffer sizes, which only this crate's
 // wrappers (sized from the kernel objects they created) guarantee.
 #[allow(unsafe_code)]
@@ -51,6 +53,7 @@ pub use prog::{
     LoadError, ProgInfo, ProgramSpec, TestRunResult,
 };
 pub use ringbuf::RingBufReader;
+pub use runtime::{run, RunOptions, RuntimeError, StopReason};
 pub use sys::SysError;
 
 /// A loaded kernel program of an object.

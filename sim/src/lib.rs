@@ -21,4 +21,4 @@ pub mod session;
 pub use machine::{Code, EventContext, ExecError, Machine, MachineOptions, RunOutcome};
 pub use maps::{MapError, MapStore, SimMaps};
 pub use memory::{Fault, Memory, RegionKind};
-pub use session::{handle_record, run, RecordAction, SessionOptions, SimError};
+pub use session::{handle_record, run, RecordAction, SessionOptions, SimError, UserspaceRunner};
