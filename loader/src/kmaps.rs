@@ -278,3 +278,148 @@ impl MapStore for KernelMaps {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::{fake, Call};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::os::fd::AsRawFd;
+
+    fn def(name: &str, kind: MapKind, key: u32, value: u32) -> MapDef {
+        MapDef {
+            name: name.into(),
+            kind,
+            key_size: key,
+            value_size: value,
+            max_entries: 4,
+            init: vec![],
+        }
+    }
+
+    /// Maps in a fake kernel: values by (fd, key); a hash (map 1) refuses
+    /// a new key with E2BIG once it holds one, and fails lookups of key 9
+    /// with EPERM.
+    type Values = Rc<RefCell<HashMap<(i32, Vec<u8>), Vec<u8>>>>;
+
+    fn store() -> (KernelMaps, Values) {
+        let values: Values = Default::default();
+        let v = values.clone();
+        fake::set(move |call| {
+            let mut v = v.borrow_mut();
+            match call {
+                Call::MapLookupElem { key, .. } if key[0] == 9 => return Err(libc::EPERM),
+                Call::MapLookupElem { map, key, value } => {
+                    match v.get(&(map.as_raw_fd(), key.to_vec())) {
+                        Some(x) => value.copy_from_slice(x),
+                        None => return Err(libc::ENOENT),
+                    }
+                }
+                Call::MapUpdateElem {
+                    map, key, value, ..
+                } => {
+                    let fd = map.as_raw_fd();
+                    let full = value.len() == 16 && v.keys().any(|(f, _)| *f == fd);
+                    if full && !v.contains_key(&(fd, key.to_vec())) {
+                        return Err(libc::E2BIG);
+                    }
+                    v.insert((fd, key.to_vec()), value.to_vec());
+                }
+                Call::MapDeleteElem { map, key }
+                    if v.remove(&(map.as_raw_fd(), key.to_vec())).is_none() =>
+                {
+                    return Err(libc::ENOENT);
+                }
+                _ => {}
+            }
+            Ok(0)
+        });
+        let defs = vec![
+            def("pcpu", MapKind::PerCpuArray, 4, 4),
+            def("hash", MapKind::Hash, 4, 16),
+            def("out", MapKind::RingBuf, 0, 0),
+        ];
+        let obj = stapc_bpf::Object {
+            source_name: "t.stp".into(),
+            programs: vec![],
+            maps: {
+                let mut d = defs.clone();
+                d[2].max_entries = 4096;
+                d
+            },
+            formats: vec![],
+            errors: vec![],
+            max_string_len: 64,
+            control_map: 1,
+            output_map: 2,
+            license: "GPL".into(),
+        };
+        let loaded = crate::load(&obj).unwrap();
+        (KernelMaps::new(Rc::new(loaded), defs), values)
+    }
+
+    #[test]
+    fn a_userspace_update_of_one_cpu_keeps_the_others() {
+        let (mut s, _) = store();
+        let cpus = s.cpus() as usize;
+        let key = 0u32.to_le_bytes();
+        s.update(0, &key, &[1, 1, 1, 1], 0, None).unwrap();
+        s.update(0, &key, &[7, 0, 0, 0], 0, Some(0)).unwrap();
+        assert_eq!(s.lookup(0, &key, 0).unwrap(), Some(vec![7, 0, 0, 0]));
+        let all = s.lookup_all_cpus(0, &key).unwrap().unwrap();
+        assert_eq!(all.len(), cpus);
+        assert!(all[1..].iter().all(|v| v == &[1, 1, 1, 1]));
+        assert_eq!(
+            s.update(0, &key, &[0; 4], 0, Some(cpus as u32)),
+            Err(SimMapError::Invalid)
+        );
+        fake::clear();
+    }
+
+    #[test]
+    fn kernel_errnos_become_the_simulators_errors() {
+        let (mut s, _) = store();
+        let k = |i: u8| [i, 0, 0, 0];
+        assert_eq!(s.lookup(1, &k(1), 0), Ok(None));
+        s.update(1, &k(1), &[5; 16], 0, None).unwrap();
+        assert_eq!(
+            s.update(1, &k(2), &[5; 16], 0, None),
+            Err(SimMapError::Full)
+        );
+        assert_eq!(s.delete(1, &k(2)), Err(SimMapError::NotFound));
+        s.delete(1, &k(1)).unwrap();
+        assert_eq!(
+            s.lookup(1, &k(9), 0).unwrap_err().to_string(),
+            "map #1: bpf(BPF_MAP_LOOKUP_ELEM) failed: EPERM (Operation not permitted)"
+        );
+        assert!(matches!(
+            s.update(1, &[1, 2], &[0; 16], 0, None),
+            Err(SimMapError::Size { what: "key", .. })
+        ));
+        assert_eq!(s.lookup(7, &k(0), 0), Err(SimMapError::NoSuchMap(7)));
+        fake::clear();
+    }
+
+    #[test]
+    fn userspace_records_are_queued_in_order_and_never_dropped() {
+        let (mut s, _) = store();
+        s.output(2, 0, b"one").unwrap();
+        s.reserve(2, 3).unwrap();
+        s.commit(2, 3, Some(b"two")).unwrap();
+        s.reserve(2, 5).unwrap();
+        s.commit(2, 5, None).unwrap();
+        assert_eq!(s.drain(2).unwrap(), vec![b"one".to_vec(), b"two".to_vec()]);
+        assert_eq!(s.drain(2).unwrap(), Vec::<Vec<u8>>::new());
+        assert_eq!(s.dropped(2), 0);
+        assert!(matches!(
+            s.lookup(2, &[], 0),
+            Err(SimMapError::Unsupported { op: "lookup", .. })
+        ));
+        assert!(matches!(
+            s.output(1, 0, b"x"),
+            Err(SimMapError::Unsupported { op: "output", .. })
+        ));
+        fake::clear();
+    }
+}

@@ -457,3 +457,313 @@ pub fn run_with_reason(
     runner.out().flush()?;
     Ok((status, reason))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::{fake, Call};
+    use stapc_bpf::helpers::{MAP_LOOKUP_ELEM, RINGBUF_OUTPUT};
+    use stapc_bpf::insn::*;
+    use stapc_bpf::object::record;
+    use stapc_bpf::{ArgKind, Format, Insn, MapDef, ProbeKind, Program};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::os::fd::AsRawFd;
+
+    /// A stateful fake kernel: map values by (fd, key) (absent values read
+    /// as zeros, as array elements do), a log of the attach calls, and a
+    /// hook run at every poll (what the kernel programs would do meanwhile).
+    #[derive(Default)]
+    struct Kernel {
+        values: HashMap<(i32, Vec<u8>), Vec<u8>>,
+        log: Vec<String>,
+        polls: u32,
+        fail_attach: bool,
+    }
+
+    type Shared = std::rc::Rc<RefCell<Kernel>>;
+
+    /// The control value (the only 32-byte one in these objects).
+    fn control_of(k: &mut Kernel) -> Option<&mut Vec<u8>> {
+        k.values
+            .values_mut()
+            .find(|v| v.len() == control::VALUE_SIZE as usize)
+    }
+
+    fn install(on_poll: impl Fn(&mut Kernel) + 'static) -> Shared {
+        let k: Shared = Default::default();
+        let kk = k.clone();
+        fake::set(move |call| {
+            let mut k = kk.borrow_mut();
+            match call {
+                Call::MapLookupElem { map, key, value } => {
+                    let v = k
+                        .values
+                        .entry((map.as_raw_fd(), key.to_vec()))
+                        .or_insert_with(|| vec![0; value.len()]);
+                    if v.len() == value.len() {
+                        value.copy_from_slice(v);
+                    }
+                }
+                Call::MapUpdateElem {
+                    map, key, value, ..
+                } => {
+                    k.values
+                        .insert((map.as_raw_fd(), key.to_vec()), value.to_vec());
+                }
+                Call::PerfEventOpen { attr, .. } => {
+                    if k.fail_attach {
+                        return Err(libc::ENOENT);
+                    }
+                    k.log.push(format!("perf_event_open type={}", attr.type_));
+                }
+                Call::PerfEventIoctl { .. } => k.log.push(call.name().to_string()),
+                Call::Poll { .. } => {
+                    k.polls += 1;
+                    on_poll(&mut k);
+                }
+                _ => {}
+            }
+            Ok(0)
+        });
+        k
+    }
+
+    /// begin prints, a timer does nothing, end prints "end"; `begin_exit`:
+    /// begin also calls exit().
+    fn object(begin_exit: bool) -> Object {
+        // A userspace program: send record {kind, id} (then exit() when asked).
+        let userspace = |kind: u32, id: i32, exit: bool| {
+            let mut v = vec![Insn::st(BPF_W, 10, -4, 0)];
+            v.extend(Insn::ld_map(1, 2));
+            v.extend([
+                Insn::mov64_reg(2, 10),
+                Insn::alu64_imm(BPF_ADD, 2, -4),
+                Insn::call(MAP_LOOKUP_ELEM),
+            ]);
+            let null_check = v.len();
+            v.push(Insn::jmp_imm(BPF_JEQ, 0, 0, 0));
+            v.push(Insn::mov64_reg(9, 0));
+            let send = |v: &mut Vec<Insn>, kind: u32, id: i32| {
+                v.extend([
+                    Insn::st(BPF_W, 9, 0, kind as i32),
+                    Insn::st(BPF_W, 9, 4, id),
+                ]);
+                v.extend(Insn::ld_map(1, 3));
+                v.extend([
+                    Insn::mov64_reg(2, 9),
+                    Insn::mov64_imm(3, 8),
+                    Insn::mov64_imm(4, 0),
+                    Insn::call(RINGBUF_OUTPUT),
+                ]);
+            };
+            send(&mut v, kind, id);
+            if exit {
+                send(&mut v, record::EXIT, 0);
+            }
+            v[null_check].off = (v.len() - null_check - 1) as i16;
+            v.extend([Insn::mov64_imm(0, 0), Insn::exit()]);
+            v
+        };
+        let map = |name: &str, kind: MapKind, key: u32, value: u32, max: u32| MapDef {
+            name: name.into(),
+            kind,
+            key_size: key,
+            value_size: value,
+            max_entries: max,
+            init: vec![],
+        };
+        let prog = |name: &str, kind: ProbeKind, insns: Vec<Insn>| Program {
+            name: name.into(),
+            point: name.into(),
+            kind,
+            insns,
+            lines: vec![],
+        };
+        Object {
+            source_name: "t.stp".into(),
+            programs: vec![
+                prog(
+                    "begin",
+                    ProbeKind::Begin { priority: 0 },
+                    userspace(record::PRINTF, 0, begin_exit),
+                ),
+                prog(
+                    "timer.ms(1)",
+                    ProbeKind::Timer {
+                        period_ns: 1_000_000,
+                        profile: false,
+                    },
+                    vec![Insn::mov64_imm(0, 0), Insn::exit()],
+                ),
+                prog(
+                    "end",
+                    ProbeKind::End { priority: 0 },
+                    userspace(record::PRINTF, 1, false),
+                ),
+                prog(
+                    "error",
+                    ProbeKind::Error { priority: 0 },
+                    userspace(record::PRINTF, 2, false),
+                ),
+            ],
+            maps: vec![
+                map("stapc_globals", MapKind::Array, 4, 8, 1),
+                map("stapc_control", MapKind::Array, 4, control::VALUE_SIZE, 1),
+                map("stapc_scratch", MapKind::PerCpuArray, 4, 64, 1),
+                map("stapc_output", MapKind::RingBuf, 0, 0, 1 << 16),
+            ],
+            formats: ["begin\n", "end\n", "error probe\n"]
+                .iter()
+                .map(|t| Format {
+                    text: t.to_string(),
+                    args: Vec::<ArgKind>::new(),
+                })
+                .collect(),
+            errors: vec![],
+            max_string_len: 64,
+            control_map: 1,
+            output_map: 3,
+            license: "GPL".into(),
+        }
+    }
+
+    fn go(
+        obj: &Object,
+        opts: &RunOptions,
+    ) -> (Result<(i32, StopReason), RuntimeError>, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let r = run_with_reason(obj, opts, &mut out, &mut err);
+        fake::clear();
+        (
+            r,
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        )
+    }
+
+    #[test]
+    fn exit_in_begin_attaches_nothing_and_runs_end() {
+        let k = install(|_| {});
+        let (r, out, err) = go(&object(true), &RunOptions::default());
+        assert_eq!(r.unwrap(), (0, StopReason::Begin));
+        assert_eq!((out.as_str(), err.as_str()), ("begin\nend\n", ""));
+        assert!(k.borrow().log.is_empty(), "{:?}", k.borrow().log);
+    }
+
+    #[test]
+    fn the_exit_flag_stops_polling_then_end_runs() {
+        let k = install(|k| {
+            if k.polls == 3 {
+                if let Some(c) = control_of(k) {
+                    c[0] = 1;
+                }
+            }
+        });
+        let (r, out, err) = go(&object(false), &RunOptions::default());
+        assert_eq!(r.unwrap(), (0, StopReason::Script));
+        assert_eq!((out.as_str(), err.as_str()), ("begin\nend\n", ""));
+        let k = k.borrow();
+        // Three polls in the loop, one while draining.
+        assert_eq!(k.polls, 4);
+        assert!(k.polls < 10, "the loop must stop at the flag");
+        assert_eq!(
+            k.log,
+            [
+                "perf_event_open type=1",
+                "ioctl(PERF_EVENT_IOC_SET_BPF)",
+                "ioctl(PERF_EVENT_IOC_ENABLE)"
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_counted_by_kernel_programs_run_the_error_probes() {
+        install(|k| {
+            if let Some(c) = control_of(k) {
+                c[0] = 1;
+                c[control::ERROR_COUNT as usize] = 1;
+            }
+        });
+        let (r, out, _) = go(&object(false), &RunOptions::default());
+        assert_eq!(r.unwrap(), (1, StopReason::Script));
+        assert_eq!(out, "begin\nerror probe\n");
+    }
+
+    #[test]
+    fn dropped_records_are_reported() {
+        install(|k| {
+            if let Some(c) = control_of(k) {
+                c[0] = 1;
+                c[control::OUTPUT_DROPS as usize] = 3;
+            }
+        });
+        let (r, out, err) = go(&object(false), &RunOptions::default());
+        assert_eq!(r.unwrap().0, 0);
+        assert_eq!(out, "begin\nend\n");
+        assert_eq!(
+            err,
+            "WARNING: 3 output records were dropped (buffer full)\n"
+        );
+    }
+
+    #[test]
+    fn the_target_pid_is_in_the_control_map_before_begin_runs() {
+        let k = install(|_| {});
+        let opts = RunOptions {
+            target_pid: Some(4242),
+            ..RunOptions::default()
+        };
+        let (r, _, _) = go(&object(true), &opts);
+        assert_eq!(r.unwrap().0, 0);
+        let mut k = k.borrow_mut();
+        let c = control_of(&mut k).unwrap();
+        let o = control::TARGET_PID as usize;
+        assert_eq!(c[o..o + 8], 4242u64.to_le_bytes());
+    }
+
+    #[test]
+    fn an_attach_failure_names_the_probe_and_skips_end() {
+        let k = install(|_| {});
+        k.borrow_mut().fail_attach = true;
+        let (r, out, _) = go(&object(false), &RunOptions::default());
+        let e = r.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot attach probe timer.ms(1) (program `timer.ms(1)`): perf_event_open failed: ENOENT (No such file or directory)"
+        );
+        assert_eq!(out, "begin\n");
+    }
+
+    #[test]
+    fn objects_without_runtime_maps_are_refused_before_loading() {
+        let k = install(|_| {});
+        let mut obj = object(false);
+        obj.maps[3].kind = MapKind::Hash;
+        let (r, _, _) = go(&obj, &RunOptions::default());
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "invalid object: output map #3 is not a ring buffer or perf event array"
+        );
+        obj.control_map = 7;
+        let (r, _, _) = go(&obj, &RunOptions::default());
+        assert!(r.unwrap_err().to_string().contains("control map #7"));
+        assert!(k.borrow().values.is_empty());
+    }
+
+    #[test]
+    fn commands_are_found_on_the_path() {
+        assert!(resolve_command("sh").is_some_and(|p| p.is_absolute()));
+        assert_eq!(resolve_command("/bin/sh"), Some(PathBuf::from("/bin/sh")));
+        assert_eq!(resolve_command("stapc-no-such-command"), None);
+        let plain = std::env::temp_dir().join(format!("stapc-plain-{}", std::process::id()));
+        std::fs::write(&plain, "x").unwrap();
+        assert_eq!(
+            resolve_command(plain.to_str().unwrap()),
+            None,
+            "not executable"
+        );
+        std::fs::remove_file(&plain).unwrap();
+        assert_eq!(resolve_command(""), None);
+    }
+}
