@@ -4,6 +4,11 @@
 //! priority, then synthetic kernel events in simulated-time order, then `end`
 //! (or `error` after an uncaught error) programs; after every program run
 //! the output map is drained and its records printed.
+//!
+//! `UserspaceRunner` is the same session without the simulated kernel
+//! events, for the loader's runtime: it runs `begin`/`end`/`error` against
+//! any `MapStore` (the kernel's maps) and prints the records the kernel's
+//! programs send, so `stapc SCRIPT` prints exactly what `--sim` prints.
 
 use crate::format;
 use crate::machine::{Code, EventContext, ExecError, Machine, MachineOptions};
