@@ -46,7 +46,10 @@ pub enum GlobalType {
     /// A statistic (`s <<< v`).
     Stats,
     /// An associative array; `value` is `None` for an array of statistics.
-    Array { keys: Vec<ScalarType>, value: Option<ScalarType> },
+    Array {
+        keys: Vec<ScalarType>,
+        value: Option<ScalarType>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,20 +108,46 @@ pub struct ProbePoint {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PointKind {
-    Begin { priority: i64 },
-    End { priority: i64 },
-    Error { priority: i64 },
+    Begin {
+        priority: i64,
+    },
+    End {
+        priority: i64,
+    },
+    Error {
+        priority: i64,
+    },
     Never,
     /// Runs like `begin`, then exits.
     Oneshot,
     /// `timer.s/ms/us/ns/hz/jiffies(N)`, as a period; `timer.profile` sets `profile`.
-    Timer { period_ns: u64, profile: bool },
-    Tracepoint { group: String, name: String },
+    Timer {
+        period_ns: u64,
+        profile: bool,
+    },
+    Tracepoint {
+        group: String,
+        name: String,
+    },
     /// `syscall.NAME[.return]`: the `syscalls:sys_enter_NAME`/`sys_exit_NAME` tracepoint.
-    Syscall { name: String, ret: bool },
-    KernelFunction { function: String, ret: bool },
-    Process { path: String, symbol: String, ret: bool },
-    Perf { type_: u32, config: u64, sample_period: u64 },
+    Syscall {
+        name: String,
+        ret: bool,
+    },
+    KernelFunction {
+        function: String,
+        ret: bool,
+    },
+    Process {
+        path: String,
+        symbol: String,
+        ret: bool,
+    },
+    Perf {
+        type_: u32,
+        config: u64,
+        sample_period: u64,
+    },
 }
 
 impl PointKind {
@@ -145,10 +174,22 @@ pub struct Stmt {
 pub enum StmtKind {
     Block(Vec<Stmt>),
     Expr(Expr),
-    If { cond: Expr, then: Box<Stmt>, else_: Option<Box<Stmt>> },
-    While { cond: Expr, body: Box<Stmt> },
+    If {
+        cond: Expr,
+        then: Box<Stmt>,
+        else_: Option<Box<Stmt>>,
+    },
+    While {
+        cond: Expr,
+        body: Box<Stmt>,
+    },
     /// `for (init; cond; step) body`; a missing `cond` is true.
-    For { init: Option<Expr>, cond: Option<Expr>, step: Option<Expr>, body: Box<Stmt> },
+    For {
+        init: Option<Expr>,
+        cond: Option<Expr>,
+        step: Option<Expr>,
+        body: Box<Stmt>,
+    },
     Foreach(Box<Foreach>),
     Break,
     Continue,
@@ -156,7 +197,11 @@ pub enum StmtKind {
     Next,
     Return(Option<Expr>),
     Delete(Delete),
-    Try { body: Box<Stmt>, catch_var: Option<LocalId>, handler: Box<Stmt> },
+    Try {
+        body: Box<Stmt>,
+        catch_var: Option<LocalId>,
+        handler: Box<Stmt>,
+    },
     Empty,
 }
 
@@ -190,7 +235,10 @@ pub enum SortBy {
 pub enum Delete {
     /// `delete x` on a scalar or statistic: reset to 0 / "" / empty.
     Var(VarRef),
-    Element { array: GlobalId, keys: Vec<Expr> },
+    Element {
+        array: GlobalId,
+        keys: Vec<Expr>,
+    },
     Array(GlobalId),
 }
 
@@ -292,7 +340,11 @@ pub enum AggOp {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HistKind {
     Log,
-    Linear { start: i64, stop: i64, interval: i64 },
+    Linear {
+        start: i64,
+        stop: i64,
+        interval: i64,
+    },
 }
 
 /// How a formatted output is used.
@@ -310,14 +362,29 @@ pub enum ExprKind {
     Str(String),
     Var(VarRef),
     /// `arr[k1, k2]` read (missing: 0 or "").
-    Index { array: GlobalId, keys: Vec<Expr> },
+    Index {
+        array: GlobalId,
+        keys: Vec<Expr>,
+    },
     /// `[k1, k2] in arr`.
-    In { array: GlobalId, keys: Vec<Expr> },
+    In {
+        array: GlobalId,
+        keys: Vec<Expr>,
+    },
     /// `target op= value`; `op` is `None` for plain `=`. For strings only
     /// `=` and `.=` (op = Some(Concat) is expressed as `concat: true`).
-    Assign { target: LValue, op: Option<BinaryOp>, concat: bool, value: Box<Expr> },
+    Assign {
+        target: LValue,
+        op: Option<BinaryOp>,
+        concat: bool,
+        value: Box<Expr>,
+    },
     /// `++x`, `x--`, …
-    IncDec { target: LValue, increment: bool, prefix: bool },
+    IncDec {
+        target: LValue,
+        increment: bool,
+        prefix: bool,
+    },
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     /// On two longs (signed) or two strings (byte-wise).
@@ -328,18 +395,37 @@ pub enum ExprKind {
     Concat(Box<Expr>, Box<Expr>),
     Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
     /// A script function call.
-    Call { func: FuncId, args: Vec<Expr> },
+    Call {
+        func: FuncId,
+        args: Vec<Expr>,
+    },
     /// A built-in function other than the formatting ones.
-    Builtin { func: Builtin, args: Vec<Expr> },
+    Builtin {
+        func: Builtin,
+        args: Vec<Expr>,
+    },
     /// printf/print/println/sprintf/sprint: `format` has escapes decoded and
     /// print/println already turned into conversions (`print("a", 1)` → `"%s%d"`).
-    Format { format: String, args: Vec<Expr>, use_: FormatUse },
+    Format {
+        format: String,
+        args: Vec<Expr>,
+        use_: FormatUse,
+    },
     /// `print(@hist_log(s))` / `print(@hist_linear(s, …))`.
-    PrintHist { kind: HistKind, stat: StatRef },
+    PrintHist {
+        kind: HistKind,
+        stat: StatRef,
+    },
     /// `@count(s)` etc.
-    Aggregate { op: AggOp, stat: StatRef },
+    Aggregate {
+        op: AggOp,
+        stat: StatRef,
+    },
     /// `s <<< v`.
-    StatAdd { stat: StatRef, value: Box<Expr> },
+    StatAdd {
+        stat: StatRef,
+        value: Box<Expr>,
+    },
     /// `$name` of a probe point, resolved (tracepoint field, syscall argument, `$return`).
     Target(TargetVar),
 }
@@ -354,7 +440,11 @@ pub struct TargetVar {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TargetAccess {
     /// A field of the tracepoint's context record at `offset`, `size` bytes.
-    Field { offset: u32, size: u32, signed: bool },
+    Field {
+        offset: u32,
+        size: u32,
+        signed: bool,
+    },
     /// Argument `n` (0-based) of a function probe.
     Arg(u32),
     /// The return value of a `.return` probe.

@@ -96,36 +96,83 @@ pub enum OutArg {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InstData {
-    Iconst { imm: i64 },
-    Unary { op: UnaryOp, arg: Value },
-    Binary { op: BinaryOp, args: [Value; 2] },
+    Iconst {
+        imm: i64,
+    },
+    Unary {
+        op: UnaryOp,
+        arg: Value,
+    },
+    Binary {
+        op: BinaryOp,
+        args: [Value; 2],
+    },
     /// 1 if the condition holds, else 0.
-    Icmp { cond: IntCC, args: [Value; 2] },
+    Icmp {
+        cond: IntCC,
+        args: [Value; 2],
+    },
     /// Load the long scalar global at `offset` of the globals struct.
-    LoadGlobal { offset: u32 },
-    StoreGlobal { offset: u32, arg: Value },
+    LoadGlobal {
+        offset: u32,
+    },
+    StoreGlobal {
+        offset: u32,
+        arg: Value,
+    },
     /// `g += v` whose result is unused: an atomic add.
-    AtomicAddGlobal { offset: u32, arg: Value },
+    AtomicAddGlobal {
+        offset: u32,
+        arg: Value,
+    },
     /// Write a constant string (truncated to MAXSTRINGLEN-1 bytes, NUL-padded) into `dst`.
-    StrConst { dst: Slot, value: String },
+    StrConst {
+        dst: Slot,
+        value: String,
+    },
     /// Copy the string global at `offset` into `dst`.
-    StrLoadGlobal { dst: Slot, offset: u32 },
-    StrStoreGlobal { offset: u32, src: Slot },
-    StrCopy { dst: Slot, src: Slot },
+    StrLoadGlobal {
+        dst: Slot,
+        offset: u32,
+    },
+    StrStoreGlobal {
+        offset: u32,
+        src: Slot,
+    },
+    StrCopy {
+        dst: Slot,
+        src: Slot,
+    },
     /// `dst = a . b`, truncated to MAXSTRINGLEN-1 bytes. `dst` may equal `a`.
-    StrConcat { dst: Slot, args: [Slot; 2] },
+    StrConcat {
+        dst: Slot,
+        args: [Slot; 2],
+    },
     /// Byte-wise comparison of two strings: -1, 0 or 1 (like `strcmp`'s sign).
-    StrCompare { args: [Slot; 2] },
+    StrCompare {
+        args: [Slot; 2],
+    },
     /// A context value of the current event.
-    Context { op: ContextOp },
-    StrContext { dst: Slot, op: StrContextOp },
+    Context {
+        op: ContextOp,
+    },
+    StrContext {
+        dst: Slot,
+        op: StrContextOp,
+    },
     /// Send a PRINTF record with format `format` (index into `Module::formats`).
-    Printf { format: u32, args: Vec<OutArg> },
+    Printf {
+        format: u32,
+        args: Vec<OutArg>,
+    },
     /// Set the control map's exit flag and send an EXIT record; the handler goes on.
     Exit,
 
     // ---- terminators (exactly one, last in its block) ----
-    Jump { dest: Block, args: Vec<Value> },
+    Jump {
+        dest: Block,
+        args: Vec<Value>,
+    },
     /// Branch to `then_dest` if `cond` != 0.
     Brif {
         cond: Value,
@@ -138,10 +185,15 @@ pub enum InstData {
     Return,
     /// Raise runtime error `error` (index into `Module::errors`): count it, set
     /// the exit flag, send an ERROR record, leave the handler.
-    Trap { error: u32 },
+    Trap {
+        error: u32,
+    },
     /// `error(msg)`: like `Trap`, with the message taken from `msg` at run time
     /// (`error` indexes `Module::errors` for the location).
-    TrapMsg { error: u32, msg: Slot },
+    TrapMsg {
+        error: u32,
+        msg: Slot,
+    },
 }
 
 impl InstData {
@@ -185,7 +237,12 @@ impl InstData {
                 })
                 .collect(),
             InstData::Jump { args, .. } => args.clone(),
-            InstData::Brif { cond, then_args, else_args, .. } => {
+            InstData::Brif {
+                cond,
+                then_args,
+                else_args,
+                ..
+            } => {
                 let mut v = vec![*cond];
                 v.extend(then_args);
                 v.extend(else_args);
@@ -199,7 +256,11 @@ impl InstData {
     pub fn successors(&self) -> Vec<Block> {
         match self {
             InstData::Jump { dest, .. } => vec![*dest],
-            InstData::Brif { then_dest, else_dest, .. } => vec![*then_dest, *else_dest],
+            InstData::Brif {
+                then_dest,
+                else_dest,
+                ..
+            } => vec![*then_dest, *else_dest],
             _ => Vec::new(),
         }
     }
@@ -239,7 +300,10 @@ pub struct Function {
 
 impl Function {
     pub fn new(name: impl Into<String>) -> Function {
-        Function { name: name.into(), ..Function::default() }
+        Function {
+            name: name.into(),
+            ..Function::default()
+        }
     }
 
     pub fn entry(&self) -> Option<Block> {
@@ -318,4 +382,241 @@ pub struct Module {
     pub errors: Vec<ErrorMsg>,
     pub globals: GlobalsLayout,
     pub max_string_len: u32,
+}
+
+// ---- helpers added by the midend (methods only; the data types above are the contract) ----
+
+impl InstData {
+    /// Whether the instruction only computes its result: no memory writes, no
+    /// output, no control flow. Dead-code elimination may drop these when
+    /// their result is unused.
+    pub fn is_pure(&self) -> bool {
+        matches!(
+            self,
+            InstData::Iconst { .. }
+                | InstData::Unary { .. }
+                | InstData::Binary { .. }
+                | InstData::Icmp { .. }
+                | InstData::LoadGlobal { .. }
+                | InstData::Context { .. }
+                | InstData::StrCompare { .. }
+        )
+    }
+
+    /// Rewrite every SSA value this instruction reads (branch arguments too).
+    pub fn map_values(&mut self, mut f: impl FnMut(Value) -> Value) {
+        match self {
+            InstData::Unary { arg, .. }
+            | InstData::StoreGlobal { arg, .. }
+            | InstData::AtomicAddGlobal { arg, .. } => *arg = f(*arg),
+            InstData::Binary { args, .. } | InstData::Icmp { args, .. } => {
+                for a in args.iter_mut() {
+                    *a = f(*a);
+                }
+            }
+            InstData::Printf { args, .. } => {
+                for a in args.iter_mut() {
+                    if let OutArg::Long(v) = a {
+                        *v = f(*v);
+                    }
+                }
+            }
+            InstData::Jump { args, .. } => {
+                for a in args.iter_mut() {
+                    *a = f(*a);
+                }
+            }
+            InstData::Brif {
+                cond,
+                then_args,
+                else_args,
+                ..
+            } => {
+                *cond = f(*cond);
+                for a in then_args.iter_mut().chain(else_args.iter_mut()) {
+                    *a = f(*a);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every string slot this instruction reads or writes.
+    pub fn slots(&self) -> Vec<Slot> {
+        match self {
+            InstData::StrConst { dst, .. }
+            | InstData::StrLoadGlobal { dst, .. }
+            | InstData::StrContext { dst, .. } => vec![*dst],
+            InstData::StrStoreGlobal { src, .. } => vec![*src],
+            InstData::StrCopy { dst, src } => vec![*dst, *src],
+            InstData::StrConcat { dst, args } => vec![*dst, args[0], args[1]],
+            InstData::StrCompare { args } => args.to_vec(),
+            InstData::Printf { args, .. } => args
+                .iter()
+                .filter_map(|a| match a {
+                    OutArg::Str(s) => Some(*s),
+                    OutArg::Long(_) => None,
+                })
+                .collect(),
+            InstData::TrapMsg { msg, .. } => vec![*msg],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The outgoing edges of a terminator: (edge index, destination, arguments).
+    /// A `Brif` has edge 0 (then) and edge 1 (else), even when both go to the
+    /// same block.
+    pub fn edges(&self) -> Vec<(usize, Block, &[Value])> {
+        match self {
+            InstData::Jump { dest, args } => vec![(0, *dest, args.as_slice())],
+            InstData::Brif {
+                then_dest,
+                then_args,
+                else_dest,
+                else_args,
+                ..
+            } => vec![
+                (0, *then_dest, then_args.as_slice()),
+                (1, *else_dest, else_args.as_slice()),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The argument list of outgoing edge `edge` (see `edges`), to append to
+    /// or rewrite.
+    pub fn edge_args_mut(&mut self, edge: usize) -> Option<&mut Vec<Value>> {
+        match (self, edge) {
+            (InstData::Jump { args, .. }, 0) => Some(args),
+            (InstData::Brif { then_args, .. }, 0) => Some(then_args),
+            (InstData::Brif { else_args, .. }, 1) => Some(else_args),
+            _ => None,
+        }
+    }
+
+    /// Rewrite the destination blocks of a terminator.
+    pub fn map_blocks(&mut self, mut f: impl FnMut(Block) -> Block) {
+        match self {
+            InstData::Jump { dest, .. } => *dest = f(*dest),
+            InstData::Brif {
+                then_dest,
+                else_dest,
+                ..
+            } => {
+                *then_dest = f(*then_dest);
+                *else_dest = f(*else_dest);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Function {
+    /// Insert an instruction at position `index` of `block` (0 = first);
+    /// returns its result value, if it has one.
+    pub fn insert(
+        &mut self,
+        block: Block,
+        index: usize,
+        data: InstData,
+        span: Span,
+    ) -> Option<Value> {
+        let has_result = data.has_result();
+        let inst = self.insts.push(data);
+        let insts = &mut self.blocks[block].insts;
+        insts.insert(index.min(insts.len()), inst);
+        self.srclocs[inst] = span;
+        if has_result {
+            let v = self.values.push(ValueDef::Result(inst));
+            self.results[inst] = v.into();
+            Some(v)
+        } else {
+            None
+        }
+    }
+
+    /// The constant a value is defined as, if it is the result of an `Iconst`.
+    pub fn const_value(&self, v: Value) -> Option<i64> {
+        match self.values.get(v)? {
+            ValueDef::Result(inst) => match self.insts.get(*inst)? {
+                InstData::Iconst { imm } => Some(*imm),
+                _ => None,
+            },
+            ValueDef::Param(..) => None,
+        }
+    }
+
+    /// The instruction defining `v`, if it is an instruction result.
+    pub fn value_inst(&self, v: Value) -> Option<Inst> {
+        match self.values.get(v)? {
+            ValueDef::Result(inst) => Some(*inst),
+            ValueDef::Param(..) => None,
+        }
+    }
+
+    /// Number of instructions in the blocks of the layout.
+    pub fn inst_count(&self) -> usize {
+        self.layout
+            .iter()
+            .map(|b| self.blocks[*b].insts.len())
+            .sum()
+    }
+
+    /// Replace every use of a value by another (instruction operands and
+    /// branch arguments), following chains in `subst`.
+    pub fn replace_uses(&mut self, subst: &rustc_hash::FxHashMap<Value, Value>) {
+        if subst.is_empty() {
+            return;
+        }
+        let resolve = |mut v: Value| {
+            let mut n = 0;
+            while let Some(&w) = subst.get(&v) {
+                if w == v || n > subst.len() {
+                    break;
+                }
+                v = w;
+                n += 1;
+            }
+            v
+        };
+        for b in self.layout.clone() {
+            for &i in &self.blocks[b].insts {
+                self.insts[i].map_values(resolve);
+            }
+        }
+    }
+}
+
+impl InstData {
+    /// Rewrite every slot this instruction names.
+    pub fn map_slots(&mut self, mut f: impl FnMut(Slot) -> Slot) {
+        match self {
+            InstData::StrConst { dst, .. }
+            | InstData::StrLoadGlobal { dst, .. }
+            | InstData::StrContext { dst, .. } => *dst = f(*dst),
+            InstData::StrStoreGlobal { src, .. } => *src = f(*src),
+            InstData::StrCopy { dst, src } => {
+                *dst = f(*dst);
+                *src = f(*src);
+            }
+            InstData::StrConcat { dst, args } => {
+                *dst = f(*dst);
+                args[0] = f(args[0]);
+                args[1] = f(args[1]);
+            }
+            InstData::StrCompare { args } => {
+                args[0] = f(args[0]);
+                args[1] = f(args[1]);
+            }
+            InstData::Printf { args, .. } => {
+                for a in args.iter_mut() {
+                    if let OutArg::Str(s) = a {
+                        *s = f(*s);
+                    }
+                }
+            }
+            InstData::TrapMsg { msg, .. } => *msg = f(*msg),
+            _ => {}
+        }
+    }
 }

@@ -1,0 +1,1294 @@
+//! Instruction selection: one `ir::Function` → `VCode`, following the runtime
+//! layout of runtime.md (prologue with the control-map exit check, globals
+//! and scratch through looked-up map value pointers, records built in
+//! scratch and sent through the output map).
+//!
+//! Constants are never given registers of their own: every use
+//! rematerialises them (or folds them into an immediate operand), which
+//! keeps register pressure down and never leaves a dead `mov` behind.
+
+use cranelift_entity::SecondaryMap;
+use stapc_bpf::helpers;
+use stapc_bpf::insn::*;
+use stapc_bpf::object::{control, record};
+use stapc_bpf::Target;
+use stapc_frontend::Span;
+use stapc_midend::ir::{
+    BinaryOp, Block, ContextOp, Function, Inst, InstData, IntCC, OutArg, Slot, StrContextOp,
+    UnaryOp, Value, ValueDef,
+};
+
+use crate::error::BackendError;
+use crate::vcode::{Reg, Src, VBlock, VCode, VInst, VReg};
+
+/// Map indexes of the runtime maps (runtime.md: fixed order).
+pub const MAP_GLOBALS: u32 = 0;
+pub const MAP_CONTROL: u32 = 1;
+pub const MAP_SCRATCH: u32 = 2;
+pub const MAP_OUTPUT: u32 = 3;
+/// Stack offset of the u32 key 0 used for every map lookup.
+pub const KEY_OFF: i16 = -8;
+/// Copies at least this long use `probe_read_kernel` in kernel programs
+/// (6 instructions instead of 2 per 8 bytes).
+pub const COPY_BY_HELPER_MIN: u32 = 64;
+/// Bytes of stack the prologue reserves (the key), below which spill slots start.
+pub const RESERVED_STACK: u32 = 8;
+
+/// Where a program's strings and records live in its per-CPU scratch value.
+#[derive(Clone, Debug, Default)]
+pub struct ScratchLayout {
+    pub slot_off: SecondaryMap<Slot, u32>,
+    /// Offset of the record buffer.
+    pub record_off: u32,
+    /// Largest record this program builds.
+    pub record_size: u32,
+    /// A string buffer for `StrConcat` whose destination is its second operand.
+    pub tmp_off: u32,
+    /// Total bytes (a multiple of 8).
+    pub size: u32,
+    pub needs_scratch: bool,
+    pub needs_globals: bool,
+}
+
+fn round8(n: u64) -> u64 {
+    n.div_ceil(8) * 8
+}
+
+/// Compute the scratch layout of `func` for strings of `msl` bytes.
+pub fn scratch_layout(
+    func: &Function,
+    msl: u32,
+    userspace: bool,
+) -> Result<ScratchLayout, BackendError> {
+    let mut l = ScratchLayout::default();
+    let mut off: u64 = 0;
+    for (slot, data) in func.slots.iter() {
+        l.slot_off[slot] = off as u32;
+        off += round8(u64::from(data.size.max(msl)));
+    }
+    let mut record: u64 = 0;
+    let mut kernel_concat = false;
+    for b in &func.layout {
+        let Some(bd) = func.blocks.get(*b) else {
+            continue;
+        };
+        for i in &bd.insts {
+            let Some(data) = func.insts.get(*i) else {
+                continue;
+            };
+            match data {
+                InstData::LoadGlobal { .. }
+                | InstData::StoreGlobal { .. }
+                | InstData::AtomicAddGlobal { .. }
+                | InstData::StrLoadGlobal { .. }
+                | InstData::StrStoreGlobal { .. } => l.needs_globals = true,
+                _ => {}
+            }
+            let rec = match data {
+                InstData::Printf { args, .. } => {
+                    8 + args
+                        .iter()
+                        .map(|a| match a {
+                            OutArg::Long(_) => 8u64,
+                            OutArg::Str(_) => u64::from(msl),
+                        })
+                        .sum::<u64>()
+                }
+                InstData::Exit | InstData::Trap { .. } => 8,
+                InstData::TrapMsg { .. } => 8 + u64::from(msl),
+                _ => 0,
+            };
+            record = record.max(rec);
+            if matches!(data, InstData::StrConcat { .. }) && !userspace {
+                kernel_concat = true;
+            }
+        }
+    }
+    l.needs_scratch = off > 0 || record > 0;
+    l.record_off = off as u32;
+    l.record_size = record as u32;
+    off += round8(record);
+    l.tmp_off = off as u32;
+    if kernel_concat {
+        // The temporary, plus slack: the verifier checks `dst + len .. + size`
+        // with both at their maxima, which runs up to MAXSTRINGLEN past a slot.
+        off += 2 * u64::from(msl);
+    }
+    if off > u64::from(i32::MAX as u32) {
+        return Err(BackendError::OffsetTooLarge {
+            func: func.name.clone(),
+            offset: off,
+        });
+    }
+    l.size = off as u32;
+    Ok(l)
+}
+
+/// Lower `func` to VCode.
+pub fn lower(
+    func: &Function,
+    target: &Target,
+    msl: u32,
+    userspace: bool,
+    layout: &ScratchLayout,
+) -> Result<VCode, BackendError> {
+    if msl < 8 || msl & 7 != 0 {
+        return Err(BackendError::MalformedIr {
+            func: func.name.clone(),
+            what: format!("MAXSTRINGLEN {msl} is not a positive multiple of 8"),
+        });
+    }
+    let mut vc = VCode {
+        name: func.name.clone(),
+        ..VCode::default()
+    };
+    let entry_vb = vc.blocks.push(Default::default());
+    let ret_block = vc.blocks.push(Default::default());
+    let ctx = vc.new_vreg();
+    let control = vc.new_vreg();
+    let mut s = Isel {
+        f: func,
+        target,
+        msl,
+        userspace,
+        layout,
+        vc,
+        cur: entry_vb,
+        loc: None,
+        vregs: SecondaryMap::new(),
+        consts: SecondaryMap::new(),
+        uses: SecondaryMap::new(),
+        fused: SecondaryMap::new(),
+        blocks: SecondaryMap::new(),
+        ctx,
+        control,
+        globals: None,
+        scratch: None,
+        ret_block,
+        pending_edges: Vec::new(),
+    };
+    s.run(entry_vb)?;
+    let mut vc = s.vc;
+    vc.remove_unreachable();
+    Ok(vc)
+}
+
+struct Isel<'a> {
+    f: &'a Function,
+    target: &'a Target,
+    msl: u32,
+    userspace: bool,
+    layout: &'a ScratchLayout,
+    vc: VCode,
+    cur: VBlock,
+    loc: Option<Span>,
+    vregs: SecondaryMap<Value, Option<VReg>>,
+    consts: SecondaryMap<Value, Option<i64>>,
+    uses: SecondaryMap<Value, u32>,
+    /// Icmps folded into the conditional jump of their block's Brif.
+    fused: SecondaryMap<Inst, bool>,
+    blocks: SecondaryMap<Block, Option<VBlock>>,
+    ctx: VReg,
+    control: VReg,
+    globals: Option<VReg>,
+    scratch: Option<VReg>,
+    ret_block: VBlock,
+    /// Edge blocks carrying branch arguments, emitted after the current block.
+    pending_edges: Vec<(VBlock, Block, Vec<Value>)>,
+}
+
+type R<T> = Result<T, BackendError>;
+
+fn fits_i32(v: i64) -> bool {
+    i32::try_from(v).is_ok()
+}
+
+fn cc_op(cc: IntCC) -> u8 {
+    match cc {
+        IntCC::Eq => BPF_JEQ,
+        IntCC::Ne => BPF_JNE,
+        IntCC::Slt => BPF_JSLT,
+        IntCC::Sle => BPF_JSLE,
+        IntCC::Sgt => BPF_JSGT,
+        IntCC::Sge => BPF_JSGE,
+        IntCC::Ult => BPF_JLT,
+        IntCC::Ule => BPF_JLE,
+        IntCC::Ugt => BPF_JGT,
+        IntCC::Uge => BPF_JGE,
+    }
+}
+
+/// The condition with its operands swapped.
+fn cc_swap(cc: IntCC) -> IntCC {
+    match cc {
+        IntCC::Eq => IntCC::Eq,
+        IntCC::Ne => IntCC::Ne,
+        IntCC::Slt => IntCC::Sgt,
+        IntCC::Sle => IntCC::Sge,
+        IntCC::Sgt => IntCC::Slt,
+        IntCC::Sge => IntCC::Sle,
+        IntCC::Ult => IntCC::Ugt,
+        IntCC::Ule => IntCC::Uge,
+        IntCC::Ugt => IntCC::Ult,
+        IntCC::Uge => IntCC::Ule,
+    }
+}
+
+pub fn cc_eval(cc: IntCC, a: i64, b: i64) -> bool {
+    let (ua, ub) = (a as u64, b as u64);
+    match cc {
+        IntCC::Eq => a == b,
+        IntCC::Ne => a != b,
+        IntCC::Slt => a < b,
+        IntCC::Sle => a <= b,
+        IntCC::Sgt => a > b,
+        IntCC::Sge => a >= b,
+        IntCC::Ult => ua < ub,
+        IntCC::Ule => ua <= ub,
+        IntCC::Ugt => ua > ub,
+        IntCC::Uge => ua >= ub,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MoveSrc {
+    Const(i64),
+    V(VReg),
+}
+
+impl<'a> Isel<'a> {
+    fn malformed(&self, what: impl Into<String>) -> BackendError {
+        BackendError::MalformedIr {
+            func: self.f.name.clone(),
+            what: what.into(),
+        }
+    }
+
+    fn emit(&mut self, i: VInst) {
+        let b = &mut self.vc.blocks[self.cur];
+        b.insts.push(i);
+        b.locs.push(self.loc);
+    }
+
+    fn new_block(&mut self) -> VBlock {
+        self.vc.blocks.push(Default::default())
+    }
+
+    fn switch_to(&mut self, b: VBlock) {
+        self.vc.order.push(b);
+        self.cur = b;
+    }
+
+    fn new_vreg(&mut self) -> VReg {
+        self.vc.new_vreg()
+    }
+
+    fn vreg(&mut self, v: Value) -> VReg {
+        if let Some(r) = self.vregs[v] {
+            return r;
+        }
+        let r = self.vc.new_vreg();
+        self.vregs[v] = Some(r);
+        r
+    }
+
+    fn vblock(&mut self, b: Block) -> R<VBlock> {
+        self.blocks[b]
+            .ok_or_else(|| self.malformed(format!("branch to {b}, which is not in the layout")))
+    }
+
+    fn check_value(&self, v: Value) -> R<()> {
+        if self.f.values.get(v).is_none() {
+            return Err(self.malformed(format!("use of undefined value {v}")));
+        }
+        Ok(())
+    }
+
+    /// `dst = const`.
+    fn load_const(&mut self, dst: Reg, c: i64) {
+        if fits_i32(c) {
+            self.emit(VInst::mov(dst, Src::Imm(c as i32)));
+        } else {
+            self.emit(VInst::LoadImm64 { dst, imm: c });
+        }
+    }
+
+    /// `v` in a register (constants are rematerialised into a fresh vreg).
+    fn reg(&mut self, v: Value) -> R<Reg> {
+        self.check_value(v)?;
+        if let Some(c) = self.consts[v] {
+            let t = self.new_vreg();
+            self.load_const(Reg::V(t), c);
+            return Ok(Reg::V(t));
+        }
+        Ok(Reg::V(self.vreg(v)))
+    }
+
+    /// `v` as an operand: an immediate when it is a small constant.
+    fn src(&mut self, v: Value) -> R<Src> {
+        self.check_value(v)?;
+        match self.consts[v] {
+            Some(c) if fits_i32(c) => Ok(Src::Imm(c as i32)),
+            _ => Ok(Src::Reg(self.reg(v)?)),
+        }
+    }
+
+    /// `dst = v`.
+    fn put(&mut self, dst: Reg, v: Value) -> R<()> {
+        self.check_value(v)?;
+        if let Some(c) = self.consts[v] {
+            self.load_const(dst, c);
+        } else {
+            let r = self.vreg(v);
+            self.emit(VInst::mov(dst, Src::Reg(Reg::V(r))));
+        }
+        Ok(())
+    }
+
+    fn is_const(&self, v: Value) -> bool {
+        self.consts[v].is_some()
+    }
+
+    fn result(&mut self, inst: Inst) -> R<VReg> {
+        match self.f.result(inst) {
+            Some(v) => Ok(self.vreg(v)),
+            None => Err(self.malformed(format!("{inst} has no result value"))),
+        }
+    }
+
+    fn dead(&self, inst: Inst) -> bool {
+        self.f.result(inst).is_some_and(|v| self.uses[v] == 0)
+    }
+
+    fn scratch(&self) -> R<VReg> {
+        self.scratch
+            .ok_or_else(|| self.malformed("scratch memory used but not laid out"))
+    }
+
+    fn globals(&self) -> R<VReg> {
+        self.globals
+            .ok_or_else(|| self.malformed("globals used but not looked up"))
+    }
+
+    fn slot(&self, s: Slot) -> R<u32> {
+        if self.f.slots.get(s).is_none() {
+            return Err(self.malformed(format!("unknown string slot {s}")));
+        }
+        Ok(self.layout.slot_off[s])
+    }
+
+    /// `base + off` as a (register, i16) address, materialising the base
+    /// when the offset does not fit `off`; the range `off..off+len` must fit.
+    fn addr(&mut self, base: VReg, off: u32, len: u32) -> R<(Reg, i16)> {
+        if u64::from(off) + u64::from(len) <= i16::MAX as u64 {
+            return Ok((Reg::V(base), off as i16));
+        }
+        if off > i32::MAX as u32 || len > i16::MAX as u32 {
+            return Err(BackendError::OffsetTooLarge {
+                func: self.f.name.clone(),
+                offset: off.into(),
+            });
+        }
+        let t = self.new_vreg();
+        self.emit(VInst::mov(Reg::V(t), Src::Reg(Reg::V(base))));
+        self.emit(VInst::alu(BPF_ADD, Reg::V(t), Src::Imm(off as i32)));
+        Ok((Reg::V(t), 0))
+    }
+
+    /// `dst = scratch + off` (for helper pointer arguments).
+    fn scratch_ptr(&mut self, dst: Reg, off: u32) -> R<()> {
+        let s = self.scratch()?;
+        self.ptr(dst, s, off)
+    }
+
+    /// `dst = base + off` (for helper pointer arguments).
+    fn ptr(&mut self, dst: Reg, base: VReg, off: u32) -> R<()> {
+        let s = base;
+        self.emit(VInst::mov(dst, Src::Reg(Reg::V(s))));
+        if off != 0 {
+            let off = i32::try_from(off).map_err(|_| BackendError::OffsetTooLarge {
+                func: self.f.name.clone(),
+                offset: off.into(),
+            })?;
+            self.emit(VInst::alu(BPF_ADD, dst, Src::Imm(off)));
+        }
+        Ok(())
+    }
+
+    /// Copy `len` bytes (a multiple of 8): in kernel programs with one
+    /// `probe_read_kernel` call when that is shorter than word copies (the
+    /// instruction budget is the scarce resource there), else in 8-byte words.
+    fn copy(&mut self, dst: VReg, dst_off: u32, src: VReg, src_off: u32, len: u32) -> R<()> {
+        if !self.userspace && len >= COPY_BY_HELPER_MIN {
+            let read = if self.target.has_probe_read_kernel() {
+                helpers::PROBE_READ_KERNEL
+            } else {
+                helpers::PROBE_READ
+            };
+            self.ptr(Reg::P(1), dst, dst_off)?;
+            self.emit(VInst::mov(Reg::P(2), Src::Imm(len as i32)));
+            self.ptr(Reg::P(3), src, src_off)?;
+            self.emit(VInst::Call {
+                helper: read,
+                args: 3,
+            });
+            return Ok(());
+        }
+        let (db, doff) = self.addr(dst, dst_off, len)?;
+        let (sb, soff) = self.addr(src, src_off, len)?;
+        let t = Reg::V(self.new_vreg());
+        for w in 0..(len / 8) as i16 {
+            self.emit(VInst::Load {
+                size: BPF_DW,
+                dst: t,
+                base: sb,
+                off: soff + 8 * w,
+            });
+            self.emit(VInst::Store {
+                size: BPF_DW,
+                base: db,
+                off: doff + 8 * w,
+                src: Src::Reg(t),
+            });
+        }
+        Ok(())
+    }
+
+    fn zero(&mut self, base: VReg, off: u32, len: u32) -> R<()> {
+        let (b, o) = self.addr(base, off, len)?;
+        for w in 0..(len / 8) as i16 {
+            self.emit(VInst::Store {
+                size: BPF_DW,
+                base: b,
+                off: o + 8 * w,
+                src: Src::Imm(0),
+            });
+        }
+        Ok(())
+    }
+
+    /// `dst = *map_lookup_elem(map, &0)`, returning at once on NULL.
+    fn lookup(&mut self, map: u32, dst: VReg) {
+        self.emit(VInst::LoadMap {
+            dst: Reg::P(1),
+            map,
+        });
+        self.emit(VInst::mov(Reg::P(2), Src::Reg(Reg::P(10))));
+        self.emit(VInst::alu(BPF_ADD, Reg::P(2), Src::Imm(KEY_OFF.into())));
+        self.emit(VInst::Call {
+            helper: helpers::MAP_LOOKUP_ELEM,
+            args: 2,
+        });
+        self.emit(VInst::mov(Reg::V(dst), Src::Reg(Reg::P(0))));
+        let next = self.new_block();
+        self.emit(VInst::Branch {
+            op: BPF_JEQ,
+            lhs: Reg::V(dst),
+            rhs: Src::Imm(0),
+            taken: self.ret_block,
+            not_taken: next,
+        });
+        self.switch_to(next);
+    }
+
+    fn run(&mut self, entry_vb: VBlock) -> R<()> {
+        let f = self.f;
+        let entry = f
+            .entry()
+            .ok_or_else(|| self.malformed("function has no blocks"))?;
+        // Pre-pass: constants, use counts, blocks.
+        for b in &f.layout {
+            if f.blocks.get(*b).is_none() {
+                return Err(self.malformed(format!("{b} in the layout does not exist")));
+            }
+            if self.blocks[*b].is_some() {
+                return Err(self.malformed(format!("{b} appears twice in the layout")));
+            }
+            let vb = self.new_block();
+            self.blocks[*b] = Some(vb);
+            for i in &f.blocks[*b].insts {
+                let Some(data) = f.insts.get(*i) else {
+                    return Err(self.malformed(format!("{i} does not exist")));
+                };
+                if let InstData::Iconst { imm } = data {
+                    if let Some(v) = f.result(*i) {
+                        self.consts[v] = Some(*imm);
+                    }
+                }
+                for a in data.args() {
+                    self.uses[a] += 1;
+                }
+            }
+        }
+        for b in &f.layout {
+            let Some(t) = f.terminator(*b) else { continue };
+            if let InstData::Brif { cond, .. } = &f.insts[t] {
+                if let Some(ValueDef::Result(def)) = f.values.get(*cond).copied() {
+                    if self.uses[*cond] == 1
+                        && f.blocks[*b].insts.contains(&def)
+                        && matches!(f.insts.get(def), Some(InstData::Icmp { .. }))
+                    {
+                        self.fused[def] = true;
+                    }
+                }
+            }
+        }
+        self.prologue(entry_vb, entry)?;
+        for b in &f.layout {
+            let vb = self.vblock(*b)?;
+            self.switch_to(vb);
+            let mut terminated = false;
+            for i in &f.blocks[*b].insts {
+                self.loc = Some(f.srclocs[*i]);
+                self.inst(*i)?;
+                if f.insts[*i].is_terminator() {
+                    terminated = true;
+                    break;
+                }
+            }
+            if !terminated {
+                return Err(self.malformed(format!("{b} has no terminator")));
+            }
+            for (e, dest, args) in std::mem::take(&mut self.pending_edges) {
+                self.switch_to(e);
+                self.block_args(dest, &args)?;
+                let d = self.vblock(dest)?;
+                self.emit(VInst::Jump { dest: d });
+            }
+        }
+        self.loc = None;
+        self.switch_to(self.ret_block);
+        self.emit(VInst::mov(Reg::P(0), Src::Imm(0)));
+        self.emit(VInst::Exit);
+        Ok(())
+    }
+
+    fn prologue(&mut self, entry_vb: VBlock, entry: Block) -> R<()> {
+        let f = self.f;
+        self.loc = f.blocks[entry].insts.first().map(|i| f.srclocs[*i]);
+        if !f.blocks[entry].params.is_empty() {
+            return Err(self.malformed("the entry block has parameters"));
+        }
+        self.switch_to(entry_vb);
+        self.emit(VInst::mov(Reg::V(self.ctx), Src::Reg(Reg::P(1))));
+        self.emit(VInst::Store {
+            size: BPF_W,
+            base: Reg::P(10),
+            off: KEY_OFF,
+            src: Src::Imm(0),
+        });
+        let control = self.control;
+        self.lookup(MAP_CONTROL, control);
+        let flag = self.new_vreg();
+        self.emit(VInst::Load {
+            size: BPF_DW,
+            dst: Reg::V(flag),
+            base: Reg::V(control),
+            off: control::EXIT_FLAG,
+        });
+        let next = self.new_block();
+        self.emit(VInst::Branch {
+            op: BPF_JNE,
+            lhs: Reg::V(flag),
+            rhs: Src::Imm(0),
+            taken: self.ret_block,
+            not_taken: next,
+        });
+        self.switch_to(next);
+        if self.layout.needs_globals {
+            let g = self.new_vreg();
+            self.lookup(MAP_GLOBALS, g);
+            self.globals = Some(g);
+        }
+        if self.layout.needs_scratch {
+            let s = self.new_vreg();
+            self.lookup(MAP_SCRATCH, s);
+            self.scratch = Some(s);
+        }
+        let dest = self.vblock(entry)?;
+        self.emit(VInst::Jump { dest });
+        Ok(())
+    }
+
+    fn inst(&mut self, inst: Inst) -> R<()> {
+        let data = self.f.insts[inst].clone();
+        if data.has_result() && self.dead(inst) {
+            return Ok(());
+        }
+        match data {
+            InstData::Iconst { .. } => {}
+            InstData::Unary { op, arg } => {
+                let d = Reg::V(self.result(inst)?);
+                self.put(d, arg)?;
+                match op {
+                    UnaryOp::Neg => self.emit(VInst::Neg { dst: d }),
+                    UnaryOp::BitNot => self.emit(VInst::alu(BPF_XOR, d, Src::Imm(-1))),
+                }
+            }
+            InstData::Binary { op, args } => {
+                let d = self.result(inst)?;
+                self.binary(op, args[0], args[1], d)?;
+            }
+            InstData::Icmp { cond, args } => {
+                if self.fused[inst] {
+                    return Ok(());
+                }
+                let d = Reg::V(self.result(inst)?);
+                match self.cmp_operands(cond, args)? {
+                    Err(known) => self.emit(VInst::mov(d, Src::Imm(known as i32))),
+                    Ok((op, lhs, rhs)) => {
+                        let zero = self.new_block();
+                        let join = self.new_block();
+                        self.emit(VInst::mov(d, Src::Imm(1)));
+                        self.emit(VInst::Branch {
+                            op,
+                            lhs,
+                            rhs,
+                            taken: join,
+                            not_taken: zero,
+                        });
+                        self.switch_to(zero);
+                        self.emit(VInst::mov(d, Src::Imm(0)));
+                        self.emit(VInst::Jump { dest: join });
+                        self.switch_to(join);
+                    }
+                }
+            }
+            InstData::LoadGlobal { offset } => {
+                let d = Reg::V(self.result(inst)?);
+                let g = self.globals()?;
+                let (base, off) = self.addr(g, offset, 8)?;
+                self.emit(VInst::Load {
+                    size: BPF_DW,
+                    dst: d,
+                    base,
+                    off,
+                });
+            }
+            InstData::StoreGlobal { offset, arg } => {
+                let src = self.src(arg)?;
+                let g = self.globals()?;
+                let (base, off) = self.addr(g, offset, 8)?;
+                self.emit(VInst::Store {
+                    size: BPF_DW,
+                    base,
+                    off,
+                    src,
+                });
+            }
+            InstData::AtomicAddGlobal { offset, arg } => {
+                let src = self.reg(arg)?;
+                let g = self.globals()?;
+                let (base, off) = self.addr(g, offset, 8)?;
+                self.emit(VInst::AtomicAdd { base, off, src });
+            }
+            InstData::StrConst { dst, value } => self.str_const(dst, &value)?,
+            InstData::StrLoadGlobal { dst, offset } => {
+                let (s, g, d) = (self.scratch()?, self.globals()?, self.slot(dst)?);
+                self.copy(s, d, g, offset, self.msl)?;
+            }
+            InstData::StrStoreGlobal { offset, src } => {
+                let (s, g, o) = (self.scratch()?, self.globals()?, self.slot(src)?);
+                self.copy(g, offset, s, o, self.msl)?;
+            }
+            InstData::StrCopy { dst, src } => {
+                let (s, d, o) = (self.scratch()?, self.slot(dst)?, self.slot(src)?);
+                if d != o {
+                    self.copy(s, d, s, o, self.msl)?;
+                }
+            }
+            InstData::StrConcat { dst, args } => self.str_concat(dst, args)?,
+            InstData::StrCompare { args } => {
+                let d = self.result(inst)?;
+                self.str_compare(d, args)?;
+            }
+            InstData::Context { op } => {
+                let d = Reg::V(self.result(inst)?);
+                let (helper, post) = match op {
+                    ContextOp::Pid => (helpers::GET_CURRENT_PID_TGID, Some(true)),
+                    ContextOp::Tid => (helpers::GET_CURRENT_PID_TGID, Some(false)),
+                    ContextOp::Uid => (helpers::GET_CURRENT_UID_GID, Some(false)),
+                    ContextOp::Gid => (helpers::GET_CURRENT_UID_GID, Some(true)),
+                    ContextOp::Cpu => (helpers::GET_SMP_PROCESSOR_ID, None),
+                    ContextOp::KtimeNs => (helpers::KTIME_GET_NS, None),
+                };
+                self.emit(VInst::Call { helper, args: 0 });
+                match post {
+                    // Upper half: tgid / gid.
+                    Some(true) => {
+                        self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
+                        self.emit(VInst::alu(BPF_RSH, d, Src::Imm(32)));
+                    }
+                    // Lower half: a 32-bit move zero-extends.
+                    Some(false) => self.emit(VInst::Alu {
+                        op: BPF_MOV,
+                        wide: false,
+                        signed: false,
+                        dst: d,
+                        src: Src::Reg(Reg::P(0)),
+                    }),
+                    None => self.emit(VInst::mov(d, Src::Reg(Reg::P(0)))),
+                }
+            }
+            InstData::StrContext {
+                dst,
+                op: StrContextOp::Execname,
+            } => {
+                let (s, d) = (self.scratch()?, self.slot(dst)?);
+                // Zero first: get_current_comm writes at most 16 bytes and
+                // strings must be zero after their NUL.
+                self.zero(s, d, self.msl)?;
+                self.scratch_ptr(Reg::P(1), d)?;
+                self.emit(VInst::mov(Reg::P(2), Src::Imm(self.msl.min(16) as i32)));
+                self.emit(VInst::Call {
+                    helper: helpers::GET_CURRENT_COMM,
+                    args: 2,
+                });
+            }
+            InstData::Printf { format, args } => {
+                let s = self.scratch()?;
+                self.header(record::PRINTF, format)?;
+                let mut off = self.layout.record_off + record::HEADER_SIZE;
+                for a in args {
+                    match a {
+                        OutArg::Long(v) => {
+                            let src = self.src(v)?;
+                            let (base, o) = self.addr(s, off, 8)?;
+                            self.emit(VInst::Store {
+                                size: BPF_DW,
+                                base,
+                                off: o,
+                                src,
+                            });
+                            off += 8;
+                        }
+                        OutArg::Str(slot) => {
+                            let so = self.slot(slot)?;
+                            self.copy(s, off, s, so, self.msl)?;
+                            off += self.msl;
+                        }
+                    }
+                }
+                self.output(off - self.layout.record_off)?;
+            }
+            InstData::Exit => {
+                self.set_exit_flag();
+                self.header(record::EXIT, 0)?;
+                self.output(record::HEADER_SIZE)?;
+            }
+            InstData::Jump { dest, args } => {
+                self.block_args(dest, &args)?;
+                let d = self.vblock(dest)?;
+                self.emit(VInst::Jump { dest: d });
+            }
+            InstData::Brif {
+                cond,
+                then_dest,
+                then_args,
+                else_dest,
+                else_args,
+            } => {
+                self.check_value(cond)?;
+                if let Some(c) = self.consts[cond] {
+                    let (dest, args) = if c != 0 {
+                        (then_dest, then_args)
+                    } else {
+                        (else_dest, else_args)
+                    };
+                    self.block_args(dest, &args)?;
+                    let d = self.vblock(dest)?;
+                    self.emit(VInst::Jump { dest: d });
+                    return Ok(());
+                }
+                let fused = match self.f.values[cond] {
+                    ValueDef::Result(def) if self.fused[def] => match &self.f.insts[def] {
+                        InstData::Icmp { cond, args } => Some(self.cmp_operands(*cond, *args)?),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let taken = self.edge(then_dest, then_args)?;
+                let not_taken = self.edge(else_dest, else_args)?;
+                match fused {
+                    Some(Err(known)) => {
+                        let dest = if known { taken } else { not_taken };
+                        self.emit(VInst::Jump { dest });
+                    }
+                    Some(Ok((op, lhs, rhs))) => self.emit(VInst::Branch {
+                        op,
+                        lhs,
+                        rhs,
+                        taken,
+                        not_taken,
+                    }),
+                    None => {
+                        let lhs = self.reg(cond)?;
+                        self.emit(VInst::Branch {
+                            op: BPF_JNE,
+                            lhs,
+                            rhs: Src::Imm(0),
+                            taken,
+                            not_taken,
+                        });
+                    }
+                }
+            }
+            InstData::Return => {
+                // The shared `r0 = 0; exit` tail (free when it is the next block).
+                self.emit(VInst::Jump {
+                    dest: self.ret_block,
+                });
+            }
+            InstData::Trap { error } => self.trap(error, None)?,
+            InstData::TrapMsg { error, msg } => self.trap(error, Some(msg))?,
+        }
+        Ok(())
+    }
+
+    /// Operands of a comparison as a jump: `Ok((op, lhs, rhs))`, or
+    /// `Err(result)` when both are constants.
+    fn cmp_operands(&mut self, cc: IntCC, args: [Value; 2]) -> R<Result<(u8, Reg, Src), bool>> {
+        let [a, b] = args;
+        self.check_value(a)?;
+        self.check_value(b)?;
+        if let (Some(x), Some(y)) = (self.consts[a], self.consts[b]) {
+            return Ok(Err(cc_eval(cc, x, y)));
+        }
+        let (cc, a, b) = if self.is_const(a) {
+            (cc_swap(cc), b, a)
+        } else {
+            (cc, a, b)
+        };
+        let lhs = self.reg(a)?;
+        let rhs = self.src(b)?;
+        Ok(Ok((cc_op(cc), lhs, rhs)))
+    }
+
+    fn binary(&mut self, op: BinaryOp, a: Value, b: Value, d: VReg) -> R<()> {
+        let dst = Reg::V(d);
+        let commutative = matches!(
+            op,
+            BinaryOp::Add | BinaryOp::Mul | BinaryOp::And | BinaryOp::Or | BinaryOp::Xor
+        );
+        let (a, b) = if commutative && self.is_const(a) && !self.is_const(b) {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        let bpf_op = match op {
+            BinaryOp::Add => BPF_ADD,
+            BinaryOp::Sub => BPF_SUB,
+            BinaryOp::Mul => BPF_MUL,
+            BinaryOp::And => BPF_AND,
+            BinaryOp::Or => BPF_OR,
+            BinaryOp::Xor => BPF_XOR,
+            BinaryOp::Shl => BPF_LSH,
+            BinaryOp::AShr => BPF_ARSH,
+            BinaryOp::LShr => BPF_RSH,
+            BinaryOp::SDiv | BinaryOp::SRem => {
+                let div = op == BinaryOp::SDiv;
+                if self.target.has_isa_v4() {
+                    self.put(dst, a)?;
+                    let rb = self.reg(b)?;
+                    self.emit(VInst::Alu {
+                        op: if div { BPF_DIV } else { BPF_MOD },
+                        wide: true,
+                        signed: true,
+                        dst,
+                        src: Src::Reg(rb),
+                    });
+                } else {
+                    self.signed_divmod(div, a, b, dst)?;
+                }
+                return Ok(());
+            }
+        };
+        self.put(dst, a)?;
+        let mut src = self.src(b)?;
+        if let (true, Src::Imm(i)) = (
+            matches!(op, BinaryOp::Shl | BinaryOp::AShr | BinaryOp::LShr),
+            src,
+        ) {
+            // The verifier rejects immediate shifts >= 64; the IR promises 0..=63.
+            src = Src::Imm(i & 63);
+        }
+        self.emit(VInst::alu(bpf_op, dst, src));
+        Ok(())
+    }
+
+    /// C-semantics signed division/remainder from unsigned BPF div/mod,
+    /// branch-free: |a| and |b| via the sign masks, then the sign fixed up.
+    /// `i64::MIN / -1` yields `i64::MIN` and `i64::MIN % -1` yields 0.
+    fn signed_divmod(&mut self, div: bool, a: Value, b: Value, dst: Reg) -> R<()> {
+        let abs = |s: &mut Self, v: Value| -> R<(Reg, Reg)> {
+            let sign = Reg::V(s.new_vreg());
+            let mag = Reg::V(s.new_vreg());
+            s.put(sign, v)?;
+            s.emit(VInst::alu(BPF_ARSH, sign, Src::Imm(63)));
+            s.put(mag, v)?;
+            s.emit(VInst::alu(BPF_XOR, mag, Src::Reg(sign)));
+            s.emit(VInst::alu(BPF_SUB, mag, Src::Reg(sign)));
+            Ok((sign, mag))
+        };
+        let (sa, ua) = abs(self, a)?;
+        let (sb, ub) = abs(self, b)?;
+        self.emit(VInst::mov(dst, Src::Reg(ua)));
+        if div {
+            self.emit(VInst::alu(BPF_DIV, dst, Src::Reg(ub)));
+            self.emit(VInst::alu(BPF_XOR, sa, Src::Reg(sb)));
+        } else {
+            self.emit(VInst::alu(BPF_MOD, dst, Src::Reg(ub)));
+        }
+        self.emit(VInst::alu(BPF_XOR, dst, Src::Reg(sa)));
+        self.emit(VInst::alu(BPF_SUB, dst, Src::Reg(sa)));
+        Ok(())
+    }
+
+    /// The block a branch with `args` should target: `dest` itself, or a
+    /// new edge block doing the parallel moves (emitted after this block).
+    fn edge(&mut self, dest: Block, args: Vec<Value>) -> R<VBlock> {
+        let d = self.vblock(dest)?;
+        if args.is_empty() {
+            if !self.f.blocks[dest].params.is_empty() {
+                return Err(self.malformed(format!("branch to {dest} without its arguments")));
+            }
+            return Ok(d);
+        }
+        let e = self.new_block();
+        self.pending_edges.push((e, dest, args));
+        Ok(e)
+    }
+
+    /// Assign branch arguments to `dest`'s parameters as one parallel move.
+    fn block_args(&mut self, dest: Block, args: &[Value]) -> R<()> {
+        let params = self
+            .f
+            .blocks
+            .get(dest)
+            .map(|b| b.params.clone())
+            .unwrap_or_default();
+        if params.len() != args.len() {
+            return Err(self.malformed(format!(
+                "branch to {dest} passes {} arguments for {} parameters",
+                args.len(),
+                params.len()
+            )));
+        }
+        let mut pending = Vec::new();
+        for (p, a) in params.iter().zip(args) {
+            self.check_value(*a)?;
+            let d = self.vreg(*p);
+            let s = match self.consts[*a] {
+                Some(c) => MoveSrc::Const(c),
+                None => MoveSrc::V(self.vreg(*a)),
+            };
+            if s != MoveSrc::V(d) {
+                pending.push((d, s));
+            }
+        }
+        self.parallel_moves(pending);
+        Ok(())
+    }
+
+    /// Sequentialise a parallel copy: emit a move once nobody still needs
+    /// its destination's old value; break cycles through a fresh vreg.
+    fn parallel_moves(&mut self, mut pending: Vec<(VReg, MoveSrc)>) {
+        while !pending.is_empty() {
+            let ready = pending
+                .iter()
+                .position(|(d, _)| !pending.iter().any(|(_, s)| *s == MoveSrc::V(*d)));
+            match ready {
+                Some(i) => {
+                    let (d, s) = pending.remove(i);
+                    match s {
+                        MoveSrc::Const(c) => self.load_const(Reg::V(d), c),
+                        MoveSrc::V(s) => self.emit(VInst::mov(Reg::V(d), Src::Reg(Reg::V(s)))),
+                    }
+                }
+                None => {
+                    let (d, _) = pending[0];
+                    let t = self.new_vreg();
+                    self.emit(VInst::mov(Reg::V(t), Src::Reg(Reg::V(d))));
+                    for p in pending.iter_mut() {
+                        if p.1 == MoveSrc::V(d) {
+                            p.1 = MoveSrc::V(t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn str_const(&mut self, dst: Slot, value: &str) -> R<()> {
+        let (s, d) = (self.scratch()?, self.slot(dst)?);
+        let mut buf = vec![0u8; self.msl as usize];
+        let bytes = value.as_bytes();
+        let n = bytes.len().min(self.msl as usize - 1);
+        buf[..n].copy_from_slice(&bytes[..n]);
+        let (base, off) = self.addr(s, d, self.msl)?;
+        for (w, chunk) in buf.chunks_exact(8).enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            let v = i64::from_le_bytes(b);
+            let o = off + 8 * w as i16;
+            if fits_i32(v) {
+                self.emit(VInst::Store {
+                    size: BPF_DW,
+                    base,
+                    off: o,
+                    src: Src::Imm(v as i32),
+                });
+            } else {
+                self.emit(VInst::Store {
+                    size: BPF_W,
+                    base,
+                    off: o,
+                    src: Src::Imm(v as i32),
+                });
+                self.emit(VInst::Store {
+                    size: BPF_W,
+                    base,
+                    off: o + 4,
+                    src: Src::Imm((v >> 32) as i32),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn str_concat(&mut self, dst: Slot, args: [Slot; 2]) -> R<()> {
+        let (d, a, b) = (self.slot(dst)?, self.slot(args[0])?, self.slot(args[1])?);
+        let msl = self.msl as i32;
+        if self.userspace {
+            self.scratch_ptr(Reg::P(1), d)?;
+            self.scratch_ptr(Reg::P(2), a)?;
+            self.scratch_ptr(Reg::P(3), b)?;
+            self.emit(VInst::mov(Reg::P(4), Src::Imm(msl)));
+            self.emit(VInst::Call {
+                helper: helpers::STAPC_STR_CONCAT,
+                args: 4,
+            });
+            return Ok(());
+        }
+        let s = self.scratch()?;
+        let read_str = if self.target.has_probe_read_kernel() {
+            helpers::PROBE_READ_KERNEL_STR
+        } else {
+            helpers::PROBE_READ_STR
+        };
+        // The second operand must not be read while dst is being written
+        // (dst == b, including dst == a == b).
+        let b = if d == b {
+            let t = self.layout.tmp_off;
+            self.copy(s, t, s, b, self.msl)?;
+            t
+        } else {
+            b
+        };
+        if d != a {
+            // probe_read_str does not pad: zero the rest of dst first.
+            self.zero(s, d, self.msl)?;
+        }
+        // dst = a (a self-copy when dst == a), r0 = strlen(a) + 1.
+        self.scratch_ptr(Reg::P(1), d)?;
+        self.emit(VInst::mov(Reg::P(2), Src::Imm(msl)));
+        self.scratch_ptr(Reg::P(3), a)?;
+        self.emit(VInst::Call {
+            helper: read_str,
+            args: 3,
+        });
+        let len = Reg::V(self.new_vreg());
+        self.emit(VInst::mov(len, Src::Reg(Reg::P(0))));
+        self.emit(VInst::alu(BPF_ADD, len, Src::Imm(-1)));
+        // Bound len to 0..MAXSTRINGLEN-1 so the verifier can check dst + len.
+        if self.msl.is_power_of_two() {
+            self.emit(VInst::alu(BPF_AND, len, Src::Imm(msl - 1)));
+        } else {
+            let clamp = self.new_block();
+            let cont = self.new_block();
+            self.emit(VInst::Branch {
+                op: BPF_JLE,
+                lhs: len,
+                rhs: Src::Imm(msl - 1),
+                taken: cont,
+                not_taken: clamp,
+            });
+            self.switch_to(clamp);
+            self.emit(VInst::mov(len, Src::Imm(msl - 1)));
+            self.emit(VInst::Jump { dest: cont });
+            self.switch_to(cont);
+        }
+        self.scratch_ptr(Reg::P(1), d)?;
+        self.emit(VInst::alu(BPF_ADD, Reg::P(1), Src::Reg(len)));
+        self.emit(VInst::mov(Reg::P(2), Src::Imm(msl)));
+        self.emit(VInst::alu(BPF_SUB, Reg::P(2), Src::Reg(len)));
+        self.scratch_ptr(Reg::P(3), b)?;
+        self.emit(VInst::Call {
+            helper: read_str,
+            args: 3,
+        });
+        Ok(())
+    }
+
+    fn str_compare(&mut self, d: VReg, args: [Slot; 2]) -> R<()> {
+        let (a, b) = (self.slot(args[0])?, self.slot(args[1])?);
+        let dst = Reg::V(d);
+        if a == b {
+            self.emit(VInst::mov(dst, Src::Imm(0)));
+            return Ok(());
+        }
+        if self.userspace {
+            self.scratch_ptr(Reg::P(1), a)?;
+            self.scratch_ptr(Reg::P(2), b)?;
+            self.emit(VInst::mov(Reg::P(3), Src::Imm(self.msl as i32)));
+            self.emit(VInst::Call {
+                helper: helpers::STAPC_STR_COMPARE,
+                args: 3,
+            });
+            // Sign-extend the helper's int result.
+            self.emit(VInst::mov(dst, Src::Reg(Reg::P(0))));
+            self.emit(VInst::alu(BPF_LSH, dst, Src::Imm(32)));
+            self.emit(VInst::alu(BPF_ARSH, dst, Src::Imm(32)));
+            return Ok(());
+        }
+        // Strings are zero after their NUL, so comparing the buffers word by
+        // word is strcmp; at the first differing word, big-endian order of
+        // the words is the order of their first differing bytes.
+        let s = self.scratch()?;
+        let (ba, oa) = self.addr(s, a, self.msl)?;
+        let (bb, ob) = self.addr(s, b, self.msl)?;
+        let (ta, tb) = (Reg::V(self.new_vreg()), Reg::V(self.new_vreg()));
+        let eq = self.new_block();
+        let diff = self.new_block();
+        let neg = self.new_block();
+        let join = self.new_block();
+        let words = (self.msl / 8) as i16;
+        for w in 0..words {
+            self.emit(VInst::Load {
+                size: BPF_DW,
+                dst: ta,
+                base: ba,
+                off: oa + 8 * w,
+            });
+            self.emit(VInst::Load {
+                size: BPF_DW,
+                dst: tb,
+                base: bb,
+                off: ob + 8 * w,
+            });
+            let next = if w + 1 == words { eq } else { self.new_block() };
+            self.emit(VInst::Branch {
+                op: BPF_JNE,
+                lhs: ta,
+                rhs: Src::Reg(tb),
+                taken: diff,
+                not_taken: next,
+            });
+            self.switch_to(next);
+        }
+        self.emit(VInst::mov(dst, Src::Imm(0)));
+        self.emit(VInst::Jump { dest: join });
+        self.switch_to(diff);
+        self.emit(VInst::Bswap64 { dst: ta });
+        self.emit(VInst::Bswap64 { dst: tb });
+        self.emit(VInst::mov(dst, Src::Imm(1)));
+        self.emit(VInst::Branch {
+            op: BPF_JGT,
+            lhs: ta,
+            rhs: Src::Reg(tb),
+            taken: join,
+            not_taken: neg,
+        });
+        self.switch_to(neg);
+        self.emit(VInst::mov(dst, Src::Imm(-1)));
+        self.emit(VInst::Jump { dest: join });
+        self.switch_to(join);
+        Ok(())
+    }
+
+    fn set_exit_flag(&mut self) {
+        self.emit(VInst::Store {
+            size: BPF_DW,
+            base: Reg::V(self.control),
+            off: control::EXIT_FLAG,
+            src: Src::Imm(1),
+        });
+    }
+
+    fn header(&mut self, kind: u32, id: u32) -> R<()> {
+        let s = self.scratch()?;
+        let (base, off) = self.addr(s, self.layout.record_off, 8)?;
+        self.emit(VInst::Store {
+            size: BPF_W,
+            base,
+            off,
+            src: Src::Imm(kind as i32),
+        });
+        self.emit(VInst::Store {
+            size: BPF_W,
+            base,
+            off: off + 4,
+            src: Src::Imm(id as i32),
+        });
+        Ok(())
+    }
+
+    /// Send the `size`-byte record at the record offset.
+    fn output(&mut self, size: u32) -> R<()> {
+        let rec = self.layout.record_off;
+        if self.target.has_ringbuf() {
+            self.emit(VInst::LoadMap {
+                dst: Reg::P(1),
+                map: MAP_OUTPUT,
+            });
+            self.scratch_ptr(Reg::P(2), rec)?;
+            self.emit(VInst::mov(Reg::P(3), Src::Imm(size as i32)));
+            self.emit(VInst::mov(Reg::P(4), Src::Imm(0)));
+            self.emit(VInst::Call {
+                helper: helpers::RINGBUF_OUTPUT,
+                args: 4,
+            });
+        } else {
+            self.emit(VInst::mov(Reg::P(1), Src::Reg(Reg::V(self.ctx))));
+            self.emit(VInst::LoadMap {
+                dst: Reg::P(2),
+                map: MAP_OUTPUT,
+            });
+            self.emit(VInst::LoadImm64 {
+                dst: Reg::P(3),
+                imm: helpers::BPF_F_CURRENT_CPU,
+            });
+            self.scratch_ptr(Reg::P(4), rec)?;
+            self.emit(VInst::mov(Reg::P(5), Src::Imm(size as i32)));
+            self.emit(VInst::Call {
+                helper: helpers::PERF_EVENT_OUTPUT,
+                args: 5,
+            });
+        }
+        Ok(())
+    }
+
+    fn trap(&mut self, error: u32, msg: Option<Slot>) -> R<()> {
+        let one = Reg::V(self.new_vreg());
+        self.emit(VInst::mov(one, Src::Imm(1)));
+        self.emit(VInst::AtomicAdd {
+            base: Reg::V(self.control),
+            off: control::ERROR_COUNT,
+            src: one,
+        });
+        self.set_exit_flag();
+        self.header(record::ERROR, error)?;
+        let mut size = record::HEADER_SIZE;
+        if let Some(m) = msg {
+            let (s, o) = (self.scratch()?, self.slot(m)?);
+            self.copy(s, self.layout.record_off + size, s, o, self.msl)?;
+            size += self.msl;
+        }
+        self.output(size)?;
+        // The shared `r0 = 0; exit` tail (free when it is the next block).
+        self.emit(VInst::Jump {
+            dest: self.ret_block,
+        });
+        Ok(())
+    }
+}

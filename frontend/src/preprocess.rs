@@ -1,0 +1,630 @@
+//! The preprocessor, on the token stream: `@define` macros (with `@param`
+//! substitution), `@NAME(…)` expansion and `%( COND %? THEN %: ELSE %)`
+//! conditionals over `kernel_v`, `kernel_vr`, `arch` and `runtime`.
+//!
+//! Expanded tokens keep the spans of the macro body they came from, so an
+//! error inside a macro points at its definition.
+
+use crate::codes;
+use crate::diag::Diagnostic;
+use crate::lexer::{Op, TokKind, Token};
+use crate::span::Span;
+use crate::Options;
+use rustc_hash::FxHashMap;
+use std::cmp::Ordering;
+
+/// Expansion deeper than this is a recursive macro.
+const MAX_DEPTH: u32 = 64;
+/// Expansion beyond this many tokens is a runaway (exponential) macro.
+const MAX_TOKENS: usize = 1_000_000;
+
+struct Macro {
+    params: Vec<String>,
+    body: Vec<Token>,
+}
+
+struct Pre<'a> {
+    opts: &'a Options,
+    macros: FxHashMap<String, Macro>,
+    diags: Vec<Diagnostic>,
+}
+
+/// Run the preprocessor over a lexed file.
+pub fn preprocess(toks: Vec<Token>, opts: &Options) -> (Vec<Token>, Vec<Diagnostic>) {
+    let mut p = Pre {
+        opts,
+        macros: FxHashMap::default(),
+        diags: Vec::new(),
+    };
+    let mut out = Vec::with_capacity(toks.len());
+    p.run(&toks, 0, &mut out);
+    (out, p.diags)
+}
+
+fn is_op(t: &Token, op: Op) -> bool {
+    t.kind == TokKind::Op(op)
+}
+
+/// Index of the token closing the conditional or macro body that starts
+/// after an opening `%(` at `start` (nested `%( … %)` pairs skipped), plus the
+/// positions of this level's `%?` and `%:`.
+struct Group {
+    then_at: Option<usize>,
+    else_at: Option<usize>,
+    close: Option<usize>,
+}
+
+fn find_group(toks: &[Token], start: usize) -> Group {
+    let mut depth = 0usize;
+    let mut g = Group {
+        then_at: None,
+        else_at: None,
+        close: None,
+    };
+    let mut i = start;
+    while i < toks.len() {
+        match &toks[i].kind {
+            TokKind::Op(Op::CondOpen) => depth += 1,
+            TokKind::Op(Op::CondClose) => {
+                if depth == 0 {
+                    g.close = Some(i);
+                    return g;
+                }
+                depth -= 1;
+            }
+            TokKind::Op(Op::CondThen) if depth == 0 && g.then_at.is_none() => g.then_at = Some(i),
+            TokKind::Op(Op::CondElse) if depth == 0 && g.else_at.is_none() => g.else_at = Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    g
+}
+
+impl Pre<'_> {
+    fn run(&mut self, toks: &[Token], depth: u32, out: &mut Vec<Token>) {
+        let mut i = 0;
+        while i < toks.len() {
+            let t = &toks[i];
+            match &t.kind {
+                TokKind::At(name) if name == "define" => i = self.define(toks, i),
+                TokKind::At(name) if self.macros.contains_key(name) => {
+                    i = self.expand(toks, i, depth, out);
+                }
+                TokKind::Op(Op::CondOpen) => i = self.conditional(toks, i, depth, out),
+                TokKind::Op(op @ (Op::CondThen | Op::CondElse | Op::CondClose)) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::BAD_CONDITIONAL,
+                            format!("`{}` outside a preprocessor conditional", op.as_str()),
+                        )
+                        .with_primary(t.span, "no matching `%(`"),
+                    );
+                    i += 1;
+                }
+                _ => {
+                    out.push(t.clone());
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// `@define NAME %( body %)` or `@define NAME(a, b) %( body %)`.
+    fn define(&mut self, toks: &[Token], at: usize) -> usize {
+        let start = toks[at].span;
+        let mut i = at + 1;
+        let name = match toks.get(i).map(|t| &t.kind) {
+            Some(TokKind::Ident(n)) => n.clone(),
+            Some(TokKind::Kw(k)) => k.as_str().to_string(),
+            _ => {
+                self.bad_define(toks, i, start, "expected a macro name after `@define`");
+                return self.skip_past_group(toks, i);
+            }
+        };
+        i += 1;
+        let mut params = Vec::new();
+        if toks.get(i).is_some_and(|t| is_op(t, Op::LParen)) {
+            i += 1;
+            loop {
+                match toks.get(i).map(|t| &t.kind) {
+                    Some(TokKind::Ident(p)) => {
+                        params.push(p.clone());
+                        i += 1;
+                    }
+                    Some(TokKind::Op(Op::RParen)) if params.is_empty() => {}
+                    _ => {
+                        self.bad_define(toks, i, start, "expected a parameter name");
+                        return self.skip_past_group(toks, i);
+                    }
+                }
+                match toks.get(i).map(|t| &t.kind) {
+                    Some(TokKind::Op(Op::Comma)) => i += 1,
+                    Some(TokKind::Op(Op::RParen)) => {
+                        i += 1;
+                        break;
+                    }
+                    _ => {
+                        self.bad_define(
+                            toks,
+                            i,
+                            start,
+                            "expected `,` or `)` in the parameter list",
+                        );
+                        return self.skip_past_group(toks, i);
+                    }
+                }
+            }
+        }
+        if !toks.get(i).is_some_and(|t| is_op(t, Op::CondOpen)) {
+            self.bad_define(toks, i, start, "expected `%(` to start the macro body");
+            return self.skip_past_group(toks, i);
+        }
+        let g = find_group(toks, i + 1);
+        let Some(close) = g.close else {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::BAD_DEFINE,
+                    format!("macro `{name}` has no closing `%)`"),
+                )
+                .with_primary(toks[i].span, "body starts here"),
+            );
+            return toks.len();
+        };
+        self.macros.insert(
+            name,
+            Macro {
+                params,
+                body: toks[i + 1..close].to_vec(),
+            },
+        );
+        close + 1
+    }
+
+    fn bad_define(&mut self, toks: &[Token], i: usize, start: Span, msg: &str) {
+        let span = toks.get(i).map_or(start, |t| t.span);
+        self.diags.push(
+            Diagnostic::error(codes::BAD_DEFINE, format!("malformed `@define`: {msg}"))
+                .with_primary(span, "here")
+                .with_help(
+                    "write `@define NAME %( tokens %)` or `@define NAME(a, b) %( … @a … %)`",
+                ),
+        );
+    }
+
+    /// After a malformed definition, skip its body if one follows soon.
+    fn skip_past_group(&self, toks: &[Token], i: usize) -> usize {
+        let mut j = i;
+        while j < toks.len() && j < i + 16 {
+            if is_op(&toks[j], Op::CondOpen) {
+                return find_group(toks, j + 1).close.map_or(toks.len(), |c| c + 1);
+            }
+            j += 1;
+        }
+        i.max(1).min(toks.len())
+    }
+
+    /// `@NAME` or `@NAME(args…)`: substitute and preprocess the body again.
+    fn expand(&mut self, toks: &[Token], at: usize, depth: u32, out: &mut Vec<Token>) -> usize {
+        let TokKind::At(name) = &toks[at].kind else {
+            return at + 1;
+        };
+        let call_span = toks[at].span;
+        if depth >= MAX_DEPTH {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MACRO_DEPTH,
+                    format!("macro `@{name}` expands too deeply"),
+                )
+                .with_primary(call_span, "expanded here")
+                .with_note(format!(
+                    "expansion stopped after {MAX_DEPTH} nested macros; is the macro recursive?"
+                )),
+            );
+            return toks.len();
+        }
+        if out.len() > MAX_TOKENS {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MACRO_DEPTH,
+                    format!("macro `@{name}` expands to too many tokens"),
+                )
+                .with_primary(call_span, "expanded here")
+                .with_note(format!(
+                    "a script may expand to at most {MAX_TOKENS} tokens"
+                )),
+            );
+            return toks.len();
+        }
+        let Some(m) = self.macros.get(name) else {
+            return at + 1;
+        };
+        let nparams = m.params.len();
+        let mut i = at + 1;
+        let mut args: Vec<Vec<Token>> = Vec::new();
+        if nparams > 0 {
+            if !toks.get(i).is_some_and(|t| is_op(t, Op::LParen)) {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::MACRO_ARITY,
+                        format!("macro `@{name}` takes {nparams} argument(s) but none were given"),
+                    )
+                    .with_primary(call_span, "expected `(` after the macro name"),
+                );
+                return i;
+            }
+            i += 1;
+            let mut cur = Vec::new();
+            let mut level = 0usize;
+            loop {
+                let Some(t) = toks.get(i) else {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::MACRO_ARITY,
+                            format!("unclosed argument list of `@{name}`"),
+                        )
+                        .with_primary(call_span, "called here"),
+                    );
+                    return toks.len();
+                };
+                i += 1;
+                match &t.kind {
+                    TokKind::Op(Op::LParen | Op::LBracket | Op::LBrace) => level += 1,
+                    TokKind::Op(Op::RParen) if level == 0 => {
+                        args.push(std::mem::take(&mut cur));
+                        break;
+                    }
+                    TokKind::Op(Op::RParen | Op::RBracket | Op::RBrace) => {
+                        level = level.saturating_sub(1)
+                    }
+                    TokKind::Op(Op::Comma) if level == 0 => {
+                        args.push(std::mem::take(&mut cur));
+                        continue;
+                    }
+                    _ => {}
+                }
+                cur.push(t.clone());
+            }
+            if args.len() == 1 && args[0].is_empty() && nparams == 0 {
+                args.clear();
+            }
+            if args.len() != nparams {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::MACRO_ARITY,
+                        format!(
+                            "macro `@{name}` takes {nparams} argument(s) but {} were given",
+                            args.len()
+                        ),
+                    )
+                    .with_primary(call_span.to(toks[i - 1].span), "called here"),
+                );
+                return i;
+            }
+        }
+        let Some(m) = self.macros.get(name) else {
+            return i;
+        };
+        let mut body = Vec::with_capacity(m.body.len());
+        for t in &m.body {
+            match &t.kind {
+                TokKind::At(p) => match m.params.iter().position(|q| q == p) {
+                    Some(k) => body.extend(args[k].iter().cloned()),
+                    None => body.push(t.clone()),
+                },
+                _ => body.push(t.clone()),
+            }
+        }
+        self.run(&body, depth + 1, out);
+        i
+    }
+
+    /// `%( COND %? THEN [%: ELSE] %)`.
+    fn conditional(
+        &mut self,
+        toks: &[Token],
+        at: usize,
+        depth: u32,
+        out: &mut Vec<Token>,
+    ) -> usize {
+        let open = toks[at].span;
+        let g = find_group(toks, at + 1);
+        let Some(close) = g.close else {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::BAD_CONDITIONAL,
+                    "preprocessor conditional has no closing `%)`",
+                )
+                .with_primary(open, "opened here"),
+            );
+            return toks.len();
+        };
+        let Some(then_at) = g.then_at else {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::BAD_CONDITIONAL,
+                    "preprocessor conditional has no `%?`",
+                )
+                .with_primary(
+                    open.to(toks[close].span),
+                    "expected `%( condition %? tokens %)`",
+                ),
+            );
+            return close + 1;
+        };
+        let else_at = g.else_at.filter(|&e| e > then_at);
+        // The condition may itself use macros; expand them first.
+        let mut cond = Vec::new();
+        self.run(&toks[at + 1..then_at], depth + 1, &mut cond);
+        let value = if cond.is_empty() {
+            self.diags.push(
+                Diagnostic::error(codes::BAD_CONDITION, "empty preprocessor condition")
+                    .with_primary(
+                        open.to(toks[then_at].span),
+                        "expected e.g. `kernel_v >= \"5.0\"`",
+                    ),
+            );
+            false
+        } else {
+            let mut ev = CondEval {
+                toks: &cond,
+                pos: 0,
+                opts: self.opts,
+                diags: &mut self.diags,
+            };
+            let v = ev.or();
+            if ev.pos < cond.len() && v.is_some() {
+                let sp = cond[ev.pos].span;
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::BAD_CONDITION,
+                        "unexpected token in preprocessor condition",
+                    )
+                    .with_primary(sp, "expected `&&`, `||` or `%?`"),
+                );
+            }
+            v.unwrap_or(false)
+        };
+        let branch = if value {
+            &toks[then_at + 1..else_at.unwrap_or(close)]
+        } else {
+            match else_at {
+                Some(e) => &toks[e + 1..close],
+                None => &[],
+            }
+        };
+        self.run(branch, depth, out);
+        close + 1
+    }
+}
+
+/// Evaluates a condition: `or := and ('||' and)*`, `and := cmp ('&&' cmp)*`,
+/// `cmp := NAME OP LITERAL | '(' or ')'`. `None` means an error was reported.
+struct CondEval<'a, 'd> {
+    toks: &'a [Token],
+    pos: usize,
+    opts: &'a Options,
+    diags: &'d mut Vec<Diagnostic>,
+}
+
+impl CondEval<'_, '_> {
+    fn peek_op(&self, op: Op) -> bool {
+        self.toks.get(self.pos).is_some_and(|t| is_op(t, op))
+    }
+
+    fn or(&mut self) -> Option<bool> {
+        let mut v = self.and()?;
+        while self.peek_op(Op::OrOr) {
+            self.pos += 1;
+            let r = self.and()?;
+            v = v || r;
+        }
+        Some(v)
+    }
+
+    fn and(&mut self) -> Option<bool> {
+        let mut v = self.cmp()?;
+        while self.peek_op(Op::AndAnd) {
+            self.pos += 1;
+            let r = self.cmp()?;
+            v = v && r;
+        }
+        Some(v)
+    }
+
+    fn err(&mut self, msg: &str, label: &str) -> Option<bool> {
+        let span = self
+            .toks
+            .get(self.pos)
+            .or(self.toks.last())
+            .map(|t| t.span)
+            .unwrap_or_default();
+        self.diags.push(
+            Diagnostic::error(codes::BAD_CONDITION, msg.to_string())
+                .with_primary(span, label.to_string())
+                .with_help("conditions compare kernel_v, kernel_vr, arch or runtime with a string, e.g. `kernel_v >= \"5.8\"`"),
+        );
+        None
+    }
+
+    fn cmp(&mut self) -> Option<bool> {
+        if self.peek_op(Op::LParen) {
+            self.pos += 1;
+            let v = self.or()?;
+            if !self.peek_op(Op::RParen) {
+                return self.err("expected `)` in preprocessor condition", "here");
+            }
+            self.pos += 1;
+            return Some(v);
+        }
+        let name = match self.toks.get(self.pos).map(|t| &t.kind) {
+            Some(TokKind::Ident(n)) => n.clone(),
+            _ => return self.err("expected a condition variable", "here"),
+        };
+        self.pos += 1;
+        let op = match self.toks.get(self.pos).map(|t| &t.kind) {
+            Some(TokKind::Op(o @ (Op::Lt | Op::Le | Op::EqEq | Op::NotEq | Op::Ge | Op::Gt))) => *o,
+            _ => {
+                return self.err(
+                    "expected a comparison operator",
+                    "expected one of < <= == != >= >",
+                )
+            }
+        };
+        self.pos += 1;
+        let rhs = match self.toks.get(self.pos).map(|t| &t.kind) {
+            Some(TokKind::Str(s)) => s.clone(),
+            Some(TokKind::Number(n)) => n.to_string(),
+            _ => return self.err("expected a string to compare with", "here"),
+        };
+        self.pos += 1;
+        let (maj, min) = self.opts.kernel_version;
+        let ord_of = |o: Ordering| match op {
+            Op::Lt => o == Ordering::Less,
+            Op::Le => o != Ordering::Greater,
+            Op::EqEq => o == Ordering::Equal,
+            Op::NotEq => o != Ordering::Equal,
+            Op::Ge => o != Ordering::Less,
+            _ => o == Ordering::Greater,
+        };
+        match name.as_str() {
+            "kernel_v" | "kernel_vr" => {
+                let ours = format!("{maj}.{min}.0");
+                if rhs.contains('*') && matches!(op, Op::EqEq | Op::NotEq) {
+                    return Some(glob_match(&rhs, &ours) == (op == Op::EqEq));
+                }
+                Some(ord_of(compare_versions(&ours, &rhs)))
+            }
+            "arch" | "runtime" => {
+                let ours = if name == "arch" {
+                    self.opts.arch.as_str()
+                } else {
+                    "bpf"
+                };
+                match op {
+                    Op::EqEq => Some(glob_match(&rhs, ours)),
+                    Op::NotEq => Some(!glob_match(&rhs, ours)),
+                    _ => Some(ord_of(ours.cmp(rhs.as_str()))),
+                }
+            }
+            _ => {
+                self.pos -= 3;
+                self.err(
+                    &format!("unknown preprocessor condition variable `{name}`"),
+                    "not one of kernel_v, kernel_vr, arch, runtime",
+                )
+            }
+        }
+    }
+}
+
+/// Compares dotted versions numerically component by component (`5.10` >
+/// `5.9`); a missing component counts as 0, non-numeric parts compare as text.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let split = |s: &str| -> Vec<String> { s.split(['.', '-']).map(str::to_string).collect() };
+    let (pa, pb) = (split(a), split(b));
+    for k in 0..pa.len().max(pb.len()) {
+        let x = pa.get(k).map_or("0", |s| s.as_str());
+        let y = pb.get(k).map_or("0", |s| s.as_str());
+        let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            _ => x.cmp(y),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// Shell-style match with `*` only (enough for `arch == "x86*"`).
+fn glob_match(pat: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pat.split('*').collect();
+    if parts.len() == 1 {
+        return pat == s;
+    }
+    let mut rest = s;
+    for (k, p) in parts.iter().enumerate() {
+        if k == 0 {
+            match rest.strip_prefix(p) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if k == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else if let Some(pos) = rest.find(p) {
+            rest = &rest[pos + p.len()..];
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lexer::lex;
+    use crate::span::FileId;
+
+    fn pp(s: &str) -> (String, Vec<Diagnostic>) {
+        let (t, d) = lex(s, FileId(0));
+        assert!(d.is_empty());
+        let (t, d) = preprocess(t, &Options::default());
+        let text: Vec<String> = t
+            .iter()
+            .map(|t| match &t.kind {
+                TokKind::Ident(s) => s.clone(),
+                TokKind::Number(n) => n.to_string(),
+                TokKind::Str(s) => format!("{s:?}"),
+                TokKind::Op(o) => o.as_str().to_string(),
+                other => format!("{other}"),
+            })
+            .collect();
+        (text.join(" "), d)
+    }
+
+    #[test]
+    fn macros_expand_with_params() {
+        let (t, d) = pp("@define SQ(x) %( (@x * @x) %) @define G %( \"hi\" %) a = @SQ(1 + 2) . @G");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(t, "a = ( 1 + 2 * 1 + 2 ) . \"hi\"");
+    }
+
+    #[test]
+    fn nested_macros_and_recursion_limit() {
+        let (t, _) = pp("@define A %( 1 %) @define B(x) %( @x + @A %) @B(@A)");
+        assert_eq!(t, "1 + 1");
+        let (_, d) = pp("@define R %( @R %) @R");
+        assert_eq!(d[0].code, codes::MACRO_DEPTH);
+        let (_, d) = pp("@define F(a) %( @a %) @F(1, 2)");
+        assert_eq!(d[0].code, codes::MACRO_ARITY);
+    }
+
+    #[test]
+    fn conditionals_on_version_arch_runtime() {
+        let (t, d) = pp(
+            "%( kernel_v >= \"5.10\" %? a %: b %) %( kernel_v < \"6.1.1\" && arch == \"x86*\" %? c %) \
+             %( runtime != \"bpf\" || kernel_vr == \"6.1\" %? %( arch == \"arm64\" %? d %: e %) %: f %)",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(t, "a c e");
+    }
+
+    #[test]
+    fn bad_conditions_are_reported() {
+        let (_, d) = pp("%( foo == \"1\" %? a %)");
+        assert_eq!(d[0].code, codes::BAD_CONDITION);
+        let (_, d) = pp("%( kernel_v > \"1\" a %)");
+        assert_eq!(d[0].code, codes::BAD_CONDITIONAL);
+        let (_, d) = pp("x %)");
+        assert_eq!(d[0].code, codes::BAD_CONDITIONAL);
+    }
+
+    #[test]
+    fn version_order_is_numeric() {
+        assert_eq!(compare_versions("5.10", "5.9"), Ordering::Greater);
+        assert_eq!(compare_versions("6.1.0", "6.1"), Ordering::Equal);
+        assert_eq!(compare_versions("2.6.32-100", "2.6.32"), Ordering::Greater);
+    }
+}

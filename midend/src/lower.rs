@@ -1,0 +1,1707 @@
+//! Lowering: the resolved `Script` → `Module`, one SSA `Function` per probe
+//! point. Long locals become SSA values by Braun et al.'s on-the-fly SSA
+//! construction (sealed blocks, block parameters as phis, so loops work);
+//! string locals live in one slot each and string temporaries in slots
+//! reused statement by statement. Runtime checks (division by zero, shift
+//! amounts) become explicit branches to `Trap` blocks. Whatever the IR cannot
+//! express yet is a diagnostic at that node, never a panic.
+
+use crate::ir::{
+    self, Block, ContextOp, Function, Inst, InstData, IntCC, Module, OutArg, ProbeFunction, Slot,
+    StrContextOp, Value,
+};
+use crate::Options;
+use cranelift_entity::PrimaryMap;
+use cranelift_entity::SecondaryMap;
+use rustc_hash::FxHashMap;
+use stapc_bpf::{ArgKind, ErrorMsg, Format, ProbeKind};
+use stapc_frontend::script::{
+    BinaryOp, Builtin, CmpOp, Expr, ExprKind, FormatUse, FuncId, GlobalId, GlobalType, LValue,
+    Literal, Local, LocalId, LogicalOp, PointKind, Probe, ProbePoint, ScalarType, Script, Stmt,
+    StmtKind, Type, UnaryOp, VarRef,
+};
+use stapc_frontend::{Diagnostic, SourceMap, Span};
+
+/// The message of the runtime error for a shift amount outside 0..=63.
+pub const SHIFT_ERROR: &str = "shift amount out of range (must be 0 to 63)";
+
+/// Diagnostic code for script constructs the IR cannot express yet.
+pub const E_UNSUPPORTED: &str = "E0900";
+/// Diagnostic code for a script the lowering finds malformed (a frontend bug
+/// or a hand-built script): type mismatches, `break` outside a loop.
+pub const E_MALFORMED: &str = "E0909";
+
+/// Lower a whole script. Errors are every unsupported or malformed node found.
+pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, Vec<Diagnostic>> {
+    let msl = opts.max_string_len.max(1);
+    let mut m = ModCx {
+        script,
+        sm,
+        msl,
+        formats: Vec::new(),
+        errors: Vec::new(),
+        global_offsets: SecondaryMap::with_default(None),
+        diags: Vec::new(),
+        fold_formats: opts.opt_level > 0,
+    };
+    let globals = m.layout_globals();
+    let mut module = Module {
+        source_name: sm
+            .files()
+            .first()
+            .map(|f| f.name.clone())
+            .unwrap_or_default(),
+        probes: Vec::new(),
+        formats: Vec::new(),
+        errors: Vec::new(),
+        globals,
+        max_string_len: msl,
+    };
+    for probe in &script.probes {
+        for point in &probe.points {
+            let Some((kind, kind_name)) = probe_kind(&point.kind) else {
+                continue;
+            };
+            let name = format!("{}_{}", kind_name, module.probes.len());
+            let oneshot = point.kind == PointKind::Oneshot;
+            let func = FnCx::new(&mut m, probe, point, name).lower_body(oneshot);
+            module.probes.push(ProbeFunction {
+                kind,
+                point: point.text.clone(),
+                func,
+            });
+        }
+    }
+    module.formats = std::mem::take(&mut m.formats);
+    module.errors = std::mem::take(&mut m.errors);
+    if !m.diags.is_empty() {
+        return Err(m.diags);
+    }
+    for p in &mut module.probes {
+        crate::passes::cleanup(&mut p.func);
+        crate::passes::compact_slots(&mut p.func);
+        crate::passes::renumber(&mut p.func);
+    }
+    crate::passes::prune_tables(&mut module);
+    if let Err(errs) = crate::verifier::verify_module(&module) {
+        return Err(crate::internal_errors(errs));
+    }
+    Ok(module)
+}
+
+/// The IR probe kind of a script point and the readable name stem of its
+/// program; `None` for `never`.
+fn probe_kind(kind: &PointKind) -> Option<(ProbeKind, &'static str)> {
+    Some(match kind {
+        PointKind::Begin { priority } => (
+            ProbeKind::Begin {
+                priority: *priority,
+            },
+            "begin",
+        ),
+        PointKind::End { priority } => (
+            ProbeKind::End {
+                priority: *priority,
+            },
+            "end",
+        ),
+        PointKind::Error { priority } => (
+            ProbeKind::Error {
+                priority: *priority,
+            },
+            "error",
+        ),
+        PointKind::Never => return None,
+        PointKind::Oneshot => (ProbeKind::Begin { priority: 0 }, "oneshot"),
+        PointKind::Timer { period_ns, profile } => (
+            ProbeKind::Timer {
+                period_ns: *period_ns,
+                profile: *profile,
+            },
+            "timer",
+        ),
+        PointKind::Tracepoint { group, name } => (
+            ProbeKind::Tracepoint {
+                group: group.clone(),
+                name: name.clone(),
+            },
+            "tracepoint",
+        ),
+        PointKind::Syscall { name, ret } => {
+            let tp = if *ret {
+                format!("sys_exit_{name}")
+            } else {
+                format!("sys_enter_{name}")
+            };
+            (
+                ProbeKind::Tracepoint {
+                    group: "syscalls".into(),
+                    name: tp,
+                },
+                "syscall",
+            )
+        }
+        PointKind::KernelFunction { function, ret } => (
+            ProbeKind::Kprobe {
+                function: function.clone(),
+                ret: *ret,
+            },
+            if *ret { "kretprobe" } else { "kprobe" },
+        ),
+        PointKind::Process { path, symbol, ret } => (
+            ProbeKind::Uprobe {
+                path: path.clone(),
+                symbol: symbol.clone(),
+                ret: *ret,
+            },
+            if *ret { "uretprobe" } else { "uprobe" },
+        ),
+        PointKind::Perf {
+            type_,
+            config,
+            sample_period,
+        } => (
+            ProbeKind::Perf {
+                type_: *type_,
+                config: *config,
+                sample_period: *sample_period,
+            },
+            "perf",
+        ),
+    })
+}
+
+/// Module-wide state: formats, errors and the globals layout, shared by
+/// every function.
+struct ModCx<'a> {
+    script: &'a Script,
+    sm: &'a SourceMap,
+    msl: u32,
+    formats: Vec<Format>,
+    errors: Vec<ErrorMsg>,
+    global_offsets: SecondaryMap<GlobalId, Option<u32>>,
+    diags: Vec<Diagnostic>,
+    /// Splice literal printf arguments into the format text (-O2).
+    fold_formats: bool,
+}
+
+impl ModCx<'_> {
+    /// Scalar globals in `GlobalId` order: longs 8 bytes, strings
+    /// MAXSTRINGLEN rounded up to 8; initialisers give the bytes.
+    fn layout_globals(&mut self) -> ir::GlobalsLayout {
+        let str_size = self.msl.div_ceil(8) * 8;
+        let mut init: Vec<u8> = Vec::new();
+        for (id, g) in self.script.globals.iter() {
+            let off = init.len() as u32;
+            match g.ty {
+                GlobalType::Scalar(ScalarType::Long) => {
+                    let v = match &g.init {
+                        Some(Literal::Long(v)) => *v,
+                        _ => 0,
+                    };
+                    init.extend_from_slice(&v.to_le_bytes());
+                }
+                GlobalType::Scalar(ScalarType::String) => {
+                    let mut bytes = vec![0u8; str_size as usize];
+                    if let Some(Literal::String(s)) = &g.init {
+                        let n = s.len().min(self.msl as usize - 1);
+                        bytes[..n].copy_from_slice(&s.as_bytes()[..n]);
+                    }
+                    init.extend_from_slice(&bytes);
+                }
+                _ => continue,
+            }
+            self.global_offsets[id] = Some(off);
+        }
+        if init.is_empty() {
+            init.resize(8, 0);
+        }
+        ir::GlobalsLayout {
+            size: init.len() as u32,
+            init,
+        }
+    }
+
+    fn format_id(&mut self, text: &str, args: Vec<ArgKind>) -> u32 {
+        if let Some(i) = self
+            .formats
+            .iter()
+            .position(|f| f.text == text && f.args == args)
+        {
+            return i as u32;
+        }
+        self.formats.push(Format {
+            text: text.to_string(),
+            args,
+        });
+        self.formats.len() as u32 - 1
+    }
+
+    fn error_id(&mut self, message: &str, location: String) -> u32 {
+        let e = ErrorMsg {
+            message: message.to_string(),
+            location,
+        };
+        if let Some(i) = self.errors.iter().position(|x| *x == e) {
+            return i as u32;
+        }
+        self.errors.push(e);
+        self.errors.len() as u32 - 1
+    }
+
+    fn diag(&mut self, d: Diagnostic) {
+        // A probe with several points is lowered once per point: report once.
+        if !self.diags.contains(&d) {
+            self.diags.push(d);
+        }
+    }
+
+    fn unsupported(&mut self, span: Span, what: &str) {
+        self.diag(
+            Diagnostic::error(E_UNSUPPORTED, format!("not yet supported by stapc: {what}"))
+                .with_primary(span, "not supported yet"),
+        );
+    }
+
+    fn malformed(&mut self, span: Span, what: &str) {
+        self.diag(Diagnostic::error(E_MALFORMED, what.to_string()).with_primary(span, "here"));
+    }
+
+    /// `file:line:col` of a span, tolerant of spans outside the source map.
+    fn location(&self, span: Span) -> String {
+        if (span.file.0 as usize) < self.sm.files().len() {
+            self.sm.location(span)
+        } else {
+            format!("<unknown>:{}", span.start)
+        }
+    }
+
+    /// The location of operator `op` in the source between byte offsets
+    /// `from` and `to` (the operands' spans), or `fallback`'s start.
+    fn operator_location(&self, file_span: Span, from: u32, to: u32, op: &str) -> String {
+        if (file_span.file.0 as usize) < self.sm.files().len() {
+            let text = &self.sm.file(file_span.file).text;
+            if let Some(slice) = text.get(from as usize..to as usize) {
+                if let Some(pos) = find_operator(slice, op) {
+                    let at = from + pos as u32;
+                    return self.location(Span::new(file_span.file, at, at + op.len() as u32));
+                }
+            }
+        }
+        self.location(file_span)
+    }
+}
+
+/// The first occurrence of `op` in `s` outside comments.
+fn find_operator(s: &str, op: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"/*") {
+            i = s[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 2);
+            continue;
+        }
+        if b[i..].starts_with(b"//") || b[i] == b'#' {
+            i = s[i..].find('\n').map_or(b.len(), |p| i + p + 1);
+            continue;
+        }
+        if b[i..].starts_with(op.as_bytes()) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A lowered expression.
+#[derive(Clone, Copy, Debug)]
+enum Val {
+    Long(Value),
+    Str(Slot),
+    Void,
+}
+
+/// An incoming edge of a block under construction: the branch and which of
+/// its edges.
+#[derive(Clone, Copy)]
+struct PredEdge {
+    block: Block,
+    inst: Inst,
+    edge: usize,
+}
+
+/// A local variable of one activation: the probe's (frame 0) or of one
+/// inlined call (each call gets a fresh frame, so locals are per call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Var {
+    frame: u32,
+    local: LocalId,
+}
+
+/// Where runtime errors go inside `try { … } catch (msg) { … }`.
+#[derive(Clone, Copy)]
+struct Catch {
+    handler: Block,
+    /// The catch variable's slot, which receives the message.
+    msg: Option<Slot>,
+}
+
+/// The return target of the function being inlined.
+#[derive(Clone, Copy)]
+struct Ret {
+    block: Block,
+    ty: Option<ScalarType>,
+    /// For a string result: the slot the caller reads.
+    slot: Option<Slot>,
+}
+
+/// Inlining depth beyond which a call is refused (non-recursive call chains
+/// are finite, but each level multiplies code size).
+const MAX_INLINE_DEPTH: usize = 16;
+
+struct FnCx<'m, 'a> {
+    m: &'m mut ModCx<'a>,
+    probe: &'a Probe,
+    /// The point this copy of the handler is for (`pp()`, `name()`, …).
+    point: &'a ProbePoint,
+    f: Function,
+    entry: Block,
+    cur: Block,
+    defs: FxHashMap<(Block, Var), Value>,
+    sealed: SecondaryMap<Block, bool>,
+    incomplete: SecondaryMap<Block, Vec<(Var, Value)>>,
+    preds: SecondaryMap<Block, Vec<PredEdge>>,
+    str_locals: FxHashMap<Var, Slot>,
+    temps_in_use: Vec<Slot>,
+    temps_free: Vec<Slot>,
+    /// (continue target, break target) of the enclosing loops.
+    loops: Vec<(Block, Block)>,
+    /// The locals table of each frame; frame 0 is the probe's.
+    frames: Vec<&'a PrimaryMap<LocalId, Local>>,
+    /// The frame of the code being lowered.
+    frame: u32,
+    catches: Vec<Catch>,
+    ret: Option<Ret>,
+    /// Functions being inlined, innermost last.
+    call_stack: Vec<FuncId>,
+}
+
+impl<'m, 'a> FnCx<'m, 'a> {
+    fn new(m: &'m mut ModCx<'a>, probe: &'a Probe, point: &'a ProbePoint, name: String) -> Self {
+        let mut f = Function::new(name);
+        let entry = f.create_block();
+        let mut sealed = SecondaryMap::new();
+        sealed[entry] = true;
+        FnCx {
+            m,
+            probe,
+            point,
+            f,
+            entry,
+            cur: entry,
+            defs: FxHashMap::default(),
+            sealed,
+            incomplete: SecondaryMap::new(),
+            preds: SecondaryMap::new(),
+            str_locals: FxHashMap::default(),
+            temps_in_use: Vec::new(),
+            temps_free: Vec::new(),
+            loops: Vec::new(),
+            frames: vec![&probe.locals],
+            frame: 0,
+            catches: Vec::new(),
+            ret: None,
+            call_stack: Vec::new(),
+        }
+    }
+
+    fn lower_body(mut self, oneshot: bool) -> Function {
+        let body = &self.probe.body;
+        self.stmt(body);
+        let end = Span {
+            start: body.span.end.saturating_sub(1),
+            ..body.span
+        };
+        if oneshot {
+            self.ins(InstData::Exit, end);
+        }
+        self.terminate(InstData::Return, end);
+        // Every block's predecessors are known now.
+        for b in self.f.layout.clone() {
+            if !self.sealed[b] {
+                self.seal(b);
+            }
+        }
+        self.f
+    }
+
+    // ---- building blocks ----
+
+    fn ins(&mut self, data: InstData, span: Span) -> Option<Value> {
+        self.f.append(self.cur, data, span)
+    }
+
+    fn val(&mut self, data: InstData, span: Span) -> Value {
+        match self.f.append(self.cur, data, span) {
+            Some(v) => v,
+            // Only result-producing instructions are passed here.
+            None => self.iconst(0, span),
+        }
+    }
+
+    fn iconst(&mut self, imm: i64, span: Span) -> Value {
+        let inst = self.f.insts.push(InstData::Iconst { imm });
+        self.f.blocks[self.cur].insts.push(inst);
+        self.f.srclocs[inst] = span;
+        let v = self.f.values.push(ir::ValueDef::Result(inst));
+        self.f.results[inst] = v.into();
+        v
+    }
+
+    fn new_block(&mut self) -> Block {
+        self.f.create_block()
+    }
+
+    /// End the current block with `data`; later code goes to a fresh block
+    /// without predecessors (unreachable; removed after lowering).
+    fn terminate(&mut self, data: InstData, span: Span) {
+        let edges: Vec<(usize, Block)> = data.edges().iter().map(|(e, b, _)| (*e, *b)).collect();
+        let from = self.cur;
+        let inst = self.f.insts.push(data);
+        self.f.blocks[from].insts.push(inst);
+        self.f.srclocs[inst] = span;
+        for (edge, to) in edges {
+            self.preds[to].push(PredEdge {
+                block: from,
+                inst,
+                edge,
+            });
+        }
+        let dead = self.new_block();
+        self.sealed[dead] = true;
+        self.cur = dead;
+    }
+
+    fn jump(&mut self, dest: Block, args: Vec<Value>, span: Span) {
+        self.terminate(InstData::Jump { dest, args }, span);
+    }
+
+    fn brif(&mut self, cond: Value, then_dest: Block, else_dest: Block, span: Span) {
+        self.terminate(
+            InstData::Brif {
+                cond,
+                then_dest,
+                then_args: vec![],
+                else_dest,
+                else_args: vec![],
+            },
+            span,
+        );
+    }
+
+    fn switch_to(&mut self, b: Block) {
+        self.cur = b;
+    }
+
+    // ---- SSA construction (Braun et al. 2013) ----
+
+    fn var(&self, local: LocalId) -> Var {
+        Var {
+            frame: self.frame,
+            local,
+        }
+    }
+
+    fn write_var(&mut self, var: Var, block: Block, v: Value) {
+        self.defs.insert((block, var), v);
+    }
+
+    fn read_var(&mut self, var: Var, block: Block) -> Value {
+        if let Some(&v) = self.defs.get(&(block, var)) {
+            return v;
+        }
+        let v = if !self.sealed[block] {
+            let p = self.f.append_block_param(block);
+            self.incomplete[block].push((var, p));
+            p
+        } else if self.preds[block].is_empty() {
+            // Unassigned (or unreachable): a local reads 0.
+            let span = self.local_span(var);
+            match self.f.insert(block, 0, InstData::Iconst { imm: 0 }, span) {
+                Some(v) => v,
+                None => return self.iconst(0, span),
+            }
+        } else if self.preds[block].len() == 1 {
+            let pred = self.preds[block][0].block;
+            self.read_var(var, pred)
+        } else {
+            let p = self.f.append_block_param(block);
+            self.write_var(var, block, p);
+            self.add_operands(var, block);
+            p
+        };
+        self.write_var(var, block, v);
+        v
+    }
+
+    fn add_operands(&mut self, var: Var, block: Block) {
+        let preds = self.preds[block].clone();
+        for pe in preds {
+            let v = self.read_var(var, pe.block);
+            if let Some(args) = self.f.insts[pe.inst].edge_args_mut(pe.edge) {
+                args.push(v);
+            }
+        }
+    }
+
+    fn seal(&mut self, block: Block) {
+        let pending = std::mem::take(&mut self.incomplete[block]);
+        self.sealed[block] = true;
+        for (var, _) in pending {
+            self.add_operands(var, block);
+        }
+    }
+
+    // ---- strings ----
+
+    fn temp(&mut self) -> Slot {
+        let s = match self.temps_free.pop() {
+            Some(s) => s,
+            None => self.f.create_slot(self.m.msl),
+        };
+        self.temps_in_use.push(s);
+        s
+    }
+
+    fn str_local(&mut self, var: Var) -> Slot {
+        if let Some(&s) = self.str_locals.get(&var) {
+            return s;
+        }
+        let s = self.f.create_slot(self.m.msl);
+        let span = self.local_span(var);
+        // Scratch memory outlives a run: an unassigned string local must read "".
+        self.f.insert(
+            self.entry,
+            0,
+            InstData::StrConst {
+                dst: s,
+                value: String::new(),
+            },
+            span,
+        );
+        self.str_locals.insert(var, s);
+        s
+    }
+
+    fn local_type(&self, var: Var) -> Option<ScalarType> {
+        self.frames
+            .get(var.frame as usize)?
+            .get(var.local)
+            .map(|l| l.ty)
+    }
+
+    fn local_span(&self, var: Var) -> Span {
+        self.frames
+            .get(var.frame as usize)
+            .and_then(|f| f.get(var.local))
+            .map(|l| l.span)
+            .unwrap_or_default()
+    }
+
+    fn global_offset(&mut self, g: GlobalId, span: Span) -> Option<(u32, ScalarType)> {
+        let script = self.m.script;
+        let Some(global) = script.globals.get(g) else {
+            self.m
+                .malformed(span, "reference to a global that does not exist");
+            return None;
+        };
+        match (&global.ty, self.m.global_offsets[g]) {
+            (GlobalType::Scalar(t), Some(off)) => Some((off, *t)),
+            (GlobalType::Stats, _) => {
+                self.m.unsupported(span, "statistics");
+                None
+            }
+            _ => {
+                self.m.unsupported(span, "arrays");
+                None
+            }
+        }
+    }
+
+    // ---- statements ----
+
+    fn stmt(&mut self, s: &Stmt) {
+        let mark = self.temps_in_use.len();
+        self.stmt_inner(s);
+        let released: Vec<Slot> = self.temps_in_use.drain(mark..).collect();
+        self.temps_free.extend(released);
+    }
+
+    fn stmt_inner(&mut self, s: &Stmt) {
+        let span = s.span;
+        match &s.kind {
+            StmtKind::Block(stmts) => {
+                for st in stmts {
+                    self.stmt(st);
+                }
+            }
+            StmtKind::Expr(e) => self.effect(e),
+            StmtKind::If { cond, then, else_ } => {
+                let c = self.long(cond);
+                let then_b = self.new_block();
+                let merge = self.new_block();
+                match else_ {
+                    Some(else_s) => {
+                        let else_b = self.new_block();
+                        self.brif(c, then_b, else_b, span);
+                        self.seal(then_b);
+                        self.seal(else_b);
+                        self.switch_to(then_b);
+                        self.stmt(then);
+                        self.jump(merge, vec![], span);
+                        self.switch_to(else_b);
+                        self.stmt(else_s);
+                        self.jump(merge, vec![], span);
+                    }
+                    None => {
+                        self.brif(c, then_b, merge, span);
+                        self.seal(then_b);
+                        self.switch_to(then_b);
+                        self.stmt(then);
+                        self.jump(merge, vec![], span);
+                    }
+                }
+                self.seal(merge);
+                self.switch_to(merge);
+            }
+            StmtKind::While { cond, body } => {
+                let header = self.new_block();
+                self.jump(header, vec![], span);
+                self.switch_to(header);
+                let c = self.long(cond);
+                let body_b = self.new_block();
+                let exit = self.new_block();
+                self.brif(c, body_b, exit, span);
+                self.seal(body_b);
+                self.switch_to(body_b);
+                self.loops.push((header, exit));
+                self.stmt(body);
+                self.loops.pop();
+                self.jump(header, vec![], span);
+                self.seal(header);
+                self.seal(exit);
+                self.switch_to(exit);
+            }
+            StmtKind::For {
+                init,
+                cond,
+                step,
+                body,
+            } => {
+                if let Some(init) = init {
+                    self.effect(init);
+                }
+                let header = self.new_block();
+                self.jump(header, vec![], span);
+                self.switch_to(header);
+                let body_b = self.new_block();
+                let step_b = self.new_block();
+                let exit = self.new_block();
+                match cond {
+                    Some(cond) => {
+                        let c = self.long(cond);
+                        self.brif(c, body_b, exit, span);
+                    }
+                    None => self.jump(body_b, vec![], span),
+                }
+                self.seal(body_b);
+                self.switch_to(body_b);
+                self.loops.push((step_b, exit));
+                self.stmt(body);
+                self.loops.pop();
+                self.jump(step_b, vec![], span);
+                self.seal(step_b);
+                self.switch_to(step_b);
+                if let Some(step) = step {
+                    self.effect(step);
+                }
+                self.jump(header, vec![], span);
+                self.seal(header);
+                self.seal(exit);
+                self.switch_to(exit);
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                let is_break = matches!(s.kind, StmtKind::Break);
+                match self.loops.last() {
+                    Some(&(cont, brk)) => {
+                        let dest = if is_break { brk } else { cont };
+                        self.jump(dest, vec![], span);
+                    }
+                    None => self.m.malformed(
+                        span,
+                        if is_break {
+                            "`break` outside a loop"
+                        } else {
+                            "`continue` outside a loop"
+                        },
+                    ),
+                }
+            }
+            StmtKind::Return(value) if self.ret.is_some() => self.return_stmt(value.as_ref(), span),
+            StmtKind::Next | StmtKind::Return(None) => self.terminate(InstData::Return, span),
+            StmtKind::Return(Some(_)) => self
+                .m
+                .malformed(span, "`return` with a value outside a function"),
+            StmtKind::Foreach(_) => self.m.unsupported(span, "foreach loops"),
+            StmtKind::Delete(_) => self.m.unsupported(span, "delete"),
+            StmtKind::Try {
+                body,
+                catch_var,
+                handler,
+            } => {
+                let handler_b = self.new_block();
+                let after = self.new_block();
+                let msg = catch_var.map(|l| self.str_local(self.var(l)));
+                self.catches.push(Catch {
+                    handler: handler_b,
+                    msg,
+                });
+                self.stmt(body);
+                self.catches.pop();
+                self.jump(after, vec![], span);
+                // Every raise site of the body is known now.
+                self.seal(handler_b);
+                self.switch_to(handler_b);
+                self.stmt(handler);
+                self.jump(after, vec![], span);
+                self.seal(after);
+                self.switch_to(after);
+            }
+            StmtKind::Empty => {}
+        }
+    }
+
+    /// An expression evaluated for its effect (statement position): `g++`
+    /// and `g += e` on a long global become atomic adds.
+    fn effect(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::IncDec {
+                target: LValue::Var(VarRef::Global(g)),
+                increment,
+                ..
+            } => {
+                if let Some((offset, ScalarType::Long)) = self.global_offset_quiet(*g) {
+                    let one = self.iconst(if *increment { 1 } else { -1 }, e.span);
+                    self.ins(InstData::AtomicAddGlobal { offset, arg: one }, e.span);
+                    return;
+                }
+            }
+            ExprKind::Assign {
+                target: LValue::Var(VarRef::Global(g)),
+                op: Some(op @ (BinaryOp::Add | BinaryOp::Sub)),
+                concat: false,
+                value,
+            } => {
+                if let Some((offset, ScalarType::Long)) = self.global_offset_quiet(*g) {
+                    let mut v = self.long(value);
+                    if *op == BinaryOp::Sub {
+                        v = self.val(
+                            InstData::Unary {
+                                op: ir::UnaryOp::Neg,
+                                arg: v,
+                            },
+                            e.span,
+                        );
+                    }
+                    self.ins(InstData::AtomicAddGlobal { offset, arg: v }, e.span);
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.expr(e);
+    }
+
+    fn global_offset_quiet(&self, g: GlobalId) -> Option<(u32, ScalarType)> {
+        match (&self.m.script.globals.get(g)?.ty, self.m.global_offsets[g]) {
+            (GlobalType::Scalar(t), Some(off)) => Some((off, *t)),
+            _ => None,
+        }
+    }
+
+    // ---- expressions ----
+
+    fn long(&mut self, e: &Expr) -> Value {
+        match self.expr(e) {
+            Val::Long(v) => v,
+            Val::Str(_) | Val::Void => {
+                if e.ty == Type::Long {
+                    // Already reported (unsupported construct).
+                } else {
+                    self.m.malformed(e.span, "expected a number here");
+                }
+                self.iconst(0, e.span)
+            }
+        }
+    }
+
+    fn string(&mut self, e: &Expr) -> Slot {
+        match self.expr(e) {
+            Val::Str(s) => s,
+            Val::Long(_) | Val::Void => {
+                if e.ty != Type::String {
+                    self.m.malformed(e.span, "expected a string here");
+                }
+                let s = self.temp();
+                self.ins(
+                    InstData::StrConst {
+                        dst: s,
+                        value: String::new(),
+                    },
+                    e.span,
+                );
+                s
+            }
+        }
+    }
+
+    /// A placeholder result for an expression that could not be lowered.
+    fn dummy(&mut self, e: &Expr) -> Val {
+        match e.ty {
+            Type::Long => Val::Long(self.iconst(0, e.span)),
+            Type::String => {
+                let s = self.temp();
+                self.ins(
+                    InstData::StrConst {
+                        dst: s,
+                        value: String::new(),
+                    },
+                    e.span,
+                );
+                Val::Str(s)
+            }
+            Type::Void => Val::Void,
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) -> Val {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Number(n) => Val::Long(self.iconst(*n, span)),
+            ExprKind::Str(s) => {
+                let t = self.temp();
+                self.ins(
+                    InstData::StrConst {
+                        dst: t,
+                        value: s.clone(),
+                    },
+                    span,
+                );
+                Val::Str(t)
+            }
+            ExprKind::Var(VarRef::Local(l)) => match self.local_type(self.var(*l)) {
+                Some(ScalarType::Long) => Val::Long(self.read_var(self.var(*l), self.cur)),
+                Some(ScalarType::String) => Val::Str(self.str_local(self.var(*l))),
+                None => {
+                    self.m
+                        .malformed(span, "reference to a local that does not exist");
+                    self.dummy(e)
+                }
+            },
+            ExprKind::Var(VarRef::Global(g)) => match self.global_offset(*g, span) {
+                Some((offset, ScalarType::Long)) => {
+                    Val::Long(self.val(InstData::LoadGlobal { offset }, span))
+                }
+                Some((offset, ScalarType::String)) => {
+                    let t = self.temp();
+                    self.ins(InstData::StrLoadGlobal { dst: t, offset }, span);
+                    Val::Str(t)
+                }
+                None => self.dummy(e),
+            },
+            ExprKind::Index { .. } | ExprKind::In { .. } => {
+                self.m.unsupported(span, "arrays");
+                self.dummy(e)
+            }
+            ExprKind::Assign {
+                target,
+                op,
+                concat,
+                value,
+            } => self.assign(e, target, *op, *concat, value),
+            ExprKind::IncDec {
+                target,
+                increment,
+                prefix,
+            } => self.incdec(e, target, *increment, *prefix),
+            ExprKind::Unary(op, a) => {
+                let a = self.long(a);
+                Val::Long(match op {
+                    UnaryOp::Neg => self.val(
+                        InstData::Unary {
+                            op: ir::UnaryOp::Neg,
+                            arg: a,
+                        },
+                        span,
+                    ),
+                    UnaryOp::BitNot => self.val(
+                        InstData::Unary {
+                            op: ir::UnaryOp::BitNot,
+                            arg: a,
+                        },
+                        span,
+                    ),
+                    UnaryOp::Not => {
+                        let z = self.iconst(0, span);
+                        self.val(
+                            InstData::Icmp {
+                                cond: IntCC::Eq,
+                                args: [a, z],
+                            },
+                            span,
+                        )
+                    }
+                })
+            }
+            ExprKind::Binary(op, a, b) => {
+                let va = self.long(a);
+                let vb = self.long(b);
+                let loc = (a.span.end, b.span.start);
+                Val::Long(self.binop(*op, va, vb, span, loc))
+            }
+            ExprKind::Compare(op, a, b) => {
+                let cond = int_cc(*op);
+                if a.ty == Type::String || b.ty == Type::String {
+                    let sa = self.string(a);
+                    let sb = self.string(b);
+                    let c = self.val(InstData::StrCompare { args: [sa, sb] }, span);
+                    let z = self.iconst(0, span);
+                    Val::Long(self.val(InstData::Icmp { cond, args: [c, z] }, span))
+                } else {
+                    let va = self.long(a);
+                    let vb = self.long(b);
+                    Val::Long(self.val(
+                        InstData::Icmp {
+                            cond,
+                            args: [va, vb],
+                        },
+                        span,
+                    ))
+                }
+            }
+            ExprKind::Logical(op, a, b) => {
+                let va = self.long(a);
+                let rhs_b = self.new_block();
+                let merge = self.new_block();
+                let result = self.f.append_block_param(merge);
+                let short = self.iconst(if *op == LogicalOp::And { 0 } else { 1 }, span);
+                let (then_dest, then_args, else_dest, else_args) = match op {
+                    LogicalOp::And => (rhs_b, vec![], merge, vec![short]),
+                    LogicalOp::Or => (merge, vec![short], rhs_b, vec![]),
+                };
+                self.terminate(
+                    InstData::Brif {
+                        cond: va,
+                        then_dest,
+                        then_args,
+                        else_dest,
+                        else_args,
+                    },
+                    span,
+                );
+                self.seal(rhs_b);
+                self.switch_to(rhs_b);
+                let vb = self.long(b);
+                let z = self.iconst(0, span);
+                let nb = self.val(
+                    InstData::Icmp {
+                        cond: IntCC::Ne,
+                        args: [vb, z],
+                    },
+                    span,
+                );
+                self.jump(merge, vec![nb], span);
+                self.seal(merge);
+                self.switch_to(merge);
+                Val::Long(result)
+            }
+            ExprKind::Concat(a, b) => {
+                let sa = self.string(a);
+                let sb = self.string(b);
+                let t = self.temp();
+                self.ins(
+                    InstData::StrConcat {
+                        dst: t,
+                        args: [sa, sb],
+                    },
+                    span,
+                );
+                Val::Str(t)
+            }
+            ExprKind::Ternary(c, a, b) => {
+                let vc = self.long(c);
+                let then_b = self.new_block();
+                let else_b = self.new_block();
+                let merge = self.new_block();
+                self.brif(vc, then_b, else_b, span);
+                self.seal(then_b);
+                self.seal(else_b);
+                if e.ty == Type::String {
+                    let t = self.temp();
+                    for (blk, arm) in [(then_b, a), (else_b, b)] {
+                        self.switch_to(blk);
+                        let s = self.string(arm);
+                        self.ins(InstData::StrCopy { dst: t, src: s }, arm.span);
+                        self.jump(merge, vec![], span);
+                    }
+                    self.seal(merge);
+                    self.switch_to(merge);
+                    Val::Str(t)
+                } else {
+                    let result = self.f.append_block_param(merge);
+                    for (blk, arm) in [(then_b, a), (else_b, b)] {
+                        self.switch_to(blk);
+                        let v = self.long(arm);
+                        self.jump(merge, vec![v], span);
+                    }
+                    self.seal(merge);
+                    self.switch_to(merge);
+                    Val::Long(result)
+                }
+            }
+            ExprKind::Call { func, args } => self.call(e, *func, args),
+            ExprKind::Builtin { func, args } => self.builtin(e, *func, args),
+            ExprKind::Format {
+                format,
+                args,
+                use_: FormatUse::Print,
+            } => {
+                let folded = if self.m.fold_formats {
+                    fold_literal_args(format, args, self.m.msl)
+                } else {
+                    None
+                };
+                let (format, kept): (&str, Vec<&Expr>) = match &folded {
+                    Some((text, keep)) => (text, keep.iter().map(|&i| &args[i]).collect()),
+                    None => (format, args.iter().collect()),
+                };
+                let mut out = Vec::with_capacity(kept.len());
+                let mut kinds = Vec::with_capacity(kept.len());
+                for a in kept {
+                    if a.ty == Type::String {
+                        out.push(OutArg::Str(self.string(a)));
+                        kinds.push(ArgKind::Str);
+                    } else {
+                        out.push(OutArg::Long(self.long(a)));
+                        kinds.push(ArgKind::Long);
+                    }
+                }
+                let format = self.m.format_id(format, kinds);
+                self.ins(InstData::Printf { format, args: out }, span);
+                Val::Void
+            }
+            ExprKind::Format {
+                use_: FormatUse::Sprintf,
+                ..
+            } => {
+                self.m
+                    .unsupported(span, "sprintf/sprint (formatting into a string)");
+                self.dummy(e)
+            }
+            ExprKind::PrintHist { .. } | ExprKind::Aggregate { .. } | ExprKind::StatAdd { .. } => {
+                self.m.unsupported(span, "statistics");
+                self.dummy(e)
+            }
+            ExprKind::Target(t) => {
+                self.m
+                    .unsupported(span, &format!("target variables (${})", t.name));
+                self.dummy(e)
+            }
+        }
+    }
+
+    /// A binary operation with C semantics and its runtime checks. `between`
+    /// is the byte range between the operands, where the operator is.
+    fn binop(
+        &mut self,
+        op: BinaryOp,
+        a: Value,
+        b: Value,
+        span: Span,
+        between: (u32, u32),
+    ) -> Value {
+        let (irop, text) = match op {
+            BinaryOp::Add => (ir::BinaryOp::Add, "+"),
+            BinaryOp::Sub => (ir::BinaryOp::Sub, "-"),
+            BinaryOp::Mul => (ir::BinaryOp::Mul, "*"),
+            BinaryOp::Div => (ir::BinaryOp::SDiv, "/"),
+            BinaryOp::Mod => (ir::BinaryOp::SRem, "%"),
+            BinaryOp::Shl => (ir::BinaryOp::Shl, "<<"),
+            BinaryOp::Shr => (ir::BinaryOp::AShr, ">>"),
+            BinaryOp::LShr => (ir::BinaryOp::LShr, ">>>"),
+            BinaryOp::And => (ir::BinaryOp::And, "&"),
+            BinaryOp::Or => (ir::BinaryOp::Or, "|"),
+            BinaryOp::Xor => (ir::BinaryOp::Xor, "^"),
+        };
+        match op {
+            BinaryOp::Div | BinaryOp::Mod if !matches!(self.f.const_value(b), Some(c) if c != 0) => {
+                let loc = self.m.operator_location(span, between.0, between.1, text);
+                let location = format!("near operator '{text}' at {loc}");
+                let z = self.iconst(0, span);
+                let is_zero = self.val(
+                    InstData::Icmp {
+                        cond: IntCC::Eq,
+                        args: [b, z],
+                    },
+                    span,
+                );
+                self.check(is_zero, "division by 0", location, span);
+            }
+            BinaryOp::Shl | BinaryOp::Shr | BinaryOp::LShr
+                if !matches!(self.f.const_value(b), Some(0..=63)) =>
+            {
+                let loc = self.m.operator_location(span, between.0, between.1, text);
+                let location = format!("near operator '{text}' at {loc}");
+                let limit = self.iconst(64, span);
+                let bad = self.val(
+                    InstData::Icmp {
+                        cond: IntCC::Uge,
+                        args: [b, limit],
+                    },
+                    span,
+                );
+                self.check(bad, SHIFT_ERROR, location, span);
+            }
+            _ => {}
+        }
+        self.val(
+            InstData::Binary {
+                op: irop,
+                args: [a, b],
+            },
+            span,
+        )
+    }
+
+    /// `if (failed) raise the error`, continuing in a new block.
+    fn check(&mut self, failed: Value, message: &str, location: String, span: Span) {
+        let trap_b = self.new_block();
+        let cont = self.new_block();
+        self.brif(failed, trap_b, cont, span);
+        self.seal(trap_b);
+        self.seal(cont);
+        self.switch_to(trap_b);
+        self.raise(message, location, None, span);
+        self.switch_to(cont);
+    }
+
+    /// Raise a runtime error: inside `try`, store the message in the catch
+    /// variable and go to the handler; otherwise trap (uncaught). `dynamic`
+    /// is the slot of an `error(msg)` message computed at run time.
+    fn raise(&mut self, message: &str, location: String, dynamic: Option<Slot>, span: Span) {
+        if let Some(c) = self.catches.last().copied() {
+            if let Some(slot) = c.msg {
+                let data = match dynamic {
+                    Some(src) => InstData::StrCopy { dst: slot, src },
+                    None => InstData::StrConst {
+                        dst: slot,
+                        value: message.to_string(),
+                    },
+                };
+                self.ins(data, span);
+            }
+            self.jump(c.handler, vec![], span);
+            return;
+        }
+        let error = self.m.error_id(message, location);
+        match dynamic {
+            Some(msg) => self.terminate(InstData::TrapMsg { error, msg }, span),
+            None => self.terminate(InstData::Trap { error }, span),
+        }
+    }
+
+    /// Inline a call of a script function: arguments are evaluated in the
+    /// caller's frame, the body runs in a fresh frame, `return` jumps to a
+    /// block after it (with the result as a parameter, or in a slot).
+    fn call(&mut self, e: &Expr, func: FuncId, args: &[Expr]) -> Val {
+        let span = e.span;
+        let script = self.m.script;
+        let Some(fd) = script.functions.get(func) else {
+            self.m
+                .malformed(span, "call of a function that does not exist");
+            return self.dummy(e);
+        };
+        if fd.recursive || self.call_stack.contains(&func) {
+            self.m.unsupported(
+                span,
+                &format!("recursive functions (`{}` calls itself)", fd.name),
+            );
+            return self.dummy(e);
+        }
+        if self.call_stack.len() >= MAX_INLINE_DEPTH {
+            self.m.unsupported(
+                span,
+                &format!("function calls nested more than {MAX_INLINE_DEPTH} deep"),
+            );
+            return self.dummy(e);
+        }
+        if args.len() != fd.params.len() {
+            self.m.malformed(span, "wrong number of arguments");
+            return self.dummy(e);
+        }
+        let vals: Vec<Val> = args.iter().map(|a| self.expr(a)).collect();
+        let frame = self.frames.len() as u32;
+        self.frames.push(&fd.locals);
+        let saved_frame = std::mem::replace(&mut self.frame, frame);
+        for ((p, v), a) in fd.params.iter().zip(vals).zip(args) {
+            let var = self.var(*p);
+            match (self.local_type(var), v) {
+                (Some(ScalarType::Long), Val::Long(x)) => self.write_var(var, self.cur, x),
+                (Some(ScalarType::String), Val::Str(src)) => {
+                    let dst = self.str_local(var);
+                    self.ins(InstData::StrCopy { dst, src }, a.span);
+                }
+                _ => self.m.malformed(a.span, "argument of the wrong type"),
+            }
+        }
+        let ret_b = self.new_block();
+        let (result, slot) = match fd.ret {
+            Some(ScalarType::Long) => (Some(self.f.append_block_param(ret_b)), None),
+            Some(ScalarType::String) => (None, Some(self.temp())),
+            None => (None, None),
+        };
+        let saved_ret = self.ret.replace(Ret {
+            block: ret_b,
+            ty: fd.ret,
+            slot,
+        });
+        let saved_loops = std::mem::take(&mut self.loops);
+        self.call_stack.push(func);
+        self.stmt(&fd.body);
+        // Falling off the end returns 0 / "".
+        let end = Span {
+            start: fd.body.span.end.saturating_sub(1),
+            ..fd.body.span
+        };
+        self.return_stmt(None, end);
+        self.call_stack.pop();
+        self.loops = saved_loops;
+        self.ret = saved_ret;
+        self.frame = saved_frame;
+        self.seal(ret_b);
+        self.switch_to(ret_b);
+        match (result, slot) {
+            (Some(v), _) => Val::Long(v),
+            (_, Some(s)) => Val::Str(s),
+            _ => Val::Void,
+        }
+    }
+
+    /// `abs(x)`, `min(a, b)`, `max(a, b)`: a branch choosing the operand
+    /// (`abs(i64::MIN)` wraps to itself, as in C).
+    fn abs_min_max(&mut self, e: &Expr, func: Builtin, args: &[Expr]) -> Val {
+        let span = e.span;
+        let want = if func == Builtin::Abs { 1 } else { 2 };
+        if args.len() != want {
+            self.m.malformed(span, "wrong number of arguments");
+            return self.dummy(e);
+        }
+        let a = self.long(&args[0]);
+        let (cond, x, y) = if func == Builtin::Abs {
+            let z = self.iconst(0, span);
+            let neg = self.val(
+                InstData::Unary {
+                    op: ir::UnaryOp::Neg,
+                    arg: a,
+                },
+                span,
+            );
+            let c = self.val(
+                InstData::Icmp {
+                    cond: IntCC::Slt,
+                    args: [a, z],
+                },
+                span,
+            );
+            (c, neg, a)
+        } else {
+            let b = self.long(&args[1]);
+            let cc = if func == Builtin::Min {
+                IntCC::Slt
+            } else {
+                IntCC::Sgt
+            };
+            let c = self.val(
+                InstData::Icmp {
+                    cond: cc,
+                    args: [a, b],
+                },
+                span,
+            );
+            (c, a, b)
+        };
+        // Two arms rather than one brif with both edges to `merge`: simpler
+        // for the backend's edge handling.
+        let then_b = self.new_block();
+        let else_b = self.new_block();
+        let merge = self.new_block();
+        let r = self.f.append_block_param(merge);
+        self.brif(cond, then_b, else_b, span);
+        self.seal(then_b);
+        self.seal(else_b);
+        self.switch_to(then_b);
+        self.jump(merge, vec![x], span);
+        self.switch_to(else_b);
+        self.jump(merge, vec![y], span);
+        self.seal(merge);
+        self.switch_to(merge);
+        Val::Long(r)
+    }
+
+    /// `return [e]` inside an inlined function.
+    fn return_stmt(&mut self, value: Option<&Expr>, span: Span) {
+        let Some(r) = self.ret else { return };
+        match (r.ty, r.slot) {
+            (Some(ScalarType::Long), _) => {
+                let v = match value {
+                    Some(e) => self.long(e),
+                    None => self.iconst(0, span),
+                };
+                self.jump(r.block, vec![v], span);
+            }
+            (Some(ScalarType::String), Some(dst)) => {
+                let data = match value {
+                    Some(e) => InstData::StrCopy {
+                        dst,
+                        src: self.string(e),
+                    },
+                    None => InstData::StrConst {
+                        dst,
+                        value: String::new(),
+                    },
+                };
+                self.ins(data, span);
+                self.jump(r.block, vec![], span);
+            }
+            _ => {
+                if let Some(e) = value {
+                    self.expr(e);
+                }
+                self.jump(r.block, vec![], span);
+            }
+        }
+    }
+
+    fn assign(
+        &mut self,
+        e: &Expr,
+        target: &LValue,
+        op: Option<BinaryOp>,
+        concat: bool,
+        value: &Expr,
+    ) -> Val {
+        let span = e.span;
+        let between = (span.start, value.span.start);
+        match target {
+            LValue::Var(VarRef::Local(l)) => match self.local_type(self.var(*l)) {
+                Some(ScalarType::Long) => {
+                    let var = self.var(*l);
+                    let rhs = self.long(value);
+                    let new = match op {
+                        None => rhs,
+                        Some(op) => {
+                            let old = self.read_var(var, self.cur);
+                            self.binop(op, old, rhs, span, between)
+                        }
+                    };
+                    self.write_var(var, self.cur, new);
+                    Val::Long(new)
+                }
+                Some(ScalarType::String) => {
+                    let rhs = self.string(value);
+                    let slot = self.str_local(self.var(*l));
+                    if concat {
+                        self.ins(
+                            InstData::StrConcat {
+                                dst: slot,
+                                args: [slot, rhs],
+                            },
+                            span,
+                        );
+                    } else if rhs != slot {
+                        self.ins(
+                            InstData::StrCopy {
+                                dst: slot,
+                                src: rhs,
+                            },
+                            span,
+                        );
+                    }
+                    Val::Str(slot)
+                }
+                None => {
+                    self.m
+                        .malformed(span, "assignment to a local that does not exist");
+                    self.dummy(e)
+                }
+            },
+            LValue::Var(VarRef::Global(g)) => match self.global_offset(*g, span) {
+                Some((offset, ScalarType::Long)) => {
+                    let rhs = self.long(value);
+                    let new = match op {
+                        None => rhs,
+                        Some(op) => {
+                            let old = self.val(InstData::LoadGlobal { offset }, span);
+                            self.binop(op, old, rhs, span, between)
+                        }
+                    };
+                    self.ins(InstData::StoreGlobal { offset, arg: new }, span);
+                    Val::Long(new)
+                }
+                Some((offset, ScalarType::String)) => {
+                    let rhs = self.string(value);
+                    if concat {
+                        let t = self.temp();
+                        self.ins(InstData::StrLoadGlobal { dst: t, offset }, span);
+                        self.ins(
+                            InstData::StrConcat {
+                                dst: t,
+                                args: [t, rhs],
+                            },
+                            span,
+                        );
+                        self.ins(InstData::StrStoreGlobal { offset, src: t }, span);
+                        Val::Str(t)
+                    } else {
+                        self.ins(InstData::StrStoreGlobal { offset, src: rhs }, span);
+                        Val::Str(rhs)
+                    }
+                }
+                None => self.dummy(e),
+            },
+            LValue::Index { .. } => {
+                self.m.unsupported(span, "arrays");
+                self.dummy(e)
+            }
+        }
+    }
+
+    fn incdec(&mut self, e: &Expr, target: &LValue, increment: bool, prefix: bool) -> Val {
+        let span = e.span;
+        let op = if increment {
+            ir::BinaryOp::Add
+        } else {
+            ir::BinaryOp::Sub
+        };
+        match target {
+            LValue::Var(VarRef::Local(l))
+                if self.local_type(self.var(*l)) == Some(ScalarType::Long) =>
+            {
+                let var = self.var(*l);
+                let old = self.read_var(var, self.cur);
+                let one = self.iconst(1, span);
+                let new = self.val(
+                    InstData::Binary {
+                        op,
+                        args: [old, one],
+                    },
+                    span,
+                );
+                self.write_var(var, self.cur, new);
+                Val::Long(if prefix { new } else { old })
+            }
+            LValue::Var(VarRef::Global(g)) => match self.global_offset(*g, span) {
+                Some((offset, ScalarType::Long)) => {
+                    let old = self.val(InstData::LoadGlobal { offset }, span);
+                    let one = self.iconst(1, span);
+                    let new = self.val(
+                        InstData::Binary {
+                            op,
+                            args: [old, one],
+                        },
+                        span,
+                    );
+                    self.ins(InstData::StoreGlobal { offset, arg: new }, span);
+                    Val::Long(if prefix { new } else { old })
+                }
+                Some(_) => {
+                    self.m.malformed(span, "`++`/`--` on a string");
+                    self.dummy(e)
+                }
+                None => self.dummy(e),
+            },
+            LValue::Var(VarRef::Local(_)) => {
+                self.m.malformed(span, "`++`/`--` on a string");
+                self.dummy(e)
+            }
+            LValue::Index { .. } => {
+                self.m.unsupported(span, "arrays");
+                self.dummy(e)
+            }
+        }
+    }
+
+    fn builtin(&mut self, e: &Expr, func: Builtin, args: &[Expr]) -> Val {
+        let span = e.span;
+        let ctx = |op| Some(InstData::Context { op });
+        let data = match func {
+            Builtin::Pid => ctx(ContextOp::Pid),
+            Builtin::Tid => ctx(ContextOp::Tid),
+            Builtin::Uid => ctx(ContextOp::Uid),
+            Builtin::Gid => ctx(ContextOp::Gid),
+            Builtin::Cpu => ctx(ContextOp::Cpu),
+            Builtin::KtimeGetNs => ctx(ContextOp::KtimeNs),
+            _ => None,
+        };
+        if let Some(data) = data {
+            return Val::Long(self.val(data, span));
+        }
+        match func {
+            Builtin::Exit => {
+                self.ins(InstData::Exit, span);
+                Val::Void
+            }
+            Builtin::Error => {
+                let loc = self.m.location(span);
+                let location = format!("near identifier 'error' at {loc}");
+                match args.first() {
+                    Some(Expr {
+                        kind: ExprKind::Str(msg),
+                        ..
+                    }) => {
+                        self.raise(msg, location, None, span);
+                    }
+                    Some(arg) => {
+                        let msg = self.string(arg);
+                        self.raise("", location, Some(msg), span);
+                    }
+                    None => self.m.malformed(span, "error() needs a message"),
+                }
+                Val::Void
+            }
+            Builtin::Execname => {
+                let t = self.temp();
+                self.ins(
+                    InstData::StrContext {
+                        dst: t,
+                        op: StrContextOp::Execname,
+                    },
+                    span,
+                );
+                Val::Str(t)
+            }
+            // Constants of the probe point this handler copy is for.
+            Builtin::Pp | Builtin::Name | Builtin::Probefunc => {
+                let value = match (func, &self.point.kind) {
+                    (Builtin::Pp, _) => self.point.text.clone(),
+                    (Builtin::Name, PointKind::Syscall { name, .. }) => name.clone(),
+                    (Builtin::Probefunc, PointKind::KernelFunction { function, .. }) => {
+                        function.clone()
+                    }
+                    (Builtin::Probefunc, PointKind::Process { symbol, .. }) => symbol.clone(),
+                    (Builtin::Probefunc, PointKind::Syscall { name, .. }) => {
+                        format!("__x64_sys_{name}")
+                    }
+                    _ => String::new(),
+                };
+                let t = self.temp();
+                self.ins(InstData::StrConst { dst: t, value }, span);
+                Val::Str(t)
+            }
+            Builtin::Abs | Builtin::Min | Builtin::Max => self.abs_min_max(e, func, args),
+            other => {
+                self.m.unsupported(
+                    span,
+                    &format!("the built-in function {}()", builtin_name(other)),
+                );
+                self.dummy(e)
+            }
+        }
+    }
+}
+
+/// Splice literal arguments into a format where their conversion is a plain
+/// `%s` (string literal) or `%d`/`%i` (number literal): the record then has
+/// no bytes for them and, in a kernel program, no scratch writes. Returns
+/// the new text and the indexes of the arguments that stay; `None` when
+/// nothing folds or the format is not understood (`*` widths, a count
+/// mismatch, strings the runtime would truncate or cut at a NUL).
+fn fold_literal_args(format: &str, args: &[Expr], msl: u32) -> Option<(String, Vec<usize>)> {
+    let mut out = String::with_capacity(format.len());
+    let mut keep = Vec::new();
+    let mut folded = false;
+    let mut n = 0;
+    let mut chars = format.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if let Some(&(_, '%')) = chars.peek() {
+            chars.next();
+            out.push_str("%%");
+            continue;
+        }
+        // flags, width, precision, conversion
+        let mut end = start + 1;
+        let mut conv = None;
+        for (i, c) in chars.by_ref() {
+            end = i + c.len_utf8();
+            match c {
+                '-' | '+' | ' ' | '#' | '0'..='9' | '.' => continue,
+                '*' => return None,
+                _ => {
+                    conv = Some(c);
+                    break;
+                }
+            }
+        }
+        conv?;
+        let spec = &format[start..end];
+        let arg = args.get(n)?;
+        match (spec, &arg.kind) {
+            ("%s", ExprKind::Str(lit)) if !lit.contains('\0') && lit.len() < msl as usize => {
+                out.push_str(&lit.replace('%', "%%"));
+                folded = true;
+            }
+            ("%d" | "%i", ExprKind::Number(v)) => {
+                out.push_str(&v.to_string());
+                folded = true;
+            }
+            _ => {
+                out.push_str(spec);
+                keep.push(n);
+            }
+        }
+        n += 1;
+    }
+    (folded && n == args.len()).then_some((out, keep))
+}
+
+fn int_cc(op: CmpOp) -> IntCC {
+    match op {
+        CmpOp::Eq => IntCC::Eq,
+        CmpOp::Ne => IntCC::Ne,
+        CmpOp::Lt => IntCC::Slt,
+        CmpOp::Le => IntCC::Sle,
+        CmpOp::Gt => IntCC::Sgt,
+        CmpOp::Ge => IntCC::Sge,
+    }
+}
+
+/// `KtimeGetNs` → `ktime_get_ns`.
+fn builtin_name(b: Builtin) -> String {
+    let camel = format!("{b:?}");
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,211 @@
+//! The textual IR (`-p3`): cranelift-like, stable and deterministic. The
+//! module header lists the globals layout, the formats and the runtime
+//! errors; each function lists its slots, then its blocks in layout order.
+//! With a `SourceMap`, instructions carry a `; file:line:col` comment.
+
+use crate::ir::{
+    BinaryOp, Function, InstData, IntCC, Module, OutArg, ProbeFunction, UnaryOp, Value,
+};
+use stapc_bpf::ArgKind;
+use stapc_frontend::SourceMap;
+use std::fmt::Write;
+
+/// Print a whole module without source locations.
+pub fn print_module(module: &Module) -> String {
+    print_module_with(module, None)
+}
+
+/// Print a whole module; with `sm`, every instruction gets a location comment.
+pub fn print_module_with(module: &Module, sm: Option<&SourceMap>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "; module {}", module.source_name);
+    let _ = writeln!(out, "; max_string_len {}", module.max_string_len);
+    let _ = writeln!(out, "globals size {}", module.globals.size);
+    for (i, word) in module.globals.init.chunks(8).enumerate() {
+        if word.iter().any(|&b| b != 0) {
+            let hex: String = word.iter().map(|b| format!("{b:02x}")).collect();
+            let _ = writeln!(out, "    +{}: {}", i * 8, hex);
+        }
+    }
+    for (i, f) in module.formats.iter().enumerate() {
+        let kinds: Vec<&str> = f
+            .args
+            .iter()
+            .map(|k| match k {
+                ArgKind::Long => "long",
+                ArgKind::Str => "str",
+            })
+            .collect();
+        let _ = writeln!(out, "format{} = {:?} ({})", i, f.text, kinds.join(", "));
+    }
+    for (i, e) in module.errors.iter().enumerate() {
+        let _ = writeln!(out, "error{} = {:?} {}", i, e.message, e.location);
+    }
+    for p in &module.probes {
+        out.push('\n');
+        print_probe(&mut out, p, sm);
+    }
+    out
+}
+
+fn print_probe(out: &mut String, p: &ProbeFunction, sm: Option<&SourceMap>) {
+    let _ = writeln!(
+        out,
+        "function {} {{   ; probe {}  ({:?})",
+        p.func.name, p.point, p.kind
+    );
+    print_body(out, &p.func, sm);
+    out.push_str("}\n");
+}
+
+/// Print one function (`function NAME { … }`).
+pub fn print_function(func: &Function, sm: Option<&SourceMap>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "function {} {{", func.name);
+    print_body(&mut out, func, sm);
+    out.push_str("}\n");
+    out
+}
+
+fn print_body(out: &mut String, func: &Function, sm: Option<&SourceMap>) {
+    for (slot, data) in func.slots.iter() {
+        let _ = writeln!(out, "    {} = slot {}", slot, data.size);
+    }
+    for &block in &func.layout {
+        let Some(bd) = func.blocks.get(block) else {
+            let _ = writeln!(out, "{block}:   ; missing block");
+            continue;
+        };
+        if bd.params.is_empty() {
+            let _ = writeln!(out, "{block}:");
+        } else {
+            let _ = writeln!(out, "{}({}):", block, values(&bd.params));
+        }
+        for &inst in &bd.insts {
+            let mut line = String::from("    ");
+            if let Some(v) = func.results.get(inst).and_then(|r| r.expand()) {
+                let _ = write!(line, "{v} = ");
+            }
+            match func.insts.get(inst) {
+                Some(data) => line.push_str(&inst_text(data)),
+                None => line.push_str("<missing instruction>"),
+            }
+            if let Some(sm) = sm {
+                let span = func.srclocs[inst];
+                if (span.file.0 as usize) < sm.files().len() && span != Default::default() {
+                    let loc = sm.location(span);
+                    while line.len() < 40 {
+                        line.push(' ');
+                    }
+                    let _ = write!(line, " ; {loc}");
+                }
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+}
+
+fn values(vs: &[Value]) -> String {
+    vs.iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn target(block: crate::ir::Block, args: &[Value]) -> String {
+    if args.is_empty() {
+        block.to_string()
+    } else {
+        format!("{}({})", block, values(args))
+    }
+}
+
+pub(crate) fn binary_name(op: BinaryOp) -> &'static str {
+    match op {
+        BinaryOp::Add => "iadd",
+        BinaryOp::Sub => "isub",
+        BinaryOp::Mul => "imul",
+        BinaryOp::SDiv => "sdiv",
+        BinaryOp::SRem => "srem",
+        BinaryOp::And => "band",
+        BinaryOp::Or => "bor",
+        BinaryOp::Xor => "bxor",
+        BinaryOp::Shl => "ishl",
+        BinaryOp::AShr => "sshr",
+        BinaryOp::LShr => "ushr",
+    }
+}
+
+fn cc_name(cc: IntCC) -> &'static str {
+    match cc {
+        IntCC::Eq => "eq",
+        IntCC::Ne => "ne",
+        IntCC::Slt => "slt",
+        IntCC::Sle => "sle",
+        IntCC::Sgt => "sgt",
+        IntCC::Sge => "sge",
+        IntCC::Ult => "ult",
+        IntCC::Ule => "ule",
+        IntCC::Ugt => "ugt",
+        IntCC::Uge => "uge",
+    }
+}
+
+/// The text of one instruction, without its result.
+pub fn inst_text(data: &InstData) -> String {
+    match data {
+        InstData::Iconst { imm } => format!("iconst {imm}"),
+        InstData::Unary { op, arg } => {
+            let name = match op {
+                UnaryOp::Neg => "ineg",
+                UnaryOp::BitNot => "bnot",
+            };
+            format!("{name} {arg}")
+        }
+        InstData::Binary { op, args } => format!("{} {}, {}", binary_name(*op), args[0], args[1]),
+        InstData::Icmp { cond, args } => {
+            format!("icmp {} {}, {}", cc_name(*cond), args[0], args[1])
+        }
+        InstData::LoadGlobal { offset } => format!("load_global +{offset}"),
+        InstData::StoreGlobal { offset, arg } => format!("store_global +{offset}, {arg}"),
+        InstData::AtomicAddGlobal { offset, arg } => format!("atomic_add_global +{offset}, {arg}"),
+        InstData::StrConst { dst, value } => format!("str_const {dst}, {value:?}"),
+        InstData::StrLoadGlobal { dst, offset } => format!("str_load_global {dst}, +{offset}"),
+        InstData::StrStoreGlobal { offset, src } => format!("str_store_global +{offset}, {src}"),
+        InstData::StrCopy { dst, src } => format!("str_copy {dst}, {src}"),
+        InstData::StrConcat { dst, args } => format!("str_concat {dst}, {}, {}", args[0], args[1]),
+        InstData::StrCompare { args } => format!("str_compare {}, {}", args[0], args[1]),
+        InstData::Context { op } => format!("context {}", format!("{op:?}").to_lowercase()),
+        InstData::StrContext { dst, op } => {
+            format!("str_context {dst}, {}", format!("{op:?}").to_lowercase())
+        }
+        InstData::Printf { format, args } => {
+            let a: Vec<String> = args
+                .iter()
+                .map(|a| match a {
+                    OutArg::Long(v) => v.to_string(),
+                    OutArg::Str(s) => s.to_string(),
+                })
+                .collect();
+            format!("printf format{}({})", format, a.join(", "))
+        }
+        InstData::Exit => "exit".into(),
+        InstData::Jump { dest, args } => format!("jump {}", target(*dest, args)),
+        InstData::Brif {
+            cond,
+            then_dest,
+            then_args,
+            else_dest,
+            else_args,
+        } => format!(
+            "brif {}, {}, {}",
+            cond,
+            target(*then_dest, then_args),
+            target(*else_dest, else_args)
+        ),
+        InstData::Return => "return".into(),
+        InstData::Trap { error } => format!("trap error{error}"),
+        InstData::TrapMsg { error, msg } => format!("trap_msg error{error}, {msg}"),
+    }
+}

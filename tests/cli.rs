@@ -1,0 +1,193 @@
+//! The command line as a user meets it: every stage printed (`-p1`…`-p4`,
+//! `-d`, `-v`), the example run in `--sim`, and bad input of every kind
+//! giving a clear message and status 1 (or clap's 2 for a bad option).
+
+mod common;
+
+use common::{run, text};
+
+const SLICE: &str = r#"global g = 5, s = "str"
+probe begin { x = 7; y = -3; printf("%d %d %s\n", x / y, x % y, s); if (g > 4) println("big") else println("small") }
+probe timer.ms(10) { g++; if (g >= 8) exit() }
+probe end { printf("g=%d\n", g) }
+"#;
+
+#[test]
+fn sim_runs_the_slice() {
+    let out = run(&["--sim", "-e", SLICE]);
+    assert_eq!(
+        text(&out.stdout),
+        "-2 1 str\nbig\ng=8\n",
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert!(out.status.success());
+}
+
+#[test]
+fn example_runs_in_sim() {
+    let ex = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ticks.stp");
+    let out = run(&["--sim", ex]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "counting ticks every 100 ms\ntick 1\ntick 2 (even)\ntick 3\ntick 4 (even)\ntick 5\n\
+         ticks=5, 500 ms in all; 7 / -3 = -2\n"
+    );
+}
+
+#[test]
+fn p1_prints_a_script_that_parses_to_the_same_ast() {
+    let first = run(&["-p1", "-e", SLICE]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let printed = text(&first.stdout);
+    assert!(printed.contains("probe begin"), "{printed}");
+    let second = run(&["-p1", "-e", &printed]);
+    assert_eq!(text(&second.stdout), printed);
+}
+
+#[test]
+fn p2_prints_globals_functions_and_probes() {
+    let out = run(&["-p2", "-e", SLICE]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("# globals"), "{s}");
+    assert!(s.contains("g:long"), "{s}");
+    assert!(s.contains("s:string"), "{s}");
+    assert!(s.contains("# probes"), "{s}");
+    assert!(s.contains("timer.ms(10)"), "{s}");
+}
+
+#[test]
+fn p3_prints_ir_with_the_division_check() {
+    let out = run(&[
+        "-p3",
+        "-e",
+        "probe begin { x = 7; y = -3; printf(\"%d\\n\", x / y) }",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("begin_0"), "{s}");
+    assert!(s.contains("block0"), "{s}");
+    // Constant folding may remove the division; without optimisation it and its check stay.
+    let o0 = text(
+        &run(&[
+            "-p3",
+            "-O0",
+            "-e",
+            "probe begin { y = 0; printf(\"%d\\n\", 7 / y) }",
+        ])
+        .stdout,
+    );
+    assert!(o0.contains("sdiv"), "{o0}");
+    assert!(o0.contains("division by 0"), "{o0}");
+}
+
+#[test]
+fn p4_writes_an_elf_object() {
+    let dir = std::env::temp_dir().join(format!("stapc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let obj = dir.join("x.bo");
+    let out = run(&["-p4", "-o", obj.to_str().unwrap(), "-e", SLICE]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&obj).unwrap();
+    assert_eq!(&bytes[..4], b"\x7fELF");
+    let back = stapc_bpf::elf::read(&bytes).expect("stapc reads its own object");
+    let names: Vec<_> = back.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn d_prints_every_program() {
+    let out = run(&["-d", "-e", SLICE]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("perf_event"), "{s}");
+    assert!(s.contains("exit"), "{s}");
+    assert!(s.contains("call "), "{s}");
+}
+
+#[test]
+fn v_prints_pass_timings() {
+    let out = run(&["-v", "-p4", "-o", "/dev/null", "-e", SLICE]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let e = text(&out.stderr);
+    for n in 1..=4 {
+        assert!(e.contains(&format!("Pass {n}: ")), "{e}");
+    }
+    assert!(e.contains("real ms."), "{e}");
+}
+
+#[test]
+fn syntax_error_points_at_the_line() {
+    let out = run(&[
+        "-p2",
+        "-e",
+        "probe begin {\n  x = (1 + 2\n  println(x)\n}\n",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = text(&out.stderr);
+    assert!(e.contains("<input>:3:"), "{e}");
+    assert!(e.contains("error"), "{e}");
+}
+
+#[test]
+fn unknown_probe_point_is_an_error() {
+    let out = run(&["-p2", "-e", "probe nosuch.point { }"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = text(&out.stderr);
+    assert!(e.contains("<input>:1:"), "{e}");
+    assert!(e.contains("nosuch"), "{e}");
+}
+
+#[test]
+fn type_error_names_both_places() {
+    let out = run(&["-p2", "-e", "probe begin {\n x = 1\n x = \"a\"\n}"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = text(&out.stderr);
+    assert!(e.contains("<input>:2:") && e.contains("<input>:3:"), "{e}");
+}
+
+#[test]
+fn unreadable_file_is_a_clear_error() {
+    let out = run(&["--sim", "/nonexistent/dir/x.stp"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("cannot read script `/nonexistent/dir/x.stp`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_options_are_refused_with_a_reason() {
+    let out = run(&["-p9", "-e", "probe begin {}"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("-p"), "{}", text(&out.stderr));
+    let out = run(&["--target-kernel", "abc", "-p4", "-e", "probe begin {}"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("kernel version"));
+    let out = run(&["-D", "MAXSTRINGLEN=x", "--sim", "-e", "probe begin {}"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("MAXSTRINGLEN"));
+    let out = run(&["--sim"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no script given"));
+}
+
+#[test]
+fn runtime_division_by_zero_in_a_kernel_probe() {
+    let out = run(&[
+        "--sim",
+        "-e",
+        "global z\nprobe timer.ms(1) { printf(\"%d\\n\", 10 / z) }\nprobe end { println(\"end\") }",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("ERROR: division by 0"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), "");
+}

@@ -1,0 +1,58 @@
+//! Every kernel program of every script stapc compiles (the conformance
+//! scripts and the examples) is loaded into the running kernel, and the
+//! kernel's verifier must accept it — for the default target and for an old
+//! one (4.14: no ring buffer, no ISA v4). Runs when the process may load BPF;
+//! prints why it skips otherwise.
+
+mod common;
+
+use stapc::{Options, Session, Stage};
+use stapc_bpf::{KernelVersion, Target};
+use std::io::Write as _;
+
+fn scripts() -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(common::shared_dir().join("conformance"))
+        .unwrap()
+        .chain(std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).unwrap())
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "stp"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn kernel_verifier_accepts_every_compiled_program() {
+    if let Err(why) = stapc_loader::can_load_bpf() {
+        let _ = writeln!(std::io::stderr(), "kernel_load: skipped: {why}");
+        return;
+    }
+    let mut loaded = 0;
+    let mut failures = Vec::new();
+    for path in scripts() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for kernel in [KernelVersion::new(4, 14), KernelVersion::new(6, 18)] {
+            let opts = Options {
+                target: Target::new(kernel),
+                ..Options::default()
+            };
+            let mut s = Session::new(path.to_str().unwrap(), text.clone(), opts);
+            // Scripts that do not compile (errors by design, or features not
+            // yet supported) are the conformance test's business.
+            let Ok(out) = s.run(Stage::Compile) else {
+                continue;
+            };
+            let obj = out.object.unwrap();
+            match stapc_loader::load(&obj) {
+                Ok(l) => loaded += l.programs().len(),
+                Err(e) => failures.push(format!("{} (target {kernel}): {e}", path.display())),
+            }
+        }
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "kernel_load: {loaded} programs accepted by the kernel"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(loaded > 0, "no kernel program was loaded");
+}
