@@ -17,6 +17,7 @@
 
 pub mod events;
 pub mod format;
+pub mod fuzzing;
 mod helpers;
 pub mod machine;
 pub mod maps;
