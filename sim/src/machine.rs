@@ -1296,6 +1296,12 @@ impl Machine {
                 Jsle32X => j64!(regs[d] as i32 <= regs[s] as i32),
 
                 CallHelper => {
+                    if let Some(v) = self.simple_helper(op.imm as i32) {
+                        regs[0] = v;
+                        // Helpers clobber r1–r5 (see below).
+                        regs[1..6].fill(0);
+                        continue;
+                    }
                     let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
                     self.depth = base_depth + nframes;
                     sync_out!();
