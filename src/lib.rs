@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod timing;
+pub mod toolkit;
 
 use stapc_bpf::{Object, Target};
 use stapc_frontend::{render::DiagFormat, Diagnostic, FileId, SourceMap};
