@@ -23,8 +23,8 @@ pub mod machine;
 pub mod maps;
 pub mod memory;
 pub mod session;
-pub mod verifier;
 pub mod testgen;
+pub mod verifier;
 
 pub use events::{parse_events, EventsError, SimEvent};
 pub use machine::{Code, EventContext, ExecError, Machine, MachineOptions, RunOutcome};
