@@ -707,7 +707,7 @@ mod tests {
         assert_eq!(
             read_events_file(&bad),
             Err(format!(
-                "{}:2:13: expected `,` or `}}`, found `\"`",
+                "{}:2:12: expected `,` or `}}`, found `\"`",
                 bad.display()
             ))
         );
