@@ -26,7 +26,7 @@ pub mod session;
 pub mod testgen;
 pub mod verifier;
 
-pub use events::{parse_events, EventsError, SimEvent};
+pub use events::{parse_events, read_events_file, EventsError, SimEvent};
 pub use machine::{Code, EventContext, ExecError, Machine, MachineOptions, RunOutcome};
 pub use maps::{MapError, MapStore, SimMaps};
 pub use memory::{Fault, Memory, RegionKind};
