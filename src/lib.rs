@@ -145,7 +145,7 @@ impl Session {
         self.timer.finish(3, "translated to IR");
         if stop == Stage::Translate {
             return Ok(Output {
-                printed: Some(stapc_midend::print_module(&module)),
+                printed: Some(stapc_midend::print_module_with(&module, Some(&self.sm))),
                 object: None,
             });
         }

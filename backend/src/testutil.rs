@@ -31,7 +31,7 @@ impl World {
     pub fn new(globals: usize) -> World {
         World {
             globals: vec![0; globals],
-            control: vec![0; 16],
+            control: vec![0; stapc_bpf::object::control::VALUE_SIZE as usize],
             records: Vec::new(),
         }
     }
@@ -510,6 +510,10 @@ impl Machine<'_> {
                             }
                         }
                     }
+                }
+                BPF_JMP32 if i.code & 0xf0 == BPF_JA => {
+                    // gotol: the offset is in imm.
+                    pc = (pc as i64 + i.imm as i64) as usize;
                 }
                 _ => return Err(format!("unsupported class {class}")),
             }

@@ -22,4 +22,4 @@ pub mod verifier;
 pub use machine::{Code, EventContext, ExecError, Machine, MachineOptions, RunOutcome};
 pub use maps::{MapError, MapStore, SimMaps};
 pub use memory::{Fault, Memory, RegionKind};
-pub use session::{handle_record, run, RecordAction, SessionOptions, SimError};
+pub use session::{handle_record, run, RecordAction, SessionOptions, SimError, UserspaceRunner};
