@@ -722,7 +722,15 @@ impl<'a> Verifier<'a> {
                     r.trunc32()
                 }
             } else if alu64 {
-                src
+                // A copied unknown scalar stays linked to its source, so a
+                // bound learnt on one applies to both (`find_equal_scalars`).
+                if src.is_scalar() && !src.is_const() && src.id == 0 {
+                    let id = self.new_id();
+                    st.regs[i.src as usize].id = id;
+                    Reg { id, ..src }
+                } else {
+                    src
+                }
             } else if src.ty.is_pointer() {
                 if self.unpriv() {
                     return Err(reject(
@@ -1919,6 +1927,21 @@ impl<'a> Verifier<'a> {
             if !ok {
                 s.regs[i.dst as usize] = saved_a;
                 s.regs[i.src as usize] = saved_b;
+                return;
+            }
+            let refined: Vec<Reg> = if x {
+                vec![s.regs[i.dst as usize], s.regs[i.src as usize]]
+            } else {
+                vec![s.regs[i.dst as usize]]
+            };
+            for r in refined {
+                if r.is_scalar() && r.id != 0 {
+                    s.for_each_reg(|o| {
+                        if o.is_scalar() && o.id == r.id {
+                            *o = r;
+                        }
+                    });
+                }
             }
         };
         let mut taken = st.clone();
