@@ -16,8 +16,8 @@
 //! target kernel rejects, and follows the kernel's imprecision as well as
 //! its precision (untracked operations give unknown values, branches are
 //! decided from ranges and known bits only). It may still reject a few
-//! programs the kernel accepts: it has no scalar-id linking (a bound learnt
-//! on a copy does not reach the original), no BTF-typed access (reading
+//! programs the kernel accepts: copies of a scalar are linked, but not a
+//! copy plus a constant (6.10+ links those too), no BTF-typed access (reading
 //! `struct bpf_map` fields through a map pointer) and a simpler 32/64-bit
 //! bounds exchange. Measured against 6.18 (`sim/tests/verifier_kernel.rs`
 //! and larger random sweeps of the same generators): no program accepted
