@@ -146,3 +146,23 @@ fn kernel_verifier_accepts_statistics_programs() {
         }
     }
 }
+
+#[test]
+fn mini_verifier_accepts_statistics_programs() {
+    let conf = common::shared_dir().join("conformance");
+    let scripts = [
+        std::fs::read_to_string(EXAMPLE).unwrap(),
+        std::fs::read_to_string(conf.join("stats.stp")).unwrap(),
+        std::fs::read_to_string(conf.join("hist.stp")).unwrap(),
+    ];
+    for src in &scripts {
+        for kernel in [KernelVersion::new(4, 14), KernelVersion::new(6, 18)] {
+            let obj = compile(src, kernel);
+            for (name, r) in stapc_sim::verifier::verify_object(&obj, &Target::new(kernel)) {
+                if let Err(e) = r {
+                    panic!("{name} (target {kernel}): {e}");
+                }
+            }
+        }
+    }
+}

@@ -5,6 +5,15 @@
 //!   error as a `Diagnostic`.
 //! - `compile_function` runs one `ir::Function` through every stage and
 //!   returns each stage's result; `print_vcode` prints them for debugging.
+//!   `compile_function_with` does the same for a function that uses
+//!   statistics (`stat_descs` gives their maps).
+//!
+//! Statistics: after the four runtime maps, one per-CPU array map (one
+//! entry) per statistic, laid out as `bpf::StatDesc` says; `Object::stats`
+//! and `Object::hists` describe them. Kernel `s <<< v` updates the current
+//! CPU's copy with plain loads and stores (count, sum, min, max, then a
+//! branch-free log bucket and a bounded linear bucket); userspace reads
+//! call `stapc_stat_read`/`stapc_stat_clear`, which merge every CPU.
 //!
 //! Stages: `isel` (instruction selection on virtual registers, `vcode`),
 //! `regalloc` (linear scan with spilling), `checker` (proves the allocation,
