@@ -166,3 +166,25 @@ fn mini_verifier_accepts_statistics_programs() {
         }
     }
 }
+
+#[test]
+fn kernel_run_prints_what_the_simulator_prints() {
+    if let Err(why) = stapc_loader::can_load_bpf() {
+        let _ = writeln!(std::io::stderr(), "stats: skipped kernel run: {why}");
+        return;
+    }
+    // A histogram printed from a kernel probe shows the statistic as it is
+    // when userspace handles the record, which on a real kernel may be a few
+    // events later; so only `end` prints here.
+    let src = "global s, n\nprobe timer.ms(1) { n++; s <<< n * n - 200; if (n == 40) exit() }\n\
+               probe end { printf(\"%d %d %d %d %d\\n\", @count(s), @sum(s), @min(s), @max(s), @avg(s))\n\
+               print(@hist_log(s)); print(@hist_linear(s, 0, 1000, 100)) }\n";
+    let sim = run(&["--sim", "-e", src]);
+    assert!(sim.status.success(), "{}", text(&sim.stderr));
+    assert!(text(&sim.stdout).starts_with("40 14140 -199 1400 353\n"));
+    for kernel in ["4.14", "6.18"] {
+        let out = run(&["--target-kernel", kernel, "-e", src]);
+        assert!(out.status.success(), "{kernel}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), text(&sim.stdout), "target {kernel}");
+    }
+}
