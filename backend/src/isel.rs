@@ -1544,10 +1544,14 @@ impl<'a> Isel<'a> {
         // v >= start: the difference is exact as an unsigned number, and
         // so is its unsigned quotient by the positive interval.
         self.emit(VInst::mov(t, Src::Reg(v)));
-        let start_src = operand(self, start);
-        self.emit(VInst::alu(BPF_SUB, t, start_src));
-        let interval_src = operand(self, interval);
-        self.emit(VInst::alu(BPF_DIV, t, interval_src));
+        if start != 0 {
+            let start_src = operand(self, start);
+            self.emit(VInst::alu(BPF_SUB, t, start_src));
+        }
+        if interval != 1 {
+            let interval_src = operand(self, interval);
+            self.emit(VInst::alu(BPF_DIV, t, interval_src));
+        }
         self.emit(VInst::Branch {
             op: BPF_JGT,
             lhs: t,

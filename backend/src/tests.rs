@@ -2562,6 +2562,30 @@ fn stat_add_is_branch_free_in_the_log_bucket() {
     );
 }
 
+#[test]
+fn stat_add_cost_matches_the_midend_budget() {
+    let desc = stat_desc(true, Some((-50, 50, 10)));
+    let len = |values: &[i64]| {
+        let f = stat_fn(values);
+        crate::compile_function_with(
+            &f,
+            &new_target(),
+            MSL,
+            false,
+            std::slice::from_ref(&desc),
+            &SourceMap::new(),
+        )
+        .unwrap()
+        .insns
+        .len() as i64
+    };
+    // One value: the StatAdd, plus the globals lookup (6) and the global
+    // store/load of the value (3).
+    let one = len(&[5]) - len(&[]) - 9;
+    let budget = stapc_midend::budget::STAT_ADD_COST as i64;
+    assert!((one - budget).abs() <= 4, "{one} vs {budget}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
