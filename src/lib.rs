@@ -31,6 +31,9 @@ pub struct Options {
     pub message_format: DiagFormat,
     /// `-v`: print pass timings to stderr.
     pub verbose: u8,
+    /// Run the mini-verifier on every compiled program (off for
+    /// `--explain-verifier`, which reports its verdicts itself).
+    pub precheck: bool,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             arch: std::env::consts::ARCH.to_string(),
             message_format: DiagFormat::Plain,
             verbose: 0,
+            precheck: true,
         }
     }
 }
@@ -156,6 +160,10 @@ impl Session {
             Ok(o) => o,
             Err(d) => return self.take(d).and(Err(Failed)),
         };
+        if self.opts.precheck {
+            let diags = explain::precheck(&object, &self.opts.target, &self.sm, self.file);
+            self.take(diags)?;
+        }
         self.timer.finish(4, "compiled BPF");
         Ok(Output {
             printed: None,
@@ -180,3 +188,4 @@ pub fn disassemble(obj: &Object) -> String {
     }
     out
 }
+pub mod explain;
