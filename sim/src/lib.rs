@@ -7,6 +7,7 @@
 //!   `Machine::run` executes it with fuel, BPF-to-BPF calls and helpers.
 //! - `maps`: the `MapStore` trait and `SimMaps`, the in-memory maps.
 //! - `format`: printf records and SystemTap's histogram text.
+//! - `stats`: statistics merged over the CPUs (`MapStore`), `@hist` text.
 //! - `session`: `run(&Object, &SessionOptions, out, err)` plays a whole
 //!   compiled script through the event model of shared/conformance/README.md.
 //! - `events`: `--sim-events FILE`, JSON lines of kernel events
@@ -23,6 +24,7 @@ pub mod machine;
 pub mod maps;
 pub mod memory;
 pub mod session;
+pub mod stats;
 pub mod testgen;
 pub mod verifier;
 
