@@ -31,7 +31,7 @@ impl World {
     pub fn new(globals: usize) -> World {
         World {
             globals: vec![0; globals],
-            control: vec![0; 16],
+            control: vec![0; stapc_bpf::object::control::VALUE_SIZE as usize],
             records: Vec::new(),
         }
     }
