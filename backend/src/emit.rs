@@ -58,8 +58,13 @@ fn line_col(sm: &SourceMap, span: Span) -> Option<(u32, u32)> {
     Some(f.line_col(span.start))
 }
 
-/// Encode `a` as BPF slots plus its line table.
-pub fn emit(a: &Allocation, sm: &SourceMap) -> Result<(Vec<Insn>, Vec<LineEntry>), BackendError> {
+/// Encode `a` as BPF slots plus its line table; `allow_gotol` (ISA v4)
+/// lets jumps reach beyond 16-bit offsets.
+pub fn emit(
+    a: &Allocation,
+    sm: &SourceMap,
+    allow_gotol: bool,
+) -> Result<(Vec<Insn>, Vec<LineEntry>), BackendError> {
     let vc = &a.vcode;
     let func = vc.name.clone();
     let mut pieces: Vec<(Piece, Option<Span>)> = Vec::new();
@@ -216,12 +221,58 @@ pub fn emit(a: &Allocation, sm: &SourceMap) -> Result<(Vec<Insn>, Vec<LineEntry>
             }
         }
     }
-    // Second pass: offsets and the line table.
-    let mut insns = Vec::with_capacity(pieces.len());
+    // Branch relaxation: a jump is short (16-bit offset) until it is found
+    // out of range; then, on ISA v4, it becomes `gotol` (a conditional one:
+    // the inverted condition skipping over a `gotol`). Jumps only grow, so
+    // this reaches a fixpoint.
+    let total = pieces.len();
+    let mut long = vec![false; total];
+    let size = |p: &Piece, long: bool| -> usize {
+        match p {
+            Piece::Jump { op, .. } if long && *op != BPF_JA => 2,
+            _ => 1,
+        }
+    };
+    let (addr, end_addr) = loop {
+        let mut addr = Vec::with_capacity(total + 1);
+        let mut a = 0usize;
+        for (k, (p, _)) in pieces.iter().enumerate() {
+            addr.push(a);
+            a += size(p, long[k]);
+        }
+        addr.push(a);
+        let mut changed = false;
+        for (k, (p, _)) in pieces.iter().enumerate() {
+            if let Piece::Jump { target, .. } = p {
+                let t = block_start[target.as_u32() as usize];
+                if t >= total {
+                    return Err(BackendError::BranchOutOfRange {
+                        func,
+                        insn: addr[k],
+                    });
+                }
+                let off = addr[t] as i64 - addr[k] as i64 - 1;
+                if !long[k] && i16::try_from(off).is_err() {
+                    if !allow_gotol {
+                        return Err(BackendError::BranchOutOfRange {
+                            func,
+                            insn: addr[k],
+                        });
+                    }
+                    long[k] = true;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break (addr, a);
+        }
+    };
+    let mut insns = Vec::with_capacity(end_addr);
     let mut lines: Vec<LineEntry> = Vec::new();
     let mut last: Option<(u32, u32)> = None;
-    let total = pieces.len();
-    for (pc, (piece, loc)) in pieces.into_iter().enumerate() {
+    for (k, (piece, loc)) in pieces.into_iter().enumerate() {
+        let pc = addr[k];
         if let Some(lc) = loc.and_then(|s| line_col(sm, s)) {
             if last != Some(lc) {
                 lines.push(LineEntry {
@@ -232,8 +283,8 @@ pub fn emit(a: &Allocation, sm: &SourceMap) -> Result<(Vec<Insn>, Vec<LineEntry>
                 last = Some(lc);
             }
         }
-        let insn = match piece {
-            Piece::Insn(i) => i,
+        match piece {
+            Piece::Insn(i) => insns.push(i),
             Piece::Jump {
                 op,
                 lhs,
@@ -241,30 +292,42 @@ pub fn emit(a: &Allocation, sm: &SourceMap) -> Result<(Vec<Insn>, Vec<LineEntry>
                 target,
             } => {
                 // An empty block (all moves elided) starts where the next one does.
-                let t = block_start[target.as_u32() as usize];
-                if t >= total {
-                    return Err(BackendError::BranchOutOfRange { func, insn: pc });
-                }
-                let off = i16::try_from(t as i64 - pc as i64 - 1).map_err(|_| {
-                    BackendError::BranchOutOfRange {
+                let t = addr[block_start[target.as_u32() as usize]] as i64;
+                let out_of_range = || BackendError::BranchOutOfRange {
+                    func: func.clone(),
+                    insn: pc,
+                };
+                let cond = |op: u8, off: i16| match rhs {
+                    Src::Reg(Reg::P(r)) => Ok(Insn::jmp_reg(op, lhs, r, off)),
+                    Src::Imm(i) => Ok(Insn::jmp_imm(op, lhs, i, off)),
+                    Src::Reg(Reg::V(v)) => Err(BackendError::Regalloc {
                         func: func.clone(),
-                        insn: pc,
+                        what: format!("{v} in a jump"),
+                    }),
+                };
+                let gotol = |from: usize| {
+                    i32::try_from(t - from as i64 - 1)
+                        .map(|off| Insn::new(BPF_JMP32 | BPF_JA, 0, 0, 0, off))
+                        .map_err(|_| out_of_range())
+                };
+                match (long[k], op) {
+                    (false, _) => {
+                        let off = i16::try_from(t - pc as i64 - 1).map_err(|_| out_of_range())?;
+                        insns.push(if op == BPF_JA {
+                            Insn::ja(off)
+                        } else {
+                            cond(op, off)?
+                        });
                     }
-                })?;
-                match (op, rhs) {
-                    (BPF_JA, _) => Insn::ja(off),
-                    (_, Src::Reg(Reg::P(r))) => Insn::jmp_reg(op, lhs, r, off),
-                    (_, Src::Imm(i)) => Insn::jmp_imm(op, lhs, i, off),
-                    (_, Src::Reg(Reg::V(v))) => {
-                        return Err(BackendError::Regalloc {
-                            func,
-                            what: format!("{v} in a jump"),
-                        })
+                    (true, BPF_JA) => insns.push(gotol(pc)?),
+                    (true, _) => {
+                        let inv = invert(op).ok_or_else(out_of_range)?;
+                        insns.push(cond(inv, 1)?);
+                        insns.push(gotol(pc + 1)?);
                     }
                 }
             }
-        };
-        insns.push(insn);
+        }
     }
     Ok((insns, lines))
 }
@@ -296,6 +359,10 @@ pub fn unreachable_insns(insns: &[Insn]) -> Result<Vec<usize>, usize> {
             match op {
                 BPF_EXIT => continue,
                 BPF_CALL => stack.push(pc + 1),
+                // `gotol` (the 32-bit class) carries its offset in imm.
+                BPF_JA if class == BPF_JMP32 => {
+                    stack.push((pc as i64 + 1 + i64::from(i.imm)) as usize)
+                }
                 BPF_JA => stack.push((pc as i64 + 1 + i64::from(i.off)) as usize),
                 _ => {
                     stack.push(pc + 1);

@@ -82,13 +82,30 @@ impl BackendError {
     }
 
     pub fn to_diagnostic(&self) -> Diagnostic {
-        let d = Diagnostic::error(self.code(), self.to_string());
+        self.to_diagnostic_at(None)
+    }
+
+    /// The diagnostic, pointing at `probe` (the handler's first statement)
+    /// when the error has no better place, with advice where there is some.
+    pub fn to_diagnostic_at(&self, probe: Option<Span>) -> Diagnostic {
+        let mut d = Diagnostic::error(self.code(), self.to_string());
+        let span = match self {
+            BackendError::TooManyInsns { span: Some(s), .. } => Some(*s),
+            _ => probe,
+        };
+        if let Some(span) = span {
+            d = d.with_primary(span, "in this probe");
+        }
         match self {
-            BackendError::TooManyInsns {
-                span: Some(span), ..
-            } => d
-                .with_primary(*span, "in this probe")
-                .with_help("simplify the probe, or raise the limit with --insn-limit"),
+            BackendError::TooManyInsns { .. } => {
+                d.with_help("simplify the probe, or raise the limit with --insn-limit")
+            }
+            BackendError::StackOverflow { .. } => d
+                .with_note("values that live across helper calls (printf, context functions, string operations) are kept on the 512-byte BPF stack once r6-r9 are taken")
+                .with_help("split the probe's work, or keep fewer values alive at once"),
+            BackendError::BranchOutOfRange { .. } => d
+                .with_note("before ISA v4 (Linux 6.6) a BPF jump reaches at most 32767 instructions")
+                .with_help("target a 6.6+ kernel, or split the probe's work"),
             BackendError::Regalloc { .. } | BackendError::Checker { .. } => {
                 d.with_note("this is a bug in stapc's backend")
             }

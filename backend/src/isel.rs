@@ -132,6 +132,20 @@ pub fn lower(
     userspace: bool,
     layout: &ScratchLayout,
 ) -> Result<VCode, BackendError> {
+    lower_with(func, target, msl, userspace, layout, false)
+}
+
+/// Like `lower`; `far` is for programs too long for 16-bit jump offsets:
+/// the prologue's early-return tail is placed right after the prologue and
+/// `Return`/`Trap` exit in place instead of jumping to a shared tail.
+pub fn lower_with(
+    func: &Function,
+    target: &Target,
+    msl: u32,
+    userspace: bool,
+    layout: &ScratchLayout,
+    far: bool,
+) -> Result<VCode, BackendError> {
     if msl < 8 || msl & 7 != 0 {
         return Err(BackendError::MalformedIr {
             func: func.name.clone(),
@@ -165,6 +179,7 @@ pub fn lower(
         globals: None,
         scratch: None,
         ret_block,
+        far,
         pending_edges: Vec::new(),
     };
     s.run(entry_vb)?;
@@ -193,6 +208,8 @@ struct Isel<'a> {
     globals: Option<VReg>,
     scratch: Option<VReg>,
     ret_block: VBlock,
+    /// Returns are emitted in place (see `lower_with`).
+    far: bool,
     /// Edge blocks carrying branch arguments, emitted after the current block.
     pending_edges: Vec<(VBlock, Block, Vec<Value>)>,
 }
@@ -534,6 +551,9 @@ impl<'a> Isel<'a> {
             }
         }
         self.prologue(entry_vb, entry)?;
+        if self.far {
+            self.emit_ret_block();
+        }
         for b in &f.layout {
             let vb = self.vblock(*b)?;
             self.switch_to(vb);
@@ -556,11 +576,32 @@ impl<'a> Isel<'a> {
                 self.emit(VInst::Jump { dest: d });
             }
         }
-        self.loc = None;
+        if !self.far {
+            self.emit_ret_block();
+        }
+        Ok(())
+    }
+
+    /// The shared `r0 = 0; exit` tail.
+    fn emit_ret_block(&mut self) {
+        let loc = std::mem::take(&mut self.loc);
         self.switch_to(self.ret_block);
         self.emit(VInst::mov(Reg::P(0), Src::Imm(0)));
         self.emit(VInst::Exit);
-        Ok(())
+        self.loc = loc;
+    }
+
+    /// Leave the handler: jump to the shared tail, or exit in place.
+    fn emit_return(&mut self) {
+        if self.far {
+            self.emit(VInst::mov(Reg::P(0), Src::Imm(0)));
+            self.emit(VInst::Exit);
+        } else {
+            // Free when the tail is the next block.
+            self.emit(VInst::Jump {
+                dest: self.ret_block,
+            });
+        }
     }
 
     fn prologue(&mut self, entry_vb: VBlock, entry: Block) -> R<()> {
@@ -834,10 +875,7 @@ impl<'a> Isel<'a> {
                 }
             }
             InstData::Return => {
-                // The shared `r0 = 0; exit` tail (free when it is the next block).
-                self.emit(VInst::Jump {
-                    dest: self.ret_block,
-                });
+                self.emit_return();
             }
             InstData::Trap { error } => self.trap(error, None)?,
             InstData::TrapMsg { error, msg } => self.trap(error, Some(msg))?,
@@ -1285,10 +1323,7 @@ impl<'a> Isel<'a> {
             size += self.msl;
         }
         self.output(size)?;
-        // The shared `r0 = 0; exit` tail (free when it is the next block).
-        self.emit(VInst::Jump {
-            dest: self.ret_block,
-        });
+        self.emit_return();
         Ok(())
     }
 }

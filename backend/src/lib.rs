@@ -1,7 +1,17 @@
 //! stapc backend: IR → VCode (isel) → registers (regalloc) → BPF (emit) → `bpf::Object`.
 //!
-//! `compile` is what the driver calls; `compile_function` and
-//! `print_vcode` expose the stages for tests and `-p4` debugging.
+//! - `compile(&Module, &Target, &SourceMap)` is what the driver calls: one
+//!   program per probe point and the runtime maps of runtime.md, or every
+//!   error as a `Diagnostic`.
+//! - `compile_function` runs one `ir::Function` through every stage and
+//!   returns each stage's result; `print_vcode` prints them for debugging.
+//!
+//! Stages: `isel` (instruction selection on virtual registers, `vcode`),
+//! `regalloc` (linear scan with spilling), `checker` (proves the allocation,
+//! always in debug builds), `emit` (branch resolution and relaxation, line
+//! table). Every emitted program ends in `exit`, has no unreachable
+//! instruction, never writes r10 and uses at most 512 bytes of stack;
+//! kernel programs also fit the target's instruction limit.
 #![forbid(unsafe_code)]
 
 pub mod checker;
@@ -41,16 +51,25 @@ pub fn compile_function(
     sm: &SourceMap,
 ) -> Result<CompiledFunction, BackendError> {
     let layout = isel::scratch_layout(func, msl, userspace)?;
-    let vcode = isel::lower(func, target, msl, userspace, &layout)?;
-    let alloc = regalloc::allocate(&vcode, target.stack_size())?;
-    if cfg!(debug_assertions) {
-        checker::check(&alloc)?;
-    }
-    let (insns, lines) = emit::emit(&alloc, sm)?;
+    let stages = |far: bool| -> Result<_, BackendError> {
+        let vcode = isel::lower_with(func, target, msl, userspace, &layout, far)?;
+        let alloc = regalloc::allocate(&vcode, target.stack_size())?;
+        if cfg!(debug_assertions) {
+            checker::check(&alloc)?;
+        }
+        let (insns, lines) = emit::emit(&alloc, sm, target.has_isa_v4())?;
+        Ok((vcode, alloc, insns, lines))
+    };
+    // Programs longer than a 16-bit jump need their returns near every
+    // block that takes them; only then is it worth the extra instructions.
+    let (vcode, alloc, insns, lines) = match stages(false) {
+        Err(BackendError::BranchOutOfRange { .. }) => stages(true)?,
+        r => r?,
+    };
     if !userspace && insns.len() > target.insn_limit() as usize {
         let span = func
             .entry()
-            .and_then(|b| func.blocks[b].insts.first())
+            .and_then(|b| func.blocks.get(b)?.insts.first())
             .map(|i| func.srclocs[*i]);
         return Err(BackendError::TooManyInsns {
             func: func.name.clone(),
@@ -108,7 +127,14 @@ pub fn compile(
                 scratch = scratch.max(size);
                 programs.push(prog);
             }
-            Err(e) => errors.push(e.to_diagnostic()),
+            Err(e) => {
+                let f = &p.func;
+                let span = f
+                    .entry()
+                    .and_then(|b| f.blocks.get(b)?.insts.first())
+                    .map(|i| f.srclocs[*i]);
+                errors.push(e.to_diagnostic_at(span));
+            }
         }
     }
     if !errors.is_empty() {
@@ -173,6 +199,7 @@ pub fn compile(
         control_map: isel::MAP_CONTROL,
         output_map: isel::MAP_OUTPUT,
         license: "GPL".into(),
+        ..Default::default()
     })
 }
 

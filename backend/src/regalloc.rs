@@ -5,10 +5,14 @@
 //! `r1` context at entry) become *fixed ranges*; a vreg never gets a
 //! register whose fixed range overlaps its interval, and calls put a
 //! one-point fixed range on r0–r5, so values live across a call end up in
-//! r6–r9 or on the stack. When no register is free the interval ending
-//! last is spilled everywhere: each def is followed by a store to its
+//! r6–r9 or on the stack. Moves give hints, so most copies coalesce away.
+//! When no register is free, the interval with the fewest uses per position
+//! covered is spilled everywhere: each def is followed by a store to its
 //! 8-byte stack slot and each use preceded by a reload into a short-lived
-//! temporary, and allocation runs again. Temporaries are never spilled.
+//! temporary (shared by nearby uses in a block when no call intervenes),
+//! and allocation runs again. Temporaries are never spilled. Finally, slots
+//! whose lifetimes do not overlap are shared, and the stack (key + slots)
+//! must fit the target's 512 bytes.
 //!
 //! Positions: instruction `i` (in layout order) reads its operands at `2i`
 //! and writes its results at `2i + 1`, so an instruction's result may reuse
@@ -105,10 +109,12 @@ impl BitSet {
     }
 }
 
-/// Live-in sets (by position in `order`) of every block.
+/// Live-in and live-out vregs (sorted) of every block, by position in
+/// `order`. Sparse: a huge program has many blocks and many vregs but few
+/// live across any one block boundary.
 pub(crate) struct Liveness {
-    live_in: Vec<BitSet>,
-    live_out: Vec<BitSet>,
+    live_in: Vec<Vec<u32>>,
+    live_out: Vec<Vec<u32>>,
 }
 
 pub(crate) fn block_index(vc: &VCode) -> Vec<usize> {
@@ -136,41 +142,62 @@ fn succs(vc: &VCode, b: VBlock, idx: &[usize]) -> Vec<usize> {
 fn liveness(vc: &VCode, idx: &[usize]) -> Liveness {
     let n = vc.num_vregs as usize;
     let nb = vc.order.len();
-    let mut gen = vec![BitSet::new(n); nb];
-    let mut kill = vec![BitSet::new(n); nb];
-    for (bi, b) in vc.order.iter().enumerate() {
+    // `defined[v]`: v was written earlier in the block being scanned.
+    let mut defined = vec![false; n];
+    let mut gen: Vec<Vec<u32>> = Vec::with_capacity(nb);
+    let mut kill: Vec<Vec<u32>> = Vec::with_capacity(nb);
+    for b in &vc.order {
+        let (mut g, mut k) = (Vec::new(), Vec::new());
         for inst in &vc.blocks[*b].insts {
             for u in inst.uses() {
                 if let Reg::V(v) = u {
-                    if !kill[bi].contains(v.index()) {
-                        gen[bi].insert(v.index());
+                    if !defined[v.index()] {
+                        g.push(v.as_u32());
                     }
                 }
             }
             for d in inst.defs() {
                 if let Reg::V(v) = d {
-                    kill[bi].insert(v.index());
+                    if !std::mem::replace(&mut defined[v.index()], true) {
+                        k.push(v.as_u32());
+                    }
                 }
             }
         }
+        for v in &k {
+            defined[*v as usize] = false;
+        }
+        g.sort_unstable();
+        g.dedup();
+        k.sort_unstable();
+        gen.push(g);
+        kill.push(k);
     }
     let succ: Vec<Vec<usize>> = vc.order.iter().map(|b| succs(vc, *b, idx)).collect();
     let mut live_in = gen.clone();
-    let mut live_out = vec![BitSet::new(n); nb];
+    let mut live_out: Vec<Vec<u32>> = vec![Vec::new(); nb];
     let mut changed = true;
     while changed {
         changed = false;
         for bi in (0..nb).rev() {
-            let mut out = BitSet::new(n);
-            for &s in &succ[bi] {
-                out.union_with(&live_in[s]);
+            let mut out: Vec<u32> = succ[bi]
+                .iter()
+                .flat_map(|&s| live_in[s].iter().copied())
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            let mut inn: Vec<u32> = out
+                .iter()
+                .copied()
+                .filter(|v| kill[bi].binary_search(v).is_err())
+                .chain(gen[bi].iter().copied())
+                .collect();
+            inn.sort_unstable();
+            inn.dedup();
+            if inn != live_in[bi] {
+                live_in[bi] = inn;
+                changed = true;
             }
-            let mut inn = out.clone();
-            for (w, k) in inn.0.iter_mut().zip(&kill[bi].0) {
-                *w &= !k;
-            }
-            inn.union_with(&gen[bi]);
-            changed |= live_in[bi].union_with(&inn);
             live_out[bi] = out;
         }
     }
@@ -203,11 +230,11 @@ fn scan(vc: &VCode, is_temp: &[bool], func: &str) -> Result<Scan, BackendError> 
         let insts = &vc.blocks[*b].insts;
         let bstart = 2 * pos;
         let bend = 2 * (pos + insts.len() as u32).max(pos + 1) - 1;
-        for v in live.live_in[bi].iter() {
-            touch(v, bstart, &mut start, &mut end);
+        for &v in &live.live_in[bi] {
+            touch(v as usize, bstart, &mut start, &mut end);
         }
-        for v in live.live_out[bi].iter() {
-            touch(v, bend, &mut start, &mut end);
+        for &v in &live.live_out[bi] {
+            touch(v as usize, bend, &mut start, &mut end);
         }
         // Per physical register: (range start, last point) of the open range.
         let mut open: [Option<(u32, u32)>; 10] = [None; 10];

@@ -196,7 +196,8 @@ fn arithmetic_uses_immediates_and_agrees() {
     }
 }
 
-fn divmod_fn(a: i64, b: i64, b_const: bool) -> Function {
+/// `g2 = g0 / d; g3 = g0 % d` with `d` the global g1, or the constant `b`.
+fn divmod_fn(b: i64, b_const: bool) -> Function {
     let mut f = Function::new("div");
     let bl = f.create_block();
     let x = f
@@ -208,7 +209,6 @@ fn divmod_fn(a: i64, b: i64, b_const: bool) -> Function {
         f.append(bl, InstData::LoadGlobal { offset: 8 }, sp())
             .unwrap()
     };
-    let _ = a;
     let q = bin(&mut f, bl, BinaryOp::SDiv, x, y);
     let r = bin(&mut f, bl, BinaryOp::SRem, x, y);
     f.append(bl, InstData::StoreGlobal { offset: 16, arg: q }, sp());
@@ -234,14 +234,14 @@ fn signed_division_has_c_semantics_on_every_isa() {
     for t in [new_target(), old_target()] {
         for (a, b) in cases {
             for bc in [false, true] {
-                let f = divmod_fn(a, b, bc);
+                let f = divmod_fn(b, bc);
                 let mut g = vec![0u8; GLOBALS];
                 g[..8].copy_from_slice(&a.to_le_bytes());
                 g[8..16].copy_from_slice(&b.to_le_bytes());
                 agree(&f, &t, false, &g);
             }
         }
-        let c = compile(&divmod_fn(0, 0, false), &t, false);
+        let c = compile(&divmod_fn(0, false), &t, false);
         let signed = count(&c.insns, |i| {
             matches!(i.code & 0xf0, BPF_DIV | BPF_MOD) && i.class() == BPF_ALU64 && i.off == 1
         });
@@ -1662,8 +1662,8 @@ fn kernel_accepts(funcs: Vec<Function>, t: &Target) -> Result<(), String> {
 
 fn construct_functions() -> Vec<Function> {
     let mut fs = vec![
-        divmod_fn(0, 0, false),
-        divmod_fn(0, -1, true),
+        divmod_fn(0, false),
+        divmod_fn(-1, true),
         pressure_fn(4),
         pressure_fn(12),
         {
@@ -1732,7 +1732,7 @@ fn kernel_harness_reports_rejections() {
     m.probes.push(ProbeFunction {
         kind,
         point: "t".into(),
-        func: divmod_fn(0, 0, false),
+        func: divmod_fn(0, false),
     });
     let mut obj = crate::compile(&m, &new_target(), &SourceMap::new()).unwrap();
     assert!(stapc_loader::load(&obj).is_ok());
@@ -1857,7 +1857,7 @@ fn kernel_runs_constructs_like_the_ir_says() {
     for (a, b) in [(7i64, -2i64), (i64::MIN, -1), (-9, 4)] {
         g[..8].copy_from_slice(&a.to_le_bytes());
         g[8..16].copy_from_slice(&b.to_le_bytes());
-        kernel_agrees(&divmod_fn(0, 0, false), &g).unwrap();
+        kernel_agrees(&divmod_fn(0, false), &g).unwrap();
     }
     let long = "y".repeat(60);
     for (a, b) in [
@@ -1941,6 +1941,7 @@ fn run_on_sim(f: &Function, t: &Target, userspace: bool, w: &mut World) -> Resul
         comm: String::from_utf8_lossy(COMM).into_owned(),
         cpu: CPU as u32,
         time_ns: KTIME,
+        ..Default::default()
     });
     let code = stapc_sim::Code::new(&obj.programs[0].insns);
     let ctx = if userspace { vec![] } else { vec![0u8; 128] };
@@ -1983,7 +1984,7 @@ fn sim_runs_constructs_like_the_ir_says() {
             for (a, b) in [(7i64, -2i64), (i64::MIN, -1), (-9, 4)] {
                 g[..8].copy_from_slice(&a.to_le_bytes());
                 g[8..16].copy_from_slice(&b.to_le_bytes());
-                sim_agrees(&divmod_fn(0, 0, false), &t, userspace, &g).unwrap();
+                sim_agrees(&divmod_fn(0, false), &t, userspace, &g).unwrap();
             }
             for (a, b) in [
                 ("abc", "abd"),
@@ -2039,4 +2040,412 @@ fn shared_reloads_are_correct_at_any_window() {
             }
         }
     }
+}
+
+#[test]
+fn objects_round_trip_through_elf() {
+    let mut m = Module {
+        source_name: "x.stp".into(),
+        max_string_len: MSL,
+        ..Module::default()
+    };
+    m.globals = GlobalsLayout {
+        size: GLOBALS as u32,
+        init: (0..GLOBALS).map(|i| i as u8).collect(),
+    };
+    m.formats.push(stapc_bpf::Format {
+        text: "%d\n".into(),
+        args: vec![stapc_bpf::ArgKind::Long],
+    });
+    m.errors.push(stapc_bpf::ErrorMsg {
+        message: "division by 0".into(),
+        location: "x.stp:1:1".into(),
+    });
+    let kinds = [
+        ProbeKind::Begin { priority: 0 },
+        ProbeKind::Timer {
+            period_ns: 1_000_000,
+            profile: false,
+        },
+        ProbeKind::Tracepoint {
+            group: "sched".into(),
+            name: "sched_switch".into(),
+        },
+        ProbeKind::End { priority: 0 },
+    ];
+    for (k, kind) in kinds.into_iter().enumerate() {
+        let mut func = [
+            pressure_fn(6),
+            strings_fn("a", "b", 1),
+            exit_trap_fn(true),
+            divmod_fn(0, false),
+        ][k]
+            .clone();
+        func.name = format!("p{k}");
+        m.probes.push(ProbeFunction {
+            kind,
+            point: format!("point{k}"),
+            func,
+        });
+    }
+    for t in [new_target(), old_target()] {
+        let obj = crate::compile(&m, &t, &SourceMap::new()).unwrap();
+        let bytes = stapc_bpf::elf::write(&obj).unwrap();
+        assert_eq!(stapc_bpf::elf::read(&bytes).unwrap(), obj);
+    }
+}
+
+#[test]
+fn programs_longer_than_a_jump_offset_still_compile() {
+    // ~35k instructions: more than a 16-bit jump reaches.
+    let mut ops = Vec::new();
+    for k in 0..2300usize {
+        ops.push(Op::Diamond(k % 10, k % 5, k % 7, k % 3, (k / 3) % 3));
+        ops.push(Op::Store((k % 8) as u8, k % 9));
+    }
+    let f = build_keeping(&ops, 4);
+    let mut g = vec![0u8; GLOBALS];
+    g[..8].copy_from_slice(&5i64.to_le_bytes());
+    let mut want = World::new(GLOBALS);
+    want.globals.copy_from_slice(&g);
+    run_ir(&f, MSL as usize, &mut want).unwrap();
+    // ISA v4: far jumps become gotol; before: returns are placed in reach.
+    for t in [new_target(), mid_target()] {
+        let t = Target {
+            privileged: true,
+            ..t
+        };
+        let c = compile_function(&f, &t, MSL, false, &SourceMap::new()).unwrap();
+        assert!(c.insns.len() > i16::MAX as usize, "{}", c.insns.len());
+        let gotols = count(&c.insns, |i| i.code == BPF_JMP32 | BPF_JA);
+        assert_eq!(gotols > 0, t.has_isa_v4(), "{gotols} gotol");
+        check_program(&c.insns);
+        let mut got = World::new(GLOBALS);
+        got.globals.copy_from_slice(&g);
+        run_bpf(&c.insns, c.scratch_size as usize, &mut got).unwrap();
+        assert_eq!(got, want);
+    }
+    // The unprivileged limit is reported, not a jump-range failure.
+    match compile_function(&f, &new_target(), MSL, false, &SourceMap::new()) {
+        Err(crate::BackendError::TooManyInsns { limit: 4096, .. }) => {}
+        other => panic!(
+            "expected the instruction limit, got {:?}",
+            other.map(|c| c.insns.len())
+        ),
+    }
+}
+
+fn arb_inst() -> impl Strategy<Value = InstData> {
+    use cranelift_entity::EntityRef;
+    let v = (0usize..40).prop_map(Value::new);
+    let bl = (0usize..6).prop_map(Block::new);
+    let sl = (0usize..4).prop_map(Slot::new);
+    let vs = proptest::collection::vec(v.clone(), 0..3);
+    prop_oneof![
+        any::<i64>().prop_map(|imm| InstData::Iconst { imm }),
+        (0usize..11, v.clone(), v.clone()).prop_map(|(o, a, b)| InstData::Binary {
+            op: BINOPS[o],
+            args: [a, b]
+        }),
+        (0usize..10, v.clone(), v.clone()).prop_map(|(c, a, b)| InstData::Icmp {
+            cond: CCS[c],
+            args: [a, b]
+        }),
+        (0u32..400).prop_map(|offset| InstData::LoadGlobal { offset }),
+        (0u32..400, v.clone()).prop_map(|(offset, arg)| InstData::StoreGlobal { offset, arg }),
+        (0u32..400, v.clone()).prop_map(|(offset, arg)| InstData::AtomicAddGlobal { offset, arg }),
+        (sl.clone(), ".{0,20}").prop_map(|(dst, value)| InstData::StrConst { dst, value }),
+        (sl.clone(), sl.clone(), sl.clone())
+            .prop_map(|(dst, a, b)| InstData::StrConcat { dst, args: [a, b] }),
+        (sl.clone(), sl.clone()).prop_map(|(a, b)| InstData::StrCompare { args: [a, b] }),
+        (sl.clone(), 0u32..400).prop_map(|(dst, offset)| InstData::StrLoadGlobal { dst, offset }),
+        (0usize..6).prop_map(|k| InstData::Context { op: CTX[k] }),
+        (sl.clone()).prop_map(|dst| InstData::StrContext {
+            dst,
+            op: StrContextOp::Execname
+        }),
+        (vs.clone(), sl.clone()).prop_map(|(vs, s)| InstData::Printf {
+            format: 0,
+            args: vs
+                .into_iter()
+                .map(OutArg::Long)
+                .chain([OutArg::Str(s)])
+                .collect()
+        }),
+        Just(InstData::Exit),
+        (bl.clone(), vs.clone()).prop_map(|(dest, args)| InstData::Jump { dest, args }),
+        (v.clone(), bl.clone(), vs.clone(), bl.clone(), vs.clone()).prop_map(
+            |(cond, t, ta, e, ea)| {
+                InstData::Brif {
+                    cond,
+                    then_dest: t,
+                    then_args: ta,
+                    else_dest: e,
+                    else_args: ea,
+                }
+            }
+        ),
+        Just(InstData::Return),
+        (0u32..3).prop_map(|error| InstData::Trap { error }),
+        (0u32..3, sl).prop_map(|(error, msg)| InstData::TrapMsg { error, msg }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_ir_never_panics(
+        blocks in proptest::collection::vec(
+            (0usize..3, proptest::collection::vec(arb_inst(), 0..8)), 1..6),
+        slots in 0usize..4,
+        msl in prop_oneof![Just(8u32), Just(64), Just(13), Just(0)],
+        userspace in any::<bool>(),
+    ) {
+        let mut f = Function::new("arb");
+        let ids: Vec<Block> = blocks.iter().map(|_| f.create_block()).collect();
+        for _ in 0..slots {
+            f.create_slot(msl);
+        }
+        for (b, (params, insts)) in ids.iter().zip(blocks) {
+            for _ in 0..params {
+                f.append_block_param(*b);
+            }
+            for i in insts {
+                f.append(*b, i, sp());
+            }
+        }
+        for t in [new_target(), old_target()] {
+            let _ = compile_function(&f, &t, msl, userspace, &SourceMap::new());
+        }
+    }
+}
+
+/// Parallel moves beyond swaps: a 3-cycle, a duplicated source, a constant
+/// and a parameter passed to itself, all on one back edge.
+#[test]
+fn block_params_rotate_duplicate_and_take_constants() {
+    let mut f = Function::new("rot");
+    let e = f.create_block();
+    let h = f.create_block();
+    let body = f.create_block();
+    let exit = f.create_block();
+    let params: Vec<Value> = (0..6).map(|_| f.append_block_param(h)).collect();
+    let (i, a, b, c, d, keep) = (
+        params[0], params[1], params[2], params[3], params[4], params[5],
+    );
+    let init: Vec<Value> = (0..6)
+        .map(|k| {
+            f.append(e, InstData::LoadGlobal { offset: 8 * k }, sp())
+                .unwrap()
+        })
+        .collect();
+    let zero = iconst(&mut f, e, 0);
+    let mut args = init.clone();
+    args[0] = zero;
+    f.append(e, InstData::Jump { dest: h, args }, sp());
+    let n = iconst(&mut f, h, 7);
+    let cond = f
+        .append(
+            h,
+            InstData::Icmp {
+                cond: IntCC::Slt,
+                args: [i, n],
+            },
+            sp(),
+        )
+        .unwrap();
+    f.append(
+        h,
+        InstData::Brif {
+            cond,
+            then_dest: body,
+            then_args: vec![],
+            else_dest: exit,
+            else_args: vec![],
+        },
+        sp(),
+    );
+    let one = iconst(&mut f, body, 1);
+    let i2 = bin(&mut f, body, BinaryOp::Add, i, one);
+    let big = iconst(&mut f, body, 0x1_0000_0001);
+    // (i, a, b, c, d, keep) <- (i + 1, b, c, a, a, keep) on odd steps via a
+    // diamond, (i + 1, c, a, b, big, keep) on even ones.
+    let odd = f.create_block();
+    let even = f.create_block();
+    let bit = bin(&mut f, body, BinaryOp::And, i, one);
+    f.append(
+        body,
+        InstData::Brif {
+            cond: bit,
+            then_dest: odd,
+            then_args: vec![],
+            else_dest: even,
+            else_args: vec![],
+        },
+        sp(),
+    );
+    f.append(
+        odd,
+        InstData::Jump {
+            dest: h,
+            args: vec![i2, b, c, a, a, keep],
+        },
+        sp(),
+    );
+    f.append(
+        even,
+        InstData::Jump {
+            dest: h,
+            args: vec![i2, c, a, b, big, keep],
+        },
+        sp(),
+    );
+    print(&mut f, exit, &[i, a, b, c, d, keep]);
+    ret(&mut f, exit);
+    let g: Vec<u8> = (0..GLOBALS).map(|k| (k * 7 + 1) as u8).collect();
+    for t in [new_target(), old_target()] {
+        agree(&f, &t, false, &g);
+        sim_agrees(&f, &t, true, &g).unwrap();
+    }
+}
+
+#[test]
+fn every_program_jumps_in_range_has_no_dead_code_and_never_writes_r10() {
+    let mut count = 0;
+    for t in [new_target(), mid_target(), old_target()] {
+        for userspace in [false, true] {
+            for f in construct_functions() {
+                // `compile` runs `check_program`: encodings, jump targets
+                // inside the program, reachability of every slot, no r10 writes.
+                let c = compile(&f, &t, userspace);
+                count += c.insns.len();
+                for (pc, i) in c.insns.iter().enumerate() {
+                    if i.class() == BPF_JMP && !matches!(i.code & 0xf0, BPF_CALL | BPF_EXIT) {
+                        let target = pc as i64 + 1 + i64::from(i.off);
+                        assert!((0..c.insns.len() as i64).contains(&target), "jump at {pc}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(count > 1000);
+}
+
+/// A branch over a 35k-instruction region: `gotol` on ISA v4 (run in the
+/// kernel when possible), a clear error before it.
+#[test]
+fn branches_beyond_16_bits_use_gotol_on_isa_v4() {
+    let mut f = Function::new("far");
+    let b = f.create_block();
+    let big = f.create_block();
+    let done = f.create_block();
+    let g = f
+        .append(b, InstData::LoadGlobal { offset: 0 }, sp())
+        .unwrap();
+    f.append(
+        b,
+        InstData::Brif {
+            cond: g,
+            then_dest: big,
+            then_args: vec![],
+            else_dest: done,
+            else_args: vec![],
+        },
+        sp(),
+    );
+    for k in 0..35_000u32 {
+        let c = iconst(&mut f, big, i64::from(k));
+        f.append(
+            big,
+            InstData::StoreGlobal {
+                offset: 8 + (k % 7) * 8,
+                arg: c,
+            },
+            sp(),
+        );
+    }
+    f.append(
+        big,
+        InstData::Jump {
+            dest: done,
+            args: vec![],
+        },
+        sp(),
+    );
+    print(&mut f, done, &[g]);
+    ret(&mut f, done);
+    let t = Target {
+        privileged: true,
+        ..new_target()
+    };
+    let c = compile_function(&f, &t, MSL, false, &SourceMap::new()).unwrap();
+    assert!(c.insns.iter().any(|i| i.code == BPF_JMP32 | BPF_JA));
+    check_program(&c.insns);
+    for v in [0i64, 1] {
+        let mut gl = vec![0u8; GLOBALS];
+        gl[..8].copy_from_slice(&v.to_le_bytes());
+        agree(&f, &t, false, &gl);
+        if kernel_skip_reason().is_none() {
+            kernel_agrees_on(&f, &t, &gl).unwrap();
+        }
+    }
+    let old = Target {
+        privileged: true,
+        ..mid_target()
+    };
+    assert!(matches!(
+        compile_function(&f, &old, MSL, false, &SourceMap::new()),
+        Err(crate::BackendError::BranchOutOfRange { .. })
+    ));
+}
+
+#[test]
+fn stack_errors_point_at_the_probe_and_say_what_to_do() {
+    let mut sm = SourceMap::new();
+    let file = sm.add("x.stp", "probe timer.ms(1) { lots }\n");
+    let mut f = Function::new("huge");
+    let b = f.create_block();
+    let vals: Vec<Value> = (0..80)
+        .map(|_| {
+            f.append(
+                b,
+                InstData::Context {
+                    op: ContextOp::KtimeNs,
+                },
+                Span::new(file, 20, 24),
+            )
+            .unwrap()
+        })
+        .collect();
+    for chunk in vals.chunks(8) {
+        print(&mut f, b, chunk);
+    }
+    ret(&mut f, b);
+    let mut m = Module {
+        max_string_len: MSL,
+        ..Module::default()
+    };
+    let kind = ProbeKind::Timer {
+        period_ns: 1_000_000,
+        profile: false,
+    };
+    m.probes.push(ProbeFunction {
+        kind,
+        point: "timer.ms(1)".into(),
+        func: f,
+    });
+    let d = crate::compile(&m, &new_target(), &sm).unwrap_err();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].code, "B0002");
+    assert_eq!(d[0].primary_span(), Some(Span::new(file, 20, 24)));
+    assert!(d[0]
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("fewer values")));
+    // A layout naming a block that does not exist is an error, not a panic.
+    let mut bad = Function::new("bad");
+    bad.layout.push(Block::from_u32(7));
+    m.probes[0].func = bad;
+    assert!(crate::compile(&m, &new_target(), &sm).is_err());
 }

@@ -511,6 +511,10 @@ impl Machine<'_> {
                         }
                     }
                 }
+                BPF_JMP32 if i.code & 0xf0 == BPF_JA => {
+                    // gotol: the offset is in imm.
+                    pc = (pc as i64 + i.imm as i64) as usize;
+                }
                 _ => return Err(format!("unsupported class {class}")),
             }
         }

@@ -31,6 +31,9 @@
 //! map_inits vec<vec<{ key bytes | value bytes }>>   (one per map, in order)
 //! formats vec<{ text str | args vec<u8: 0 = Long, 1 = Str> }>
 //! errors vec<{ message str | location str }>
+//! arrays vec<{ name str | map u32 | keys vec<argkind u8> | value u8 (0 Long, 1 Str, 2 none) | stat u32 (u32::MAX = none) }>
+//! stats vec<{ name str | map u32 | keys vec<argkind u8> | log bool | linear bool [start i64 | stop i64 | interval i64] }>
+//! hists vec<{ stat u32 | linear bool }>
 //! kind = u8 tag then fields:
 //!   0 Begin{priority i64} 1 End{priority i64} 2 Error{priority i64}
 //!   3 Timer{period_ns u64, profile bool} 4 Tracepoint{group str, name str}
@@ -46,7 +49,8 @@
 
 use crate::insn::{BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE};
 use crate::object::{
-    ArgKind, ErrorMsg, Format, LineEntry, MapDef, MapKind, Object, ProbeKind, Program,
+    ArgKind, ArrayDesc, ErrorMsg, Format, HistDesc, LineEntry, MapDef, MapKind, Object, ProbeKind,
+    Program, StatDesc,
 };
 use object::read::{Object as _, ObjectSection as _, ObjectSymbol as _};
 use object::{elf, write, BinaryFormat, Endianness, RelocationFlags, RelocationTarget};
@@ -60,7 +64,7 @@ pub const MAP_DEF_SIZE: usize = 20;
 pub const STAPC_SECTION: &str = ".stapc";
 const MAGIC: &[u8; 8] = b"STAPCOBJ";
 /// Version of the `.stapc` encoding this module writes and reads.
-pub const STAPC_VERSION: u32 = 1;
+pub const STAPC_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ElfError {
@@ -343,6 +347,38 @@ fn encode_stapc(obj: &Object) -> Result<Vec<u8>, ElfError> {
         e.str(&m.message)?;
         e.str(&m.location)?;
     }
+    let arg = |a: &ArgKind| match a {
+        ArgKind::Long => 0u8,
+        ArgKind::Str => 1,
+    };
+    e.len(obj.arrays.len())?;
+    for a in &obj.arrays {
+        e.str(&a.name)?;
+        e.u32(a.map);
+        e.len(a.keys.len())?;
+        a.keys.iter().for_each(|k| e.u8(arg(k)));
+        e.u8(a.value.as_ref().map_or(2, arg));
+        e.u32(a.stat.unwrap_or(u32::MAX));
+    }
+    e.len(obj.stats.len())?;
+    for st in &obj.stats {
+        e.str(&st.name)?;
+        e.u32(st.map);
+        e.len(st.keys.len())?;
+        st.keys.iter().for_each(|k| e.u8(arg(k)));
+        e.u8(st.log as u8);
+        e.u8(st.linear.is_some() as u8);
+        if let Some((start, stop, interval)) = st.linear {
+            e.u64(start as u64);
+            e.u64(stop as u64);
+            e.u64(interval as u64);
+        }
+    }
+    e.len(obj.hists.len())?;
+    for h in &obj.hists {
+        e.u32(h.stat);
+        e.u8(h.linear as u8);
+    }
     Ok(e.0)
 }
 
@@ -579,6 +615,25 @@ struct Meta {
     map_inits: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
     formats: Vec<Format>,
     errors: Vec<ErrorMsg>,
+    arrays: Vec<ArrayDesc>,
+    stats: Vec<StatDesc>,
+    hists: Vec<HistDesc>,
+}
+
+fn decode_arg(d: &mut Dec<'_>) -> Result<ArgKind, ElfError> {
+    match d.u8()? {
+        0 => Ok(ArgKind::Long),
+        1 => Ok(ArgKind::Str),
+        v => Err(ElfError::BadTag {
+            what: "argument kind",
+            value: v,
+        }),
+    }
+}
+
+fn decode_keys(d: &mut Dec<'_>) -> Result<Vec<ArgKind>, ElfError> {
+    let n = d.count(1)?;
+    (0..n).map(|_| decode_arg(d)).collect()
 }
 
 fn decode_stapc(b: &[u8]) -> Result<Meta, ElfError> {
@@ -654,6 +709,59 @@ fn decode_stapc(b: &[u8]) -> Result<Meta, ElfError> {
             location: d.str()?,
         });
     }
+    let n = d.count(4 + 4 + 4 + 1 + 4)?;
+    let mut arrays = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = d.str()?;
+        let map = d.u32()?;
+        let keys = decode_keys(&mut d)?;
+        let value = match d.u8()? {
+            2 => None,
+            0 => Some(ArgKind::Long),
+            1 => Some(ArgKind::Str),
+            v => {
+                return Err(ElfError::BadTag {
+                    what: "array value kind",
+                    value: v,
+                })
+            }
+        };
+        let stat = Some(d.u32()?).filter(|&s| s != u32::MAX);
+        arrays.push(ArrayDesc {
+            name,
+            map,
+            keys,
+            value,
+            stat,
+        });
+    }
+    let n = d.count(4 + 4 + 4 + 1 + 1)?;
+    let mut stats = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = d.str()?;
+        let map = d.u32()?;
+        let keys = decode_keys(&mut d)?;
+        let log = d.bool()?;
+        let linear = if d.bool()? {
+            Some((d.u64()? as i64, d.u64()? as i64, d.u64()? as i64))
+        } else {
+            None
+        };
+        stats.push(StatDesc {
+            name,
+            map,
+            keys,
+            log,
+            linear,
+        });
+    }
+    let n = d.count(5)?;
+    let mut hists = Vec::with_capacity(n);
+    for _ in 0..n {
+        let stat = d.u32()?;
+        let linear = d.bool()?;
+        hists.push(HistDesc { stat, linear });
+    }
     if d.pos != b.len() {
         return Err(ElfError::TrailingBytes {
             section: STAPC_SECTION.into(),
@@ -668,6 +776,9 @@ fn decode_stapc(b: &[u8]) -> Result<Meta, ElfError> {
         map_inits,
         formats,
         errors,
+        arrays,
+        stats,
+        hists,
     })
 }
 
@@ -917,6 +1028,9 @@ pub fn read(bytes: &[u8]) -> Result<Object, ElfError> {
         control_map: meta.control_map,
         output_map: meta.output_map,
         license,
+        arrays: meta.arrays,
+        stats: meta.stats,
+        hists: meta.hists,
     };
     check_object(&obj)?;
     Ok(obj)
@@ -1112,7 +1226,50 @@ mod tests {
             control_map: 1,
             output_map: 3,
             license: "GPL".into(),
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn array_and_statistic_descriptors_round_trip() {
+        let mut o = sample();
+        o.arrays.push(ArrayDesc {
+            name: "names".into(),
+            map: 0,
+            keys: vec![ArgKind::Long, ArgKind::Str],
+            value: Some(ArgKind::Str),
+            stat: None,
+        });
+        o.arrays.push(ArrayDesc {
+            name: "lat".into(),
+            map: 1,
+            keys: vec![ArgKind::Long],
+            value: None,
+            stat: Some(1),
+        });
+        o.stats.push(StatDesc {
+            name: "s".into(),
+            map: 0,
+            keys: vec![],
+            log: true,
+            linear: None,
+        });
+        o.stats.push(StatDesc {
+            name: "lat".into(),
+            map: 1,
+            keys: vec![ArgKind::Long],
+            log: false,
+            linear: Some((-10, 50, 10)),
+        });
+        o.hists.push(HistDesc {
+            stat: 1,
+            linear: true,
+        });
+        let back = read(&write(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+        assert_eq!(o.stats[1].linear_buckets(), 9);
+        assert_eq!(o.stats[1].value_size(), 32 + 9 * 8);
+        assert_eq!(o.stats[0].value_size(), 32 + 129 * 8);
     }
 
     #[test]
@@ -1190,8 +1347,8 @@ mod tests {
         b[m] = b'X';
         assert_eq!(read(&b), Err(ElfError::BadMagic));
         let mut b = good.clone();
-        b[m + 8] = 2;
-        assert_eq!(read(&b), Err(ElfError::UnknownVersion(2)));
+        b[m + 8] = 99;
+        assert_eq!(read(&b), Err(ElfError::UnknownVersion(99)));
         // control_map out of range: after magic, version, source name.
         let mut b = good.clone();
         let at = m + 12 + 4 + "x.stp".len() + 4;
@@ -1365,6 +1522,7 @@ mod tests {
                         control_map: c % n as u32,
                         output_map: o % n as u32,
                         license,
+                        ..Default::default()
                     }
                 },
             )

@@ -18,6 +18,7 @@ pub mod target;
 
 pub use insn::Insn;
 pub use object::{
-    ArgKind, ErrorMsg, Format, LineEntry, MapDef, MapKind, Object, ProbeKind, Program, ProgramType,
+    ArgKind, ArrayDesc, ErrorMsg, Format, HistDesc, LineEntry, MapDef, MapKind, Object, ProbeKind,
+    Program, ProgramType, StatDesc,
 };
 pub use target::{KernelVersion, Target};

@@ -20,6 +20,10 @@ pub mod record {
     /// An uncaught runtime error; `id` = index into `Object::errors`. When the
     /// message is dynamic (`error(msg)`), one string argument follows.
     pub const ERROR: u32 = 3;
+    /// `print(@hist_*(s))`: `id` = index into `Object::hists`; for an array of
+    /// statistics the packed key (the array's key layout) follows. Userspace
+    /// reads the statistic's per-CPU map, merges the CPUs and prints.
+    pub const HIST: u32 = 4;
     pub const HEADER_SIZE: u32 = 8;
 }
 
@@ -281,7 +285,78 @@ pub struct ErrorMsg {
     pub location: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A global associative array: one hash map, key = the index columns packed
+/// (8 bytes per long, MAXSTRINGLEN per string), value = 8 bytes (long),
+/// MAXSTRINGLEN (string), or a statistic's layout (`value` = None, `stat` set).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ArrayDesc {
+    pub name: String,
+    /// Index into `Object::maps`.
+    pub map: u32,
+    pub keys: Vec<ArgKind>,
+    /// `None` for an array of statistics.
+    pub value: Option<ArgKind>,
+    /// For an array of statistics: index into `Object::stats`.
+    pub stat: Option<u32>,
+}
+
+/// A statistic (`s <<< v`), global or per array element: a per-CPU map whose
+/// value is `count, sum, min, max` (i64 each) then, when used, 129 log
+/// buckets (index 64 holds 0; see sim's format module) and the linear buckets
+/// (underflow, `(stop - start) / interval + 1` buckets, overflow), all i64.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StatDesc {
+    pub name: String,
+    /// Index into `Object::maps`.
+    pub map: u32,
+    /// Key layout for an array of statistics; empty for a global statistic (key = u32 0).
+    pub keys: Vec<ArgKind>,
+    pub log: bool,
+    /// `(start, stop, interval)` of `@hist_linear`, when used.
+    pub linear: Option<(i64, i64, i64)>,
+}
+
+impl StatDesc {
+    pub const COUNT: u32 = 0;
+    pub const SUM: u32 = 8;
+    pub const MIN: u32 = 16;
+    pub const MAX: u32 = 24;
+    pub const LOG_BUCKETS: u32 = 129;
+
+    /// Offset of the first log bucket, when `log`.
+    pub fn log_offset(&self) -> u32 {
+        32
+    }
+
+    pub fn linear_buckets(&self) -> u32 {
+        match self.linear {
+            Some((start, stop, interval)) if interval > 0 && stop >= start => {
+                ((stop - start) / interval + 1) as u32 + 2
+            }
+            _ => 0,
+        }
+    }
+
+    /// Offset of the linear underflow bucket, when `linear` is set.
+    pub fn linear_offset(&self) -> u32 {
+        32 + if self.log { Self::LOG_BUCKETS * 8 } else { 0 }
+    }
+
+    pub fn value_size(&self) -> u32 {
+        self.linear_offset() + self.linear_buckets() * 8
+    }
+}
+
+/// One `print(@hist_…)` site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistDesc {
+    /// Index into `Object::stats`.
+    pub stat: u32,
+    /// Linear (the statistic's `linear` parameters) or log.
+    pub linear: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Object {
     /// The script's file name as given (`<input>` for `-e`).
     pub source_name: String,
@@ -295,6 +370,9 @@ pub struct Object {
     pub control_map: u32,
     pub output_map: u32,
     pub license: String,
+    pub arrays: Vec<ArrayDesc>,
+    pub stats: Vec<StatDesc>,
+    pub hists: Vec<HistDesc>,
 }
 
 impl Object {

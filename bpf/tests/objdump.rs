@@ -194,6 +194,7 @@ fn object() -> Object {
         control_map: 1,
         output_map: 3,
         license: "GPL".into(),
+        ..Default::default()
     }
 }
 

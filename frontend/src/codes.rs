@@ -89,3 +89,23 @@ pub const NEVER_WRITTEN: &str = "W0003";
 pub const UNREACHABLE: &str = "W0004";
 pub const DEFAULT_TYPE: &str = "W0005";
 pub const UNUSED_FUNCTION: &str = "W0006";
+
+#[cfg(test)]
+mod tests {
+    /// Every code constant is unique and documented in the table above.
+    #[test]
+    fn codes_are_unique_and_documented() {
+        let src = include_str!("codes.rs");
+        let mut seen = std::collections::BTreeSet::new();
+        for line in src.lines().filter(|l| l.starts_with("pub const ")) {
+            let code = line.split('"').nth(1).unwrap_or_default();
+            assert_eq!(code.len(), 5, "{line}");
+            assert!(seen.insert(code.to_string()), "duplicate code {code}");
+            assert!(
+                src.contains(&format!("//! | {code} |")),
+                "{code} missing from the table"
+            );
+        }
+        assert!(seen.len() >= 40);
+    }
+}

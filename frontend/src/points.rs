@@ -217,7 +217,10 @@ fn is_return(cs: &[Comp], at: usize, span: Span, diags: &mut Vec<Diagnostic>) ->
 }
 
 fn decode_kind(cs: &[Comp], span: Span, diags: &mut Vec<Diagnostic>) -> Option<PointKind> {
-    let first = &cs[0];
+    let Some(first) = cs.first() else {
+        diags.push(err(span, "empty probe point", "expected a probe point"));
+        return None;
+    };
     let pos_arg = |c: &Comp, diags: &mut Vec<Diagnostic>| -> Option<u64> {
         let n = num_arg(c, diags)?;
         if n <= 0 {
@@ -901,3 +904,81 @@ const KFUNCS: &[(&str, &[&str])] = &[
     ("wake_up_process", &["p"]),
     ("security_file_open", &["file"]),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::Literal;
+
+    #[test]
+    fn syscall_fields_follow_the_tracepoint_layout() {
+        let read = PointKind::Syscall {
+            name: "read".into(),
+            ret: false,
+        };
+        assert_eq!(
+            target_var(&read, "fd"),
+            Ok(TargetAccess::Field {
+                offset: 16,
+                size: 8,
+                signed: true
+            })
+        );
+        assert_eq!(
+            target_var(&read, "count"),
+            Ok(TargetAccess::Field {
+                offset: 32,
+                size: 8,
+                signed: true
+            })
+        );
+        assert!(target_var(&read, "nope")
+            .unwrap_err()
+            .contains("fd, buf, count"));
+        let ret = PointKind::Syscall {
+            name: "read".into(),
+            ret: true,
+        };
+        assert_eq!(
+            target_var(&ret, "ret"),
+            Ok(TargetAccess::Field {
+                offset: 16,
+                size: 8,
+                signed: true
+            })
+        );
+    }
+
+    #[test]
+    fn function_points_resolve_return_and_known_params() {
+        let k = PointKind::KernelFunction {
+            function: "vfs_write".into(),
+            ret: true,
+        };
+        assert_eq!(target_var(&k, "return"), Ok(TargetAccess::Return));
+        assert_eq!(target_var(&k, "count"), Ok(TargetAccess::Arg(2)));
+        assert!(target_var(&PointKind::Begin { priority: 0 }, "x").is_err());
+    }
+
+    #[test]
+    fn script_args_parse_as_numbers_or_strings() {
+        let args = vec!["-0x10".to_string(), "abc".to_string()];
+        let mut d = Vec::new();
+        assert_eq!(
+            script_arg(1, false, &args, Span::default(), &mut d),
+            Some(Literal::Long(-16))
+        );
+        assert_eq!(
+            script_arg(2, true, &args, Span::default(), &mut d),
+            Some(Literal::String("abc".into()))
+        );
+        assert_eq!(
+            script_arg(u32::MAX, false, &args, Span::default(), &mut d),
+            Some(Literal::Long(2))
+        );
+        assert!(d.is_empty());
+        assert_eq!(script_arg(2, false, &args, Span::default(), &mut d), None);
+        assert_eq!(script_arg(3, true, &args, Span::default(), &mut d), None);
+        assert_eq!(d.len(), 2);
+    }
+}

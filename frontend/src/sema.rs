@@ -1058,6 +1058,7 @@ impl<'a> Sema<'a> {
                     let id = self.local(&v.name, v.span, cx);
                     let lv = &mut cx.body.locals[id];
                     lv.written = true;
+                    lv.read = true;
                     let tv = lv.tv;
                     self.want(tv, TK::Str, v.span);
                     self.catch_vars.insert(st, id);
@@ -1276,7 +1277,9 @@ impl<'a> Sema<'a> {
                 );
             }
             let id = self.local(&key.name, key.span, cx);
+            // Loop variables need not be used (no "never used" warning).
             cx.body.locals[id].written = true;
+            cx.body.locals[id].read = true;
             if let Some(g) = arr {
                 let ktv = self.globals[g].keys[k];
                 let ltv = cx.body.locals[id].tv;
@@ -1324,6 +1327,7 @@ impl<'a> Sema<'a> {
             }
             let id = self.local(&v.name, v.span, cx);
             cx.body.locals[id].written = true;
+            cx.body.locals[id].read = true;
             if let Some(g) = arr {
                 let vtv = self.globals[g].value;
                 let ltv = cx.body.locals[id].tv;

@@ -89,7 +89,7 @@ fn filetests() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
-        codes.len() >= 35,
+        codes.len() >= 40,
         "only {} distinct codes covered: {codes:?}",
         codes.len()
     );

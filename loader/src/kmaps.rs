@@ -354,6 +354,7 @@ mod tests {
             control_map: 1,
             output_map: 2,
             license: "GPL".into(),
+            ..Default::default()
         };
         let loaded = crate::load(&obj).unwrap();
         (KernelMaps::new(Rc::new(loaded), defs), values)

@@ -71,7 +71,7 @@ pub use maps::{Map, MapError};
 pub use perfbuf::PerfBufReader;
 pub use prog::{
     load_program, loaded_program_ids, patch_map_fds, prog_info, prog_info_by_id, test_run,
-    LoadError, ProgInfo, ProgramSpec, TestRunResult,
+    test_run_repeat, test_run_syscall, LoadError, ProgInfo, ProgramSpec, TestRunResult,
 };
 pub use ringbuf::RingBufReader;
 pub use runtime::{run, RunOptions, RuntimeError, StopReason};
@@ -336,6 +336,7 @@ mod tests {
             control_map: 1,
             output_map: 1,
             license: "GPL".into(),
+            ..Default::default()
         }
     }
 

@@ -242,6 +242,7 @@ fn userspace_event() -> EventContext {
         comm,
         cpu: 0,
         time_ns: sys::monotonic_ns(),
+        ..EventContext::default()
     }
 }
 
@@ -625,6 +626,7 @@ mod tests {
             control_map: 1,
             output_map: 3,
             license: "GPL".into(),
+            ..Default::default()
         }
     }
 

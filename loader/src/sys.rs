@@ -272,7 +272,8 @@ pub struct ProgLoad<'a> {
 /// The input and output of `BPF_PROG_TEST_RUN`.
 pub struct TestRun<'a> {
     pub prog: BorrowedFd<'a>,
-    pub ctx_in: &'a [u8],
+    /// Mutable: for `syscall` programs the kernel copies the context back here.
+    pub ctx_in: &'a mut [u8],
     pub data_in: &'a [u8],
     pub data_out: &'a mut [u8],
     pub repeat: u32,
@@ -615,7 +616,7 @@ fn real_syscall(call: &mut Call<'_>) -> i64 {
                 data_out: ptr_of_mut(t.data_out),
                 repeat: t.repeat,
                 ctx_size_in: t.ctx_in.len() as u32,
-                ctx_in: ptr_of(t.ctx_in),
+                ctx_in: ptr_of_mut(t.ctx_in),
                 ..Default::default()
             };
             let ret = bpf(BPF_PROG_TEST_RUN, &mut a);

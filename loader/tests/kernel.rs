@@ -176,6 +176,7 @@ fn object(output: MapKind, programs: Vec<(&str, ProbeKind, Vec<Insn>)>) -> Objec
         control_map: CONTROL,
         output_map: OUTPUT,
         license: "GPL".into(),
+        ..Default::default()
     }
 }
 

@@ -250,6 +250,7 @@ fn object(output: MapKind, programs: Vec<(String, ProbeKind, Vec<Insn>)>) -> Obj
         control_map: CONTROL,
         output_map: OUTPUT,
         license: "GPL".into(),
+        ..Default::default()
     }
 }
 

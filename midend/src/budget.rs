@@ -13,12 +13,11 @@ pub const E_BUDGET: &str = "E0902";
 /// Instructions every program spends before the handler's own code: the
 /// control-map lookup and exit-flag test, the globals and scratch lookups
 /// with their NULL checks.
-pub const PROLOGUE_COST: u64 = 24;
+pub const PROLOGUE_COST: u64 = 32;
 
 /// Estimated BPF instructions for one IR instruction.
 pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
     let words = u64::from(max_string_len.div_ceil(8));
-    let msl = u64::from(max_string_len);
     match data {
         InstData::Iconst { imm } => {
             if i32::try_from(*imm).is_ok() {
@@ -42,19 +41,24 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         }
         InstData::Binary { .. } => 2,
         InstData::Icmp { .. } => 4,
-        InstData::LoadGlobal { .. } | InstData::StoreGlobal { .. } => 1,
-        InstData::AtomicAddGlobal { .. } => 2,
-        InstData::StrConst { .. } => 3 * words,
+        InstData::LoadGlobal { .. }
+        | InstData::StoreGlobal { .. }
+        | InstData::AtomicAddGlobal { .. } => 1,
+        // One store per 8 bytes; words that do not fit an imm32 take two.
+        InstData::StrConst { value, .. } => {
+            words + (value.len().min(max_string_len.saturating_sub(1) as usize) as u64).div_ceil(8)
+        }
         InstData::StrLoadGlobal { .. }
         | InstData::StrStoreGlobal { .. }
         | InstData::StrCopy { .. } => 2 * words,
-        // Byte loops, unrolled: load, test, store per byte.
-        InstData::StrConcat { .. } => 4 * msl,
-        InstData::StrCompare { .. } => 3 * msl,
+        // Zero the destination, then two bounded `probe_read_str` calls.
+        InstData::StrConcat { .. } => words + 18,
+        // Load, load, compare per word; the sign from byte-swapped words.
+        InstData::StrCompare { .. } => 3 * words + 10,
         InstData::Context { .. } => 3,
         InstData::StrContext { .. } => 6 + words,
         InstData::Printf { args, .. } => {
-            12 + args
+            10 + args
                 .iter()
                 .map(|a| match a {
                     OutArg::Long(_) => 1,
@@ -184,7 +188,21 @@ pub fn loop_too_big(
     )
     .with_primary(loop_span, format!("this loop, {times}, costs {loop_cost}"))
     .with_note(format!(
-        "kernel probes on this target cannot keep loops, so stapc unrolls them; one iteration costs ~{iteration_cost} instructions"
+        "kernel probes cannot keep loops, so stapc unrolls them; one unrolled iteration costs ~{iteration_cost} instructions"
     ))
     .with_help(budget_help(target))
+}
+
+/// The error for a constant-trip loop that would fit the target but is too
+/// big for stapc to unroll (memory and compile time).
+pub fn loop_too_many_copies(point: &str, loop_span: Span, trips: u64, ir_insts: u64) -> Diagnostic {
+    Diagnostic::error(
+        E_BUDGET,
+        format!(
+            "loop in kernel probe {point} runs {trips} times; unrolling it would take about {ir_insts} IR instructions, more than stapc unrolls ({})",
+            crate::passes::unroll::MAX_UNROLLED_IR
+        ),
+    )
+    .with_primary(loop_span, format!("this loop, unrolled {trips} times"))
+    .with_help("shorten the loop, or split the work across several probes or events")
 }

@@ -1,6 +1,20 @@
 //! stapc midend: the resolved `Script` → one SSA `ir::Function` per probe
 //! point → optimised IR (passes, unrolling, loop rule, budget). The backend
 //! consumes `Module`.
+//!
+//! The driver calls [`lower()`], [`optimize`], [`print_module`] (`-p3`) and, in
+//! tests or debug builds, [`verify_function`] / [`verify_module`].
+//!
+//! - `lower`: probes → functions (Braun et al. SSA construction; runtime
+//!   checks as explicit trap branches; `try`/`catch` as handler jumps;
+//!   non-recursive script functions inlined per call). Unsupported
+//!   constructs are `E0900` diagnostics at their span.
+//! - `optimize`: cleanup (always), the -O2 scalar pipeline (`passes`), and
+//!   for kernel probes full unrolling of constant loops, the rule that no
+//!   loop may remain (`E0901`) and the instruction budget (`E0902`, see
+//!   `budget`). The verifier runs after every pass in debug builds; a
+//!   failure there is an internal error (`E0999`) with the annotated IR.
+//! - `testing` (feature `testing`): a builder for hand-made `Script`s.
 #![forbid(unsafe_code)]
 
 pub mod budget;
@@ -82,31 +96,45 @@ pub fn optimize(module: &mut Module, opts: &Options) -> Result<(), Vec<Diagnosti
         }
         let cost = |d: &ir::InstData| budget::inst_cost(d, &target, msl);
         let limit = u64::from(target.insn_limit());
-        match passes::unroll::unroll_loops(&mut p.func, &cost, budget::PROLOGUE_COST, limit) {
-            Ok(_) => {}
-            Err(passes::unroll::UnrollError::TooBig {
-                span,
-                trips,
-                iteration_cost,
-                total,
-            }) => {
-                diags.push(budget::loop_too_big(
-                    &p.point,
+        let unrolled =
+            match passes::unroll::unroll_loops(&mut p.func, &cost, budget::PROLOGUE_COST, limit) {
+                Ok(stats) => stats.loops > 0,
+                Err(passes::unroll::UnrollError::TooBig {
                     span,
                     trips,
                     iteration_cost,
                     total,
-                    &target,
-                ));
-                continue;
-            }
-            Err(passes::unroll::UnrollError::NotBounded { span, reason }) => {
-                diags.push(unbounded_loop(&p.point, span, &reason));
-                continue;
-            }
-        }
+                }) => {
+                    diags.push(budget::loop_too_big(
+                        &p.point,
+                        span,
+                        trips,
+                        iteration_cost,
+                        total,
+                        &target,
+                    ));
+                    continue;
+                }
+                Err(passes::unroll::UnrollError::NotBounded { span, reason }) => {
+                    diags.push(unbounded_loop(&p.point, span, &reason));
+                    continue;
+                }
+                Err(passes::unroll::UnrollError::TooManyCopies {
+                    span,
+                    trips,
+                    ir_insts,
+                }) => {
+                    diags.push(budget::loop_too_many_copies(
+                        &p.point, span, trips, ir_insts,
+                    ));
+                    continue;
+                }
+            };
         debug_verify(&p.func, "unroll")?;
-        if opts.opt_level > 0 {
+        // Unrolled copies are only affordable folded (the counter is a
+        // constant in each), so kernel probes with unrolled loops are
+        // simplified even at -O0; the budget is checked on what will be emitted.
+        if opts.opt_level > 0 || unrolled {
             passes::simplify_with(&mut p.func, debug_verify)?;
         } else {
             passes::cleanup(&mut p.func);
@@ -147,9 +175,13 @@ fn unbounded_loop(point: &str, span: stapc_frontend::Span, reason: &str) -> Diag
 fn debug_verify(func: &Function, pass: &str) -> Result<(), Vec<Diagnostic>> {
     if cfg!(debug_assertions) {
         if let Err(errs) = verifier::verify_function(func) {
+            let listing = verifier::annotate(func, &errs);
             let mut d = internal_errors(errs);
             for x in &mut d {
                 x.notes.push(format!("after the {pass} pass"));
+            }
+            if let Some(first) = d.first_mut() {
+                first.notes.push(listing);
             }
             return Err(d);
         }

@@ -16,9 +16,9 @@ use cranelift_entity::SecondaryMap;
 use rustc_hash::FxHashMap;
 use stapc_bpf::{ArgKind, ErrorMsg, Format, ProbeKind};
 use stapc_frontend::script::{
-    BinaryOp, Builtin, CmpOp, Expr, ExprKind, FormatUse, FuncId, GlobalId, GlobalType, LValue,
-    Literal, Local, LocalId, LogicalOp, PointKind, Probe, ProbePoint, ScalarType, Script, Stmt,
-    StmtKind, Type, UnaryOp, VarRef,
+    BinaryOp, Builtin, CmpOp, Delete, Expr, ExprKind, FormatUse, FuncId, GlobalId, GlobalType,
+    LValue, Literal, Local, LocalId, LogicalOp, PointKind, Probe, ProbePoint, ScalarType, Script,
+    Stmt, StmtKind, Type, UnaryOp, VarRef,
 };
 use stapc_frontend::{Diagnostic, SourceMap, Span};
 
@@ -359,6 +359,10 @@ struct Ret {
 /// are finite, but each level multiplies code size).
 const MAX_INLINE_DEPTH: usize = 16;
 
+/// Statement and expression nesting the lowering recurses through at most
+/// (the frontend bounds one tree's depth; inlining stacks trees).
+const MAX_LOWER_DEPTH: u32 = 300;
+
 struct FnCx<'m, 'a> {
     m: &'m mut ModCx<'a>,
     probe: &'a Probe,
@@ -384,6 +388,8 @@ struct FnCx<'m, 'a> {
     ret: Option<Ret>,
     /// Functions being inlined, innermost last.
     call_stack: Vec<FuncId>,
+    /// Current recursion depth of `expr`/`stmt`.
+    depth: u32,
 }
 
 impl<'m, 'a> FnCx<'m, 'a> {
@@ -412,6 +418,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             catches: Vec::new(),
             ret: None,
             call_stack: Vec::new(),
+            depth: 0,
         }
     }
 
@@ -517,9 +524,31 @@ impl<'m, 'a> FnCx<'m, 'a> {
     }
 
     fn read_var(&mut self, var: Var, block: Block) -> Value {
-        if let Some(&v) = self.defs.get(&(block, var)) {
-            return v;
+        // Walk single-predecessor chains iteratively (long straight-line code
+        // with runtime checks makes long chains), then cache the answer in
+        // every block walked.
+        let mut walked = Vec::new();
+        let mut b = block;
+        let v = loop {
+            if let Some(&v) = self.defs.get(&(b, var)) {
+                break v;
+            }
+            if self.sealed[b] && self.preds[b].len() == 1 {
+                walked.push(b);
+                b = self.preds[b][0].block;
+                continue;
+            }
+            break self.read_var_slow(var, b);
+        };
+        for w in walked {
+            self.write_var(var, w, v);
         }
+        v
+    }
+
+    /// `read_var` in a block that is unsealed or has zero or several
+    /// predecessors.
+    fn read_var_slow(&mut self, var: Var, block: Block) -> Value {
         let v = if !self.sealed[block] {
             let p = self.f.append_block_param(block);
             self.incomplete[block].push((var, p));
@@ -531,9 +560,6 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 Some(v) => v,
                 None => return self.iconst(0, span),
             }
-        } else if self.preds[block].len() == 1 {
-            let pred = self.preds[block][0].block;
-            self.read_var(var, pred)
         } else {
             let p = self.f.append_block_param(block);
             self.write_var(var, block, p);
@@ -631,8 +657,17 @@ impl<'m, 'a> FnCx<'m, 'a> {
     // ---- statements ----
 
     fn stmt(&mut self, s: &Stmt) {
+        if self.depth >= MAX_LOWER_DEPTH {
+            self.m.unsupported(
+                s.span,
+                "statements nested this deeply (after inlining function calls)",
+            );
+            return;
+        }
+        self.depth += 1;
         let mark = self.temps_in_use.len();
         self.stmt_inner(s);
+        self.depth -= 1;
         let released: Vec<Slot> = self.temps_in_use.drain(mark..).collect();
         self.temps_free.extend(released);
     }
@@ -753,7 +788,49 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 .m
                 .malformed(span, "`return` with a value outside a function"),
             StmtKind::Foreach(_) => self.m.unsupported(span, "foreach loops"),
-            StmtKind::Delete(_) => self.m.unsupported(span, "delete"),
+            StmtKind::Delete(Delete::Var(VarRef::Local(l))) => {
+                let var = self.var(*l);
+                match self.local_type(var) {
+                    Some(ScalarType::Long) => {
+                        let z = self.iconst(0, span);
+                        self.write_var(var, self.cur, z);
+                    }
+                    Some(ScalarType::String) => {
+                        let dst = self.str_local(var);
+                        self.ins(
+                            InstData::StrConst {
+                                dst,
+                                value: String::new(),
+                            },
+                            span,
+                        );
+                    }
+                    None => self
+                        .m
+                        .malformed(span, "delete of a local that does not exist"),
+                }
+            }
+            StmtKind::Delete(Delete::Var(VarRef::Global(g))) => {
+                match self.global_offset(*g, span) {
+                    Some((offset, ScalarType::Long)) => {
+                        let z = self.iconst(0, span);
+                        self.ins(InstData::StoreGlobal { offset, arg: z }, span);
+                    }
+                    Some((offset, ScalarType::String)) => {
+                        let t = self.temp();
+                        self.ins(
+                            InstData::StrConst {
+                                dst: t,
+                                value: String::new(),
+                            },
+                            span,
+                        );
+                        self.ins(InstData::StrStoreGlobal { offset, src: t }, span);
+                    }
+                    None => {}
+                }
+            }
+            StmtKind::Delete(_) => self.m.unsupported(span, "arrays"),
             StmtKind::Try {
                 body,
                 catch_var,
@@ -884,7 +961,23 @@ impl<'m, 'a> FnCx<'m, 'a> {
         }
     }
 
+    /// Lower an expression, refusing nesting (after inlining) deep enough
+    /// to threaten the compiler's own stack.
     fn expr(&mut self, e: &Expr) -> Val {
+        if self.depth >= MAX_LOWER_DEPTH {
+            self.m.unsupported(
+                e.span,
+                "expressions nested this deeply (after inlining function calls)",
+            );
+            return self.dummy(e);
+        }
+        self.depth += 1;
+        let v = self.expr_inner(e);
+        self.depth -= 1;
+        v
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Val {
         let span = e.span;
         match &e.kind {
             ExprKind::Number(n) => Val::Long(self.iconst(*n, span)),

@@ -4,7 +4,7 @@
 //! With a `SourceMap`, instructions carry a `; file:line:col` comment.
 
 use crate::ir::{
-    BinaryOp, Function, InstData, IntCC, Module, OutArg, ProbeFunction, UnaryOp, Value,
+    BinaryOp, Function, Inst, InstData, IntCC, Module, OutArg, ProbeFunction, UnaryOp, Value,
 };
 use stapc_bpf::ArgKind;
 use stapc_frontend::SourceMap;
@@ -54,7 +54,7 @@ fn print_probe(out: &mut String, p: &ProbeFunction, sm: Option<&SourceMap>) {
         "function {} {{   ; probe {}  ({:?})",
         p.func.name, p.point, p.kind
     );
-    print_body(out, &p.func, sm);
+    print_body(out, &p.func, sm, &|_| Vec::new());
     out.push_str("}\n");
 }
 
@@ -62,12 +62,27 @@ fn print_probe(out: &mut String, p: &ProbeFunction, sm: Option<&SourceMap>) {
 pub fn print_function(func: &Function, sm: Option<&SourceMap>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "function {} {{", func.name);
-    print_body(&mut out, func, sm);
+    print_body(&mut out, func, sm, &|_| Vec::new());
     out.push_str("}\n");
     out
 }
 
-fn print_body(out: &mut String, func: &Function, sm: Option<&SourceMap>) {
+/// Print one function with `notes(inst)` as `; ` lines under each
+/// instruction (the verifier's annotated listing).
+pub fn print_function_annotated(func: &Function, notes: &dyn Fn(Inst) -> Vec<String>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "function {} {{", func.name);
+    print_body(&mut out, func, None, notes);
+    out.push_str("}\n");
+    out
+}
+
+fn print_body(
+    out: &mut String,
+    func: &Function,
+    sm: Option<&SourceMap>,
+    notes: &dyn Fn(Inst) -> Vec<String>,
+) {
     for (slot, data) in func.slots.iter() {
         let _ = writeln!(out, "    {} = slot {}", slot, data.size);
     }
@@ -102,6 +117,9 @@ fn print_body(out: &mut String, func: &Function, sm: Option<&SourceMap>) {
             }
             out.push_str(&line);
             out.push('\n');
+            for note in notes(inst) {
+                let _ = writeln!(out, "    ; {note}");
+            }
         }
     }
 }

@@ -405,3 +405,21 @@ impl<'a> Verifier<'a> {
         }
     }
 }
+
+/// The function's listing with each error printed under its instruction
+/// (errors about a block or the whole function come first).
+pub fn annotate(func: &Function, errs: &[VerifierError]) -> String {
+    let mut out = String::new();
+    for e in errs {
+        if !matches!(e.location, Location::Inst(..)) {
+            out.push_str(&format!("; error: {e}\n"));
+        }
+    }
+    out.push_str(&crate::print::print_function_annotated(func, &|inst| {
+        errs.iter()
+            .filter(|e| matches!(e.location, Location::Inst(_, i) if i == inst))
+            .map(|e| format!("error: {}", e.message))
+            .collect()
+    }));
+    out
+}

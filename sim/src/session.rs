@@ -10,6 +10,7 @@
 //! any `MapStore` (the kernel's maps) and prints the records the kernel's
 //! programs send, so `stapc SCRIPT` prints exactly what `--sim` prints.
 
+use crate::events::{self, SimEvent};
 use crate::format;
 use crate::machine::{Code, EventContext, ExecError, Machine, MachineOptions};
 use crate::maps::{MapError, MapStore, SimMaps, BPF_ANY};
@@ -33,6 +34,9 @@ pub struct SessionOptions {
     pub fuel: u64,
     /// Simulated CPUs (per-CPU maps get one copy each; `timer.profile` fires on each).
     pub cpus: u32,
+    /// `--sim-events FILE` (see `events`): the probes these events name
+    /// fire only at them instead of every 1 ms.
+    pub events: Option<Vec<SimEvent>>,
 }
 
 impl Default for SessionOptions {
@@ -42,6 +46,7 @@ impl Default for SessionOptions {
             target_pid: None,
             fuel: 200_000_000,
             cpus: 1,
+            events: None,
         }
     }
 }
@@ -57,6 +62,11 @@ pub enum SimError {
     },
     /// The object breaks the runtime conventions (e.g. no usable output map).
     BadObject(String),
+    /// An event of the events file names a probe the script does not have.
+    UnknownProbe {
+        line: usize,
+        probe: String,
+    },
     Io(std::io::Error),
 }
 
@@ -65,6 +75,10 @@ impl fmt::Display for SimError {
         match self {
             SimError::Map { map, error } => write!(f, "map `{map}`: {error}"),
             SimError::BadObject(m) => write!(f, "invalid object: {m}"),
+            SimError::UnknownProbe { line, probe } => write!(
+                f,
+                "events file line {line}: no probe `{probe}` in the script (give a probe point as pp() prints it, or a program name)"
+            ),
             SimError::Io(e) => write!(f, "output: {e}"),
         }
     }
@@ -423,13 +437,35 @@ impl<'a> Session<'a> {
     }
 
     /// Fire kernel probes in time order until exit, the duration, or no
-    /// probe can fire.
+    /// probe can fire. Queue entries are (time, program, source, cpu):
+    /// source 0 is the probe's own period, 1 + n the events file's event n,
+    /// so same-instant events fire in script order, then file order.
     fn run_events(&mut self) -> Result<(), SimError> {
-        let mut queue: BinaryHeap<Reverse<(u64, usize, u32)>> = BinaryHeap::new();
+        let mut queue: BinaryHeap<Reverse<(u64, usize, usize, u32)>> = BinaryHeap::new();
         let mut periods = vec![0u64; self.obj.programs.len()];
+        // Cloned so the loop below can run programs (which borrow self mutably).
+        let file: Vec<SimEvent> = self.opts.events.clone().unwrap_or_default();
+        let mut from_file = vec![false; self.obj.programs.len()];
+        for (n, e) in file.iter().enumerate() {
+            let mut found = false;
+            for (i, p) in self.obj.programs.iter().enumerate() {
+                if !p.kind.is_userspace() && (p.point == e.probe || p.name == e.probe) {
+                    found = true;
+                    from_file[i] |= !matches!(p.kind, ProbeKind::Timer { .. });
+                    queue.push(Reverse((e.time_ns, i, 1 + n, e.cpu.unwrap_or(0))));
+                }
+            }
+            if !found {
+                return Err(SimError::UnknownProbe {
+                    line: e.line,
+                    probe: e.probe.clone(),
+                });
+            }
+        }
         for (i, p) in self.obj.programs.iter().enumerate() {
             let (period, all_cpus) = match &p.kind {
                 k if k.is_userspace() => continue,
+                _ if from_file[i] => continue,
                 ProbeKind::Timer { period_ns, profile } => (*period_ns, *profile),
                 _ => (DEFAULT_EVENT_PERIOD_NS, false),
             };
@@ -443,20 +479,26 @@ impl<'a> Session<'a> {
                 1
             };
             for cpu in 0..cpus {
-                queue.push(Reverse((period, i, cpu)));
+                queue.push(Reverse((period, i, 0, cpu)));
             }
         }
-        while let Some(Reverse((t, i, cpu))) = queue.pop() {
+        while let Some(Reverse((t, i, source, cpu))) = queue.pop() {
             if t > self.opts.duration_ns {
                 break;
             }
             self.now = t;
-            let stop = self.run_program(i, self.kernel_event(cpu))?;
+            let mut event = self.kernel_event(cpu);
+            if let Some(e) = source.checked_sub(1).and_then(|n| file.get(n)) {
+                events::apply(e, &mut event);
+            }
+            let stop = self.run_program(i, event)?;
             if self.faulted || stop || self.exit_flag()? {
                 break;
             }
-            if let Some(next) = t.checked_add(periods[i]) {
-                queue.push(Reverse((next, i, cpu)));
+            if source == 0 {
+                if let Some(next) = t.checked_add(periods[i]) {
+                    queue.push(Reverse((next, i, 0, cpu)));
+                }
             }
         }
         Ok(())
@@ -466,11 +508,12 @@ impl<'a> Session<'a> {
     /// when the session should stop (exit or an uncaught error).
     fn run_program(&mut self, i: usize, event: EventContext) -> Result<bool, SimError> {
         let prog = &self.obj.programs[i];
+        let t = prog.kind.program_type();
+        let ctx = events::context_bytes(t, context_size(t), &event);
         self.machine.set_event(event);
         self.machine
             .store_mut()
             .set_buffer_limits(!prog.kind.is_userspace());
-        let ctx = vec![0u8; context_size(prog.kind.program_type())];
         let result = self.machine.run(&self.codes[i], &ctx);
         for line in std::mem::take(&mut self.machine.trace_log) {
             writeln!(self.err, "trace_printk: {}", line.trim_end_matches('\n'))?;

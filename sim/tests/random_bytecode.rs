@@ -126,6 +126,7 @@ fn object(progs: Vec<(u8, Vec<Insn>)>, fmt: Vec<u8>) -> bpf::Object {
         control_map: 1,
         output_map: 3,
         license: "GPL".into(),
+        ..Default::default()
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod branchfold;
 pub mod constfold;
 pub mod dce;
+pub mod deadslots;
 pub mod merge;
 pub mod params;
 pub mod renumber;
@@ -16,7 +17,8 @@ use crate::ir::Function;
 pub use branchfold::fold_branches;
 pub use constfold::fold_constants;
 pub use dce::eliminate_dead_code;
-pub use merge::merge_blocks;
+pub use deadslots::eliminate_dead_slot_stores;
+pub use merge::{merge_blocks, thread_jumps};
 pub use params::remove_trivial_params;
 pub use renumber::renumber;
 pub use tables::{compact_slots, prune_tables};
@@ -34,13 +36,15 @@ pub fn cleanup(func: &mut Function) {
 pub type Pass = (&'static str, fn(&mut Function) -> bool);
 
 /// The -O2 scalar pipeline, in order.
-pub const SIMPLIFY: [Pass; 6] = [
+pub const SIMPLIFY: [Pass; 8] = [
     ("constfold", fold_constants),
     ("branchfold", fold_branches),
     ("unreachable", eliminate_unreachable_code),
     ("params", remove_trivial_params),
     ("dce", eliminate_dead_code),
+    ("deadslots", eliminate_dead_slot_stores),
     ("merge", merge_blocks),
+    ("threadjumps", thread_jumps),
 ];
 
 /// Run `SIMPLIFY` to a fixed point (bounded: each round must shrink or

@@ -18,6 +18,10 @@ use stapc_frontend::Span;
 /// Trip counts are found by running the counter, at most this many steps.
 pub const MAX_TRIPS: u64 = 1 << 24;
 
+/// IR instructions one loop may unroll into (memory, compile time), however
+/// large the target's instruction limit.
+pub const MAX_UNROLLED_IR: u64 = 400_000;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnrollError {
     /// The loop's trip count cannot be bounded at compile time.
@@ -29,6 +33,13 @@ pub enum UnrollError {
         trips: Option<u64>,
         iteration_cost: u64,
         total: u64,
+    },
+    /// It would fit the target, but unrolling would build more than
+    /// `MAX_UNROLLED_IR` IR instructions.
+    TooManyCopies {
+        span: Span,
+        trips: u64,
+        ir_insts: u64,
     },
 }
 
@@ -56,32 +67,59 @@ pub fn unroll_loops(
         let mut headers: Vec<Block> = back.iter().map(|e| e.to).collect();
         headers.sort_by_key(|h| cfg.rpo_position(*h));
         headers.dedup();
-        // Innermost: a loop containing no other header.
+        // Innermost first: a loop containing no other header. When its trip
+        // count depends on an enclosing loop's counter (`j < i`), unroll the
+        // enclosing loop first: each copy then has a constant bound.
+        let loops: Vec<(Block, Vec<Block>)> =
+            headers.iter().map(|&h| (h, cfg.natural_loop(h))).collect();
+        let innermost = loops
+            .iter()
+            .rev()
+            .find(|(h, body)| !headers.iter().any(|&o| o != *h && body.contains(&o)))
+            .or(loops.last())
+            .cloned();
+        let Some((inner, inner_body)) = innermost else {
+            return Ok(stats);
+        };
+        let mut candidates = vec![(inner, inner_body)];
+        let mut enclosing: Vec<(Block, Vec<Block>)> = loops
+            .iter()
+            .filter(|(h, body)| *h != inner && body.contains(&inner))
+            .cloned()
+            .collect();
+        // Innermost enclosing loop first.
+        enclosing.sort_by_key(|(_, body)| body.len());
+        candidates.extend(enclosing);
+        let mut first_err = None;
         let mut chosen = None;
-        for &h in headers.iter().rev() {
-            let body = cfg.natural_loop(h);
-            if !headers.iter().any(|&o| o != h && body.contains(&o)) {
-                chosen = Some((h, body));
-                break;
+        for (h, body) in candidates {
+            match analyze(func, &cfg, h, &body) {
+                Ok(plan) => {
+                    chosen = Some((h, body, plan));
+                    break;
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
         }
-        let (header, body) = match chosen {
-            Some(c) => c,
-            None => {
-                let h = headers[headers.len() - 1];
-                (h, cfg.natural_loop(h))
-            }
+        let Some((header, body, plan)) = chosen else {
+            return Err(first_err.unwrap_or(UnrollError::NotBounded {
+                span: Span::default(),
+                reason: "the loop has no counter".into(),
+            }));
         };
-        let plan = analyze(func, &cfg, header, &body)?;
-        let iteration_cost: u64 = body
+        // What the loop costs as it stands, and what one unrolled iteration
+        // will cost once the counter is a constant in it (see `residual_cost`).
+        let loop_cost: u64 = body
             .iter()
             .flat_map(|&b| func.blocks[b].insts.iter())
             .map(|&i| cost(&func.insts[i]))
             .sum();
-        let header_cost: u64 = func.blocks[header]
-            .insts
+        let iteration_cost = residual_cost(func, &body, header, plan.counter, cost);
+        let loop_ir: u64 = body
             .iter()
-            .map(|&i| cost(&func.insts[i]))
+            .map(|&b| func.blocks[b].insts.len() as u64)
             .sum();
         let whole: u64 = base_cost
             + func
@@ -99,9 +137,9 @@ pub fn unroll_loops(
                 total: u64::MAX,
             });
         };
-        let total = (whole - iteration_cost)
-            .saturating_add(trips.saturating_mul(iteration_cost))
-            .saturating_add(header_cost);
+        let total = whole
+            .saturating_sub(loop_cost)
+            .saturating_add(trips.saturating_mul(iteration_cost));
         if total > limit {
             return Err(UnrollError::TooBig {
                 span,
@@ -110,7 +148,18 @@ pub fn unroll_loops(
                 total,
             });
         }
+        let ir = trips.saturating_mul(loop_ir);
+        if ir > MAX_UNROLLED_IR {
+            return Err(UnrollError::TooManyCopies {
+                span,
+                trips,
+                ir_insts: ir,
+            });
+        }
         unroll(func, header, &body, &plan, trips);
+        // Copies of inner loops now compare against constants built from
+        // the copied counter: fold them so the next round sees constants.
+        crate::passes::fold_constants(func);
         stats.loops += 1;
         stats.copies += trips;
     }
@@ -118,6 +167,8 @@ pub fn unroll_loops(
 
 struct Plan {
     trips: Option<u64>,
+    /// Index of the counter among the header's parameters.
+    counter: usize,
     /// The header's edge into the loop (0 = then, 1 = else); the other exits.
     into_loop: usize,
 }
@@ -125,6 +176,7 @@ struct Plan {
 fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan, UnrollError> {
     let term = func.blocks[h].insts[func.blocks[h].insts.len() - 1];
     let span = func.srclocs[term];
+    let konst = |v: Value| const_eval(func, v, 0);
     let not_bounded = |reason: &str| UnrollError::NotBounded {
         span,
         reason: reason.to_string(),
@@ -159,9 +211,9 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
     };
     let (j, limit, cc) = match (
         param_index(args[0]),
-        func.const_value(args[1]),
+        konst(args[1]),
         param_index(args[1]),
-        func.const_value(args[0]),
+        konst(args[0]),
     ) {
         (Some(j), Some(c), _, _) => (j, c, *cc),
         (_, _, Some(j), Some(c)) => (j, c, swap(*cc)),
@@ -175,7 +227,10 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
     let mut init = None;
     let mut step: Option<Value> = None;
     for e in cfg.preds(h) {
-        let arg = func.insts[e.inst].edges()[e.edge].2[j];
+        let edges = func.insts[e.inst].edges();
+        let Some(&arg) = edges.get(e.edge).and_then(|x| x.2.get(j)) else {
+            return Err(not_bounded("the loop's header has a malformed edge"));
+        };
         if in_loop(e.from) {
             if step.is_some_and(|s| s != arg) {
                 return Err(not_bounded(
@@ -184,7 +239,7 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
             }
             step = Some(arg);
         } else {
-            let Some(c) = func.const_value(arg) else {
+            let Some(c) = konst(arg) else {
                 return Err(not_bounded(
                     "the loop's counter does not start at a constant",
                 ));
@@ -207,22 +262,15 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
             Some(InstData::Binary {
                 op: op @ (BinaryOp::Add | BinaryOp::Sub),
                 args,
-            }) => {
-                match (
-                    args[0] == p,
-                    func.const_value(args[1]),
-                    args[1] == p,
-                    func.const_value(args[0]),
-                ) {
-                    (true, Some(k), _, _) => (*op, k),
-                    (_, _, true, Some(k)) if *op == BinaryOp::Add => (BinaryOp::Add, k),
-                    _ => {
-                        return Err(not_bounded(
-                            "the loop's counter does not change by a constant step",
-                        ))
-                    }
+            }) => match (args[0] == p, konst(args[1]), args[1] == p, konst(args[0])) {
+                (true, Some(k), _, _) => (*op, k),
+                (_, _, true, Some(k)) if *op == BinaryOp::Add => (BinaryOp::Add, k),
+                _ => {
+                    return Err(not_bounded(
+                        "the loop's counter does not change by a constant step",
+                    ))
                 }
-            }
+            },
             _ => {
                 return Err(not_bounded(
                     "the loop's counter does not change by a constant step",
@@ -239,6 +287,7 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
         if !continues {
             return Ok(Plan {
                 trips: Some(n),
+                counter: j,
                 into_loop,
             });
         }
@@ -251,10 +300,87 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
         if n > MAX_TRIPS {
             return Ok(Plan {
                 trips: None,
+                counter: j,
                 into_loop,
             });
         }
         x = eval_binary(op, x, k).unwrap_or(x);
+    }
+}
+
+/// The estimated cost of one iteration once unrolled and folded: in a copy
+/// the counter is a constant, so whatever is computed from it and from
+/// constants (the condition, the step, address arithmetic on the counter)
+/// folds away, the header's branch becomes a jump and straight-line jumps
+/// merge. What remains is the rest of the body, plus a move for each
+/// constant operand it now takes.
+fn residual_cost(
+    func: &Function,
+    body: &[Block],
+    header: Block,
+    counter: usize,
+    cost: &dyn Fn(&InstData) -> u64,
+) -> u64 {
+    let mut known: FxHashMap<Value, ()> = FxHashMap::default();
+    if let Some(&p) = func.blocks[header].params.get(counter) {
+        known.insert(p, ());
+    }
+    let is_known = |known: &FxHashMap<Value, ()>, v: Value| {
+        known.contains_key(&v) || const_eval(func, v, 0).is_some()
+    };
+    let mut total = 0;
+    // `body` is in reverse postorder: definitions before uses.
+    for &b in body {
+        for &i in &func.blocks[b].insts {
+            let data = &func.insts[i];
+            let args = data.args();
+            let folds = match data {
+                InstData::Iconst { .. } => true,
+                InstData::Unary { .. } | InstData::Binary { .. } | InstData::Icmp { .. } => {
+                    args.iter().all(|&a| is_known(&known, a))
+                }
+                InstData::Brif { cond, .. } => is_known(&known, *cond),
+                InstData::Jump { dest, .. } => {
+                    *dest == header || func.blocks[*dest].params.is_empty()
+                }
+                _ => false,
+            };
+            if folds {
+                if let Some(v) = func.result(i) {
+                    known.insert(v, ());
+                }
+                continue;
+            }
+            total += cost(data) + args.iter().filter(|&&a| is_known(&known, a)).count() as u64;
+        }
+    }
+    total.max(1)
+}
+
+/// The value of `v` if it is computed from constants alone (so -O0, which
+/// does not fold, unrolls the same loops as -O2).
+fn const_eval(func: &Function, v: Value, depth: u32) -> Option<i64> {
+    if depth > 32 {
+        return None;
+    }
+    let inst = func.value_inst(v)?;
+    match &func.insts[inst] {
+        InstData::Iconst { imm } => Some(*imm),
+        InstData::Unary { op, arg } => Some(crate::passes::constfold::eval_unary(
+            *op,
+            const_eval(func, *arg, depth + 1)?,
+        )),
+        InstData::Binary { op, args } => eval_binary(
+            *op,
+            const_eval(func, args[0], depth + 1)?,
+            const_eval(func, args[1], depth + 1)?,
+        ),
+        InstData::Icmp { cond, args } => Some(eval_icmp(
+            *cond,
+            const_eval(func, args[0], depth + 1)?,
+            const_eval(func, args[1], depth + 1)?,
+        ) as i64),
+        _ => None,
     }
 }
 

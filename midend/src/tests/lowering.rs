@@ -1238,3 +1238,70 @@ fn literal_printf_arguments_fold_into_the_format_at_o2() {
     assert_eq!(m0.formats[0].text, "%d %s %5s %% %s\n");
     assert_eq!(m0.formats[0].args.len(), 4);
 }
+
+#[test]
+fn delete_resets_scalars() {
+    let src = "x = 5; delete x; delete g; printf(\"%d\", x)";
+    let mut b = ScriptBuilder::new("del.stp", src);
+    let g = b.global("g", ScalarType::Long, Some(Literal::Long(3)));
+    let x = local(0);
+    let stmts = vec![
+        expr_stmt(assign(
+            VarRef::Local(x),
+            None,
+            num(5, b.span("5")),
+            b.span("x = 5"),
+        )),
+        stmt(
+            StmtKind::Delete(Delete::Var(VarRef::Local(x))),
+            b.span("delete x"),
+        ),
+        stmt(
+            StmtKind::Delete(Delete::Var(VarRef::Global(g))),
+            b.span("delete g"),
+        ),
+        expr_stmt(printf("%d", vec![lvar(x, b.span("x)"))], b.span("printf"))),
+    ];
+    begin_probe(&mut b, &[("x", ScalarType::Long)], stmts);
+    assert_eq!(
+        funcs(&lower_ok(&b)),
+        "function begin_0 {   ; probe begin  (Begin { priority: 0 })
+block0:
+    v0 = iconst 5
+    v1 = iconst 0
+    v2 = iconst 0
+    store_global +0, v2
+    printf format0(v1)
+    return
+}
+"
+    );
+}
+
+#[test]
+fn very_deep_nesting_is_a_diagnostic_not_a_crash() {
+    // 5000 nested additions in one expression, lowered on a small stack.
+    let src = "x";
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let mut b = ScriptBuilder::new("deep.stp", src);
+            let mut e = num(1, b.span("x"));
+            for _ in 0..5000 {
+                e = bin(BinaryOp::Add, e, num(1, b.span("x")));
+            }
+            let st = vec![expr_stmt(printf("%d", vec![e], b.span("x")))];
+            begin_probe(&mut b, &[], st);
+            let errs = crate::lower(&b.script, &b.sm, &opts(0)).unwrap_err();
+            assert!(
+                errs[0].message.contains("nested this deeply"),
+                "{:?}",
+                errs[0]
+            );
+            // The tree itself is dropped iteratively enough: leak it to keep
+            // the test about lowering.
+            std::mem::forget(b);
+        })
+        .unwrap();
+    handle.join().unwrap();
+}

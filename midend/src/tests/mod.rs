@@ -2,10 +2,12 @@
 //! IR of hand-built scripts), each pass, the verifier, unrolling and the
 //! budget, and a property test of constant folding against an interpreter.
 
+mod cfg_prop;
 mod fold_prop;
 mod interp;
 mod lowering;
 mod passes;
+mod program_prop;
 mod unroll_prop;
 mod verifier;
 

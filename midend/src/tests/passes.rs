@@ -556,3 +556,305 @@ fn proptest_like_smoke_of_interp() {
     assert_eq!(binary(IrBin::SRem, i64::MIN, -1), Some(0));
     assert_eq!(binary(IrBin::LShr, -16, 60), Some(15));
 }
+
+#[test]
+fn trip_counts_see_through_constant_arithmetic_at_o0() {
+    // for (i = 2 * 3; i < 4 << 1; i += 1 + 0) total += i   →  6, 7
+    let mut b = const_loop(CONST_LOOP, 0, CmpOp::Lt, 0, None);
+    let StmtKind::Block(stmts) = &mut b.script.probes[0].body.kind else {
+        panic!()
+    };
+    let StmtKind::For {
+        init, cond, step, ..
+    } = &mut stmts[0].kind
+    else {
+        panic!()
+    };
+    let s = Span::default();
+    let i = local(0);
+    *init = Some(assign(
+        VarRef::Local(i),
+        None,
+        bin(BinaryOp::Mul, num(2, s), num(3, s)),
+        s,
+    ));
+    *cond = Some(cmp(
+        CmpOp::Lt,
+        lvar(i, s),
+        bin(BinaryOp::Shl, num(4, s), num(1, s)),
+    ));
+    *step = Some(assign(
+        VarRef::Local(i),
+        Some(BinaryOp::Add),
+        bin(BinaryOp::Add, num(1, s), num(0, s)),
+        s,
+    ));
+    let mut m = lower_ok(&b);
+    crate::optimize(&mut m, &opts(0)).unwrap();
+    let r = super::interp::run(&m.probes[0].func, &[]);
+    assert_eq!(r.globals_added, vec![6, 7]);
+}
+
+#[test]
+fn budget_error_points_at_the_costliest_statement() {
+    let src = "probe timer.s(1) { x = 1; s = s . s . s . s . s . s . s . s . s . s . s . s; printf(\"%d\", x) }";
+    let mut b = ScriptBuilder::new("b.stp", src);
+    let (x, s) = (local(0), local(1));
+    let mut chain = svar(s, b.span("s ."));
+    for _ in 0..11 {
+        chain = concat(chain, svar(s, b.span("s;")));
+    }
+    let chain_stmt = expr_stmt(assign(
+        VarRef::Local(s),
+        None,
+        chain,
+        b.span("s = s . s . s . s . s . s . s . s . s . s . s . s"),
+    ));
+    let stmts = vec![
+        expr_stmt(assign(
+            VarRef::Local(x),
+            None,
+            num(1, b.span("1")),
+            b.span("x = 1"),
+        )),
+        chain_stmt,
+        expr_stmt(printf("%d", vec![lvar(x, b.span("x)"))], b.span("printf"))),
+    ];
+    let p = b.point(
+        "timer.s(1)",
+        PointKind::Timer {
+            period_ns: 1_000_000_000,
+            profile: false,
+        },
+    );
+    b.probe(
+        src,
+        vec![p],
+        &[("x", ScalarType::Long), ("s", ScalarType::String)],
+        block(stmts, b.span("{ x")),
+    );
+    let mut m = lower_ok(&b);
+    let mut o = opts(2);
+    o.target.insn_limit_override = Some(200);
+    let errs = crate::optimize(&mut m, &o).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    let d = &errs[0];
+    assert_eq!(d.code, crate::budget::E_BUDGET);
+    assert!(
+        d.message.starts_with("probe timer.s(1) needs about "),
+        "{}",
+        d.message
+    );
+    assert!(
+        d.message
+            .ends_with("BPF instructions, more than the 200 the target allows"),
+        "{}",
+        d.message
+    );
+    let primary = d.labels.iter().find(|l| l.primary).unwrap();
+    assert_eq!(b.sm.location(primary.span), "b.stp:1:27");
+    assert!(
+        primary.message.starts_with("this costs ~"),
+        "{}",
+        primary.message
+    );
+    // The same program fits the default limit.
+    let mut m = lower_ok(&b);
+    crate::optimize(&mut m, &opts(2)).unwrap();
+}
+
+#[test]
+fn dead_string_stores_are_removed() {
+    let s = Span::default();
+    let mut f = Function::new("f");
+    let b = fblock(&mut f);
+    let (a, t, r) = (f.create_slot(64), f.create_slot(64), f.create_slot(64));
+    f.append(
+        b,
+        InstData::StrConst {
+            dst: a,
+            value: "x".into(),
+        },
+        s,
+    );
+    f.append(b, InstData::StrCopy { dst: t, src: a }, s); // t never read: goes, then a
+    f.append(
+        b,
+        InstData::StrConcat {
+            dst: t,
+            args: [t, a],
+        },
+        s,
+    );
+    f.append(
+        b,
+        InstData::StrConst {
+            dst: r,
+            value: "kept".into(),
+        },
+        s,
+    );
+    f.append(
+        b,
+        InstData::Printf {
+            format: 0,
+            args: vec![OutArg::Str(r)],
+        },
+        s,
+    );
+    f.append(b, InstData::Return, s);
+    assert!(passes::eliminate_dead_slot_stores(&mut f));
+    assert_eq!(
+        crate::print_function(&f, None),
+        "function f {\n    ss0 = slot 64\n    ss1 = slot 64\n    ss2 = slot 64\nblock0:\n    str_const ss2, \"kept\"\n    printf format0(ss2)\n    return\n}\n"
+    );
+}
+
+#[test]
+fn the_unroll_decision_counts_iterations_after_folding() {
+    // 1000 trips of `total += i * 8`: ~17 instructions per iteration as
+    // written, ~2 once the counter is a constant in each copy. It fits 4096.
+    let b = const_loop(CONST_LOOP, 0, CmpOp::Lt, 1000, Some(8));
+    for opt in [0, 2] {
+        let mut m = lower_ok(&b);
+        crate::optimize(&mut m, &opts(opt)).unwrap();
+        let f = &m.probes[0].func;
+        assert_eq!(atomic_adds(f).len(), 1000);
+        assert_eq!(atomic_adds(f)[999], 999 * 8);
+        let est = crate::budget::function_cost(f, &opts(opt).target, 64);
+        assert!(est < 2200, "{est}");
+    }
+}
+
+#[test]
+fn unrolling_is_capped_even_when_the_target_would_allow_it() {
+    let b = const_loop(CONST_LOOP, 0, CmpOp::Lt, 200_000, None);
+    let mut m = lower_ok(&b);
+    let mut o = opts(2);
+    o.target.insn_limit_override = Some(1_000_000);
+    let errs = crate::optimize(&mut m, &o).unwrap_err();
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].message.contains("runs 200000 times"),
+        "{}",
+        errs[0].message
+    );
+    assert!(
+        errs[0].message.contains("more than stapc unrolls (400000)"),
+        "{}",
+        errs[0].message
+    );
+    assert!(m.probes[0].func.inst_count() < 100);
+}
+
+#[test]
+fn triangular_nested_loops_unroll_outer_first() {
+    // for (i = 0; i < 4; i++) for (j = 0; j < i; j++) total += i * 10 + j
+    let src = "for (i = 0; i < 4; i++) for (j = 0; j < i; j++) total += i * 10 + j";
+    let mut b = ScriptBuilder::new("t.stp", src);
+    let total = b.global("total", ScalarType::Long, None);
+    let (i, j) = (local(0), local(1));
+    let s = Span::default();
+    let inner = for_(
+        Some(assign(VarRef::Local(j), None, num(0, s), s)),
+        Some(cmp(CmpOp::Lt, lvar(j, s), lvar(i, s))),
+        Some(incdec(VarRef::Local(j), true, false, s)),
+        expr_stmt(assign(
+            VarRef::Global(total),
+            Some(BinaryOp::Add),
+            bin(
+                BinaryOp::Add,
+                bin(BinaryOp::Mul, lvar(i, s), num(10, s)),
+                lvar(j, s),
+            ),
+            s,
+        )),
+        b.span("for (j"),
+    );
+    let outer = for_(
+        Some(assign(VarRef::Local(i), None, num(0, s), s)),
+        Some(cmp(CmpOp::Lt, lvar(i, s), num(4, s))),
+        Some(incdec(VarRef::Local(i), true, false, s)),
+        inner,
+        b.span(src),
+    );
+    let p = ProbePoint {
+        span: s,
+        text: "timer.ms(1)".into(),
+        kind: PointKind::Timer {
+            period_ns: 1_000_000,
+            profile: false,
+        },
+    };
+    b.probe(
+        src,
+        vec![p],
+        &[("i", ScalarType::Long), ("j", ScalarType::Long)],
+        block(vec![outer], s),
+    );
+    for opt in [0, 2] {
+        let mut m = lower_ok(&b);
+        crate::optimize(&mut m, &opts(opt)).unwrap();
+        crate::verify_module(&m).unwrap();
+        let r = super::interp::run(&m.probes[0].func, &[]);
+        assert_eq!(r.globals_added, vec![10, 20, 21, 30, 31, 32]);
+    }
+}
+
+#[test]
+fn jump_threading_bypasses_forwarding_blocks() {
+    let s = Span::default();
+    let mut f = Function::new("f");
+    let b0 = fblock(&mut f);
+    let b1 = fblock(&mut f);
+    let b2 = fblock(&mut f);
+    let b3 = fblock(&mut f);
+    let p = f.append_block_param(b3);
+    let c = f.append(b0, InstData::LoadGlobal { offset: 0 }, s).unwrap();
+    let one = f.append(b0, InstData::Iconst { imm: 1 }, s).unwrap();
+    f.append(
+        b0,
+        InstData::Brif {
+            cond: c,
+            then_dest: b1,
+            then_args: vec![],
+            else_dest: b2,
+            else_args: vec![],
+        },
+        s,
+    );
+    f.append(
+        b1,
+        InstData::Jump {
+            dest: b3,
+            args: vec![one],
+        },
+        s,
+    );
+    f.append(
+        b2,
+        InstData::Jump {
+            dest: b3,
+            args: vec![c],
+        },
+        s,
+    );
+    f.append(b3, InstData::StoreGlobal { offset: 0, arg: p }, s);
+    f.append(b3, InstData::Return, s);
+    assert!(passes::thread_jumps(&mut f));
+    // The then edge is threaded; the else edge would reach block3 with
+    // other arguments, so it stays.
+    assert_eq!(
+        f.insts[f.terminator(b0).unwrap()],
+        InstData::Brif {
+            cond: c,
+            then_dest: b3,
+            then_args: vec![one],
+            else_dest: b2,
+            else_args: vec![]
+        }
+    );
+    passes::eliminate_unreachable_code(&mut f);
+    crate::verify_function(&f).unwrap();
+    assert_eq!(f.layout, vec![b0, b2, b3]);
+}

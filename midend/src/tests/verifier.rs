@@ -276,3 +276,18 @@ fn errors_print_with_their_instruction() {
         "f block0 inst1: 0 arguments passed to block1, which has 1 parameters (`brif v1, block1, block2`)"
     );
 }
+
+#[test]
+fn annotated_listing_puts_errors_under_their_instruction() {
+    let mut f = good();
+    let t = f.terminator(blk(0)).unwrap();
+    if let InstData::Brif { then_args, .. } = &mut f.insts[t] {
+        then_args.clear();
+    }
+    let errs = verify_function(&f).unwrap_err();
+    let text = crate::verifier::annotate(&f, &errs);
+    assert!(
+        text.contains("    brif v1, block1, block2\n    ; error: 0 arguments passed to block1, which has 1 parameters\nblock1(v0):\n"),
+        "{text}"
+    );
+}

@@ -223,6 +223,7 @@ impl ObjBuilder {
                 control_map: CONTROL,
                 output_map: OUTPUT,
                 license: "GPL".into(),
+                ..Default::default()
             },
             ringbuf,
         }
