@@ -23,10 +23,10 @@ pub mod machine;
 pub mod maps;
 pub mod memory;
 pub mod session;
-pub mod verifier;
 pub mod testgen;
+pub mod verifier;
 
-pub use events::{parse_events, EventsError, SimEvent};
+pub use events::{parse_events, read_events_file, EventsError, SimEvent};
 pub use machine::{Code, EventContext, ExecError, Machine, MachineOptions, RunOutcome};
 pub use maps::{MapError, MapStore, SimMaps};
 pub use memory::{Fault, Memory, RegionKind};
