@@ -1631,6 +1631,28 @@ impl<'a> Isel<'a> {
                 args: 5,
             });
         }
+        // A full buffer makes the helper fail: count the lost record in the
+        // control map so userspace reports it (ring buffers keep no count).
+        let res = self.new_vreg();
+        self.emit(VInst::mov(Reg::V(res), Src::Reg(Reg::P(0))));
+        let (sent, dropped) = (self.new_block(), self.new_block());
+        self.emit(VInst::Branch {
+            op: BPF_JSGE,
+            lhs: Reg::V(res),
+            rhs: Src::Imm(0),
+            taken: sent,
+            not_taken: dropped,
+        });
+        self.switch_to(dropped);
+        let one = Reg::V(self.new_vreg());
+        self.emit(VInst::mov(one, Src::Imm(1)));
+        self.emit(VInst::AtomicAdd {
+            base: Reg::V(self.control),
+            off: control::OUTPUT_DROPS,
+            src: one,
+        });
+        self.emit(VInst::Jump { dest: sent });
+        self.switch_to(sent);
         Ok(())
     }
 

@@ -60,8 +60,9 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         InstData::StrCompare { .. } => 3 * words + 10,
         InstData::Context { .. } => 3,
         InstData::StrContext { .. } => 6 + words,
+        // Every record send also counts a failed send (3 instructions).
         InstData::Printf { args, .. } => {
-            10 + args
+            13 + args
                 .iter()
                 .map(|a| match a {
                     OutArg::Long(_) => 1,
@@ -69,7 +70,7 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
                 })
                 .sum::<u64>()
         }
-        InstData::Exit => 10,
+        InstData::Exit => 13,
         // ---- statistics ----
         // Lookup with its NULL check and count/sum/min/max (~31), the log
         // bucket (branch-free ilog2 of |v|, ~62) and the linear bucket
@@ -80,12 +81,12 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         InstData::StatRead { .. } => 8,
         InstData::StatClear { .. } => 7,
         // A header-only record, like `exit`'s.
-        InstData::PrintHist { .. } => 9,
+        InstData::PrintHist { .. } => 12,
         InstData::Jump { .. } => 1,
         InstData::Brif { .. } => 2,
         InstData::Return => 2,
-        InstData::Trap { .. } => 14,
-        InstData::TrapMsg { .. } => 14 + 2 * words,
+        InstData::Trap { .. } => 17,
+        InstData::TrapMsg { .. } => 17 + 2 * words,
     }
 }
 
