@@ -22,9 +22,9 @@ pub mod regalloc;
 pub mod vcode;
 
 use stapc_bpf::object::{control, map_names};
-use stapc_bpf::{Insn, LineEntry, MapDef, MapKind, Object, Program, Target};
+use stapc_bpf::{ArrayDesc, Insn, LineEntry, MapDef, MapKind, Object, Program, Target};
 use stapc_frontend::{Diagnostic, SourceMap};
-use stapc_midend::ir::{Function, Module, ProbeFunction};
+use stapc_midend::ir::{ArrayInfo, Function, Module, ProbeFunction};
 
 pub use error::BackendError;
 pub use regalloc::Allocation;
@@ -50,7 +50,21 @@ pub fn compile_function(
     userspace: bool,
     sm: &SourceMap,
 ) -> Result<CompiledFunction, BackendError> {
-    let layout = isel::scratch_layout(func, msl, userspace)?;
+    compile_function_in(func, &[], target, msl, userspace, sm)
+}
+
+/// `compile_function` for a function of a module with arrays
+/// (`Module::arrays`; their maps follow the four runtime maps).
+pub fn compile_function_in(
+    func: &Function,
+    arrays: &[ArrayInfo],
+    target: &Target,
+    msl: u32,
+    userspace: bool,
+    sm: &SourceMap,
+) -> Result<CompiledFunction, BackendError> {
+    let mut layout = isel::scratch_layout(func, msl, userspace)?;
+    layout.arrays = arrays.to_vec();
     let stages = |far: bool| -> Result<_, BackendError> {
         let vcode = isel::lower_with(func, target, msl, userspace, &layout, far)?;
         let alloc = regalloc::allocate(&vcode, target.stack_size())?;
@@ -93,8 +107,9 @@ fn compile_probe(
     target: &Target,
     sm: &SourceMap,
 ) -> Result<(Program, u32), BackendError> {
-    let c = compile_function(
+    let c = compile_function_in(
         &p.func,
+        &module.arrays,
         target,
         module.max_string_len,
         p.kind.is_userspace(),
@@ -189,6 +204,27 @@ pub fn compile(
         },
         output,
     ];
+    // ---- arrays ----
+    let mut maps = maps;
+    let mut arrays = Vec::new();
+    for a in &module.arrays {
+        let msl = module.max_string_len;
+        arrays.push(ArrayDesc {
+            name: a.name.clone(),
+            map: maps.len() as u32,
+            keys: a.keys.clone(),
+            value: Some(a.value),
+            stat: None,
+        });
+        maps.push(MapDef {
+            name: format!("stapc_array_{}", a.name),
+            kind: MapKind::Hash,
+            key_size: a.key_size(msl).max(1),
+            value_size: a.value_size(msl),
+            max_entries: a.max_entries,
+            init: Vec::new(),
+        });
+    }
     Ok(Object {
         source_name: module.source_name.clone(),
         programs,
@@ -199,6 +235,7 @@ pub fn compile(
         control_map: isel::MAP_CONTROL,
         output_map: isel::MAP_OUTPUT,
         license: "GPL".into(),
+        arrays,
         ..Default::default()
     })
 }
@@ -210,8 +247,9 @@ pub fn print_vcode(module: &Module, target: &Target) -> Result<String, Vec<Diagn
     let mut errors = Vec::new();
     let sm = SourceMap::new();
     for p in &module.probes {
-        match compile_function(
+        match compile_function_in(
             &p.func,
+            &module.arrays,
             target,
             module.max_string_len,
             p.kind.is_userspace(),

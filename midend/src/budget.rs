@@ -67,6 +67,22 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
                 .sum::<u64>()
         }
         InstData::Exit => 10,
+        // ---- arrays ----
+        InstData::KeyStore { .. } | InstData::KeyLoad { .. } => 1,
+        InstData::KeyStoreStr { .. } | InstData::KeyLoadStr { .. } => 2 * words,
+        // Map pointer, key pointer, call, NULL test, load.
+        InstData::ArrayGet { .. } | InstData::ArrayIn { .. } => 8,
+        InstData::ArrayGetStr { .. } => 8 + 3 * words,
+        // Value into scratch, then map_update_elem.
+        InstData::ArraySet { .. } => 8,
+        InstData::ArraySetStr { .. } => 7,
+        // Lookup, atomic add, or insert.
+        InstData::ArrayAdd { .. } => 16,
+        InstData::ArrayDelete { .. } => 5,
+        InstData::ArrayClear { .. }
+        | InstData::ArrayIterStart { .. }
+        | InstData::ArrayIterNext { .. }
+        | InstData::ArrayIterEnd { .. } => 6,
         InstData::Jump { .. } => 1,
         InstData::Brif { .. } => 2,
         InstData::Return => 2,
