@@ -33,6 +33,8 @@ pub const KEY_OFF: i16 = -8;
 pub const COPY_BY_HELPER_MIN: u32 = 64;
 /// Bytes of stack the prologue reserves (the key), below which spill slots start.
 pub const RESERVED_STACK: u32 = 8;
+/// The BPF stack frame (bytes below r10).
+pub const STACK_FRAME: u32 = 512;
 
 /// Where a program's strings and records live in its per-CPU scratch value.
 #[derive(Clone, Debug, Default)]
@@ -197,6 +199,7 @@ pub fn lower_with(
         far,
         pending_edges: Vec::new(),
     };
+    s.array_stack_buffer()?;
     s.run(entry_vb)?;
     let mut vc = s.vc;
     vc.remove_unreachable();
@@ -915,12 +918,12 @@ impl<'a> Isel<'a> {
                     off,
                     src,
                 });
-                self.array_update(array, key, v, 0, d)?;
+                self.array_update(array, key, v, 8, 0, d)?;
             }
             InstData::ArraySetStr { array, key, src } => {
                 let d = self.result(inst)?;
                 let o = self.slot(src)?;
-                self.array_update(array, key, o, 0, d)?;
+                self.array_update(array, key, o, self.msl, 0, d)?;
             }
             InstData::ArrayAdd { array, key, arg } => {
                 let d = self.result(inst)?;
@@ -1456,16 +1459,129 @@ impl<'a> Isel<'a> {
         }
     }
 
-    /// r1 = the array's map, r2 = its key.
-    fn array_args(&mut self, array: u32, key: Slot) -> R<()> {
+    /// Map helpers take map values (scratch) as key and value pointers
+    /// since Linux 4.18; before, only stack pointers.
+    fn keys_on_stack(&self) -> bool {
+        !self.userspace && self.target.kernel < stapc_bpf::KernelVersion::new(4, 18)
+    }
+
+    /// On kernels before 4.18: reserve the bottom of the stack frame for the
+    /// largest key (plus value, for updates) of this program.
+    fn array_stack_buffer(&mut self) -> R<()> {
+        if !self.keys_on_stack() {
+            return Ok(());
+        }
+        let mut need = 0u32;
+        for b in &self.f.layout {
+            let Some(bd) = self.f.blocks.get(*b) else {
+                continue;
+            };
+            for i in &bd.insts {
+                let (key, value) = match self.f.insts.get(*i) {
+                    Some(
+                        InstData::ArrayGet { key, .. }
+                        | InstData::ArrayGetStr { key, .. }
+                        | InstData::ArrayIn { key, .. }
+                        | InstData::ArrayDelete { key, .. },
+                    ) => (*key, 0),
+                    Some(InstData::ArraySet { key, .. } | InstData::ArrayAdd { key, .. }) => {
+                        (*key, 8)
+                    }
+                    Some(InstData::ArraySetStr { key, .. }) => (*key, self.msl),
+                    _ => continue,
+                };
+                let ks = self.f.slots.get(key).map_or(0, |s| s.size);
+                need = need.max(round8(u64::from(ks)) as u32 + value);
+            }
+        }
+        // Leave room for the prologue's key and some spill slots.
+        if need + RESERVED_STACK + 64 > STACK_FRAME {
+            return Err(BackendError::StackOverflow {
+                func: self.f.name.clone(),
+                bytes: need + RESERVED_STACK,
+                limit: STACK_FRAME - 64,
+            });
+        }
+        self.vc.stack_buffer = need;
+        Ok(())
+    }
+
+    /// Copy `len` bytes (a multiple of 8) from `src + src_off` to the stack
+    /// at `r10 + stack_off`.
+    fn copy_to_stack(&mut self, stack_off: i16, src: VReg, src_off: u32, len: u32) -> R<()> {
+        if len >= COPY_BY_HELPER_MIN {
+            let read = if self.target.has_probe_read_kernel() {
+                helpers::PROBE_READ_KERNEL
+            } else {
+                helpers::PROBE_READ
+            };
+            self.emit(VInst::mov(Reg::P(1), Src::Reg(Reg::P(10))));
+            self.emit(VInst::alu(BPF_ADD, Reg::P(1), Src::Imm(stack_off.into())));
+            self.emit(VInst::mov(Reg::P(2), Src::Imm(len as i32)));
+            self.ptr(Reg::P(3), src, src_off)?;
+            self.emit(VInst::Call {
+                helper: read,
+                args: 3,
+            });
+            return Ok(());
+        }
+        let (sb, soff) = self.addr(src, src_off, len)?;
+        let t = Reg::V(self.new_vreg());
+        for w in 0..(len / 8) as i16 {
+            self.emit(VInst::Load {
+                size: BPF_DW,
+                dst: t,
+                base: sb,
+                off: soff + 8 * w,
+            });
+            self.emit(VInst::Store {
+                size: BPF_DW,
+                base: Reg::P(10),
+                off: stack_off + 8 * w,
+                src: Src::Reg(t),
+            });
+        }
+        Ok(())
+    }
+
+    /// r1 = the array's map, r2 = its key and, with `value` = (scratch
+    /// offset, size), r3 = the value: scratch pointers, or on kernels before
+    /// 4.18 copies at the bottom of the stack frame.
+    fn array_args_with(&mut self, array: u32, key: Slot, value: Option<(u32, u32)>) -> R<()> {
         let map = self.array_map(array)?;
         let k = self.slot(key)?;
+        if self.keys_on_stack() {
+            let s = self.scratch()?;
+            let ks = round8(u64::from(self.f.slots[key].size)) as u32;
+            let base = -(STACK_FRAME as i32);
+            let vlen = value.map_or(0, |v| v.1);
+            if ks + vlen > self.vc.stack_buffer {
+                return Err(self.malformed("array key larger than the stack buffer"));
+            }
+            self.copy_to_stack(base as i16, s, k, ks)?;
+            if let Some((voff, vlen)) = value {
+                self.copy_to_stack((base + ks as i32) as i16, s, voff, vlen)?;
+                self.emit(VInst::mov(Reg::P(3), Src::Reg(Reg::P(10))));
+                self.emit(VInst::alu(BPF_ADD, Reg::P(3), Src::Imm(base + ks as i32)));
+            }
+            self.emit(VInst::mov(Reg::P(2), Src::Reg(Reg::P(10))));
+            self.emit(VInst::alu(BPF_ADD, Reg::P(2), Src::Imm(base)));
+        } else {
+            self.scratch_ptr(Reg::P(2), k)?;
+            if let Some((voff, _)) = value {
+                self.scratch_ptr(Reg::P(3), voff)?;
+            }
+        }
         self.emit(VInst::LoadMap {
             dst: Reg::P(1),
             map,
         });
-        self.scratch_ptr(Reg::P(2), k)?;
         Ok(())
+    }
+
+    /// r1 = the array's map, r2 = its key.
+    fn array_args(&mut self, array: u32, key: Slot) -> R<()> {
+        self.array_args_with(array, key, None)
     }
 
     /// `dst = map_lookup_elem(array, key)` (NULL when missing).
@@ -1479,18 +1595,19 @@ impl<'a> Isel<'a> {
         Ok(())
     }
 
-    /// `dst = map_update_elem(array, key, scratch + value_off, flags)`, the
-    /// int result sign-extended.
+    /// `dst = map_update_elem(array, key, scratch + value_off, flags)` for a
+    /// `value_size`-byte value, the int result sign-extended.
     fn array_update(
         &mut self,
         array: u32,
         key: Slot,
         value_off: u32,
+        value_size: u32,
         flags: i32,
         dst: VReg,
     ) -> R<()> {
-        self.array_args(array, key)?;
-        self.scratch_ptr(Reg::P(3), value_off)?;
+        let vs = value_size;
+        self.array_args_with(array, key, Some((value_off, vs)))?;
         self.emit(VInst::mov(Reg::P(4), Src::Imm(flags)));
         self.emit(VInst::Call {
             helper: helpers::MAP_UPDATE_ELEM,
@@ -1545,7 +1662,7 @@ impl<'a> Isel<'a> {
             src,
         });
         // BPF_NOEXIST = 1.
-        self.array_update(array, key, v, 1, dst)?;
+        self.array_update(array, key, v, 8, 1, dst)?;
         self.emit(VInst::Branch {
             op: BPF_JNE,
             lhs: d,

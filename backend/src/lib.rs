@@ -67,7 +67,10 @@ pub fn compile_function_in(
     layout.arrays = arrays.to_vec();
     let stages = |far: bool| -> Result<_, BackendError> {
         let vcode = isel::lower_with(func, target, msl, userspace, &layout, far)?;
-        let alloc = regalloc::allocate(&vcode, target.stack_size())?;
+        let alloc = regalloc::allocate(
+            &vcode,
+            target.stack_size().saturating_sub(vcode.stack_buffer),
+        )?;
         if cfg!(debug_assertions) {
             checker::check(&alloc)?;
         }
