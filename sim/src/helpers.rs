@@ -714,3 +714,111 @@ pub(crate) fn sort_entries(entries: &mut [(Vec<u8>, Vec<u8>)], layout: &ArrayLay
         primary.then_with(|| cmp_keys(ka, kb, layout))
     });
 }
+
+#[cfg(test)]
+mod array_tests {
+    use super::*;
+
+    fn long_key(v: i64) -> Vec<u8> {
+        v.to_le_bytes().to_vec()
+    }
+
+    fn str_long_key(s: &str, v: i64) -> Vec<u8> {
+        let mut k = vec![0u8; 8];
+        k[..s.len()].copy_from_slice(s.as_bytes());
+        k.extend(v.to_le_bytes());
+        k
+    }
+
+    fn layout(
+        str_cols: &[bool],
+        value_str: bool,
+        sort: Option<(Option<u32>, bool)>,
+    ) -> ArrayLayout {
+        // MAXSTRINGLEN 8 here: every column is 8 bytes.
+        let ks = 8 * str_cols.len() as u32;
+        let spec = h::iter_spec(str_cols, value_str, sort) as u32;
+        ArrayLayout::decode(spec, ks, 8).expect("valid spec")
+    }
+
+    fn keys(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<Vec<u8>> {
+        entries.iter().map(|(k, _)| k.clone()).collect()
+    }
+
+    #[test]
+    fn long_keys_sort_as_signed_numbers() {
+        let mut e: Vec<_> = [3i64, -5, 1]
+            .iter()
+            .map(|v| (long_key(*v), long_key(0)))
+            .collect();
+        sort_entries(&mut e, &layout(&[false], false, Some((Some(0), false))));
+        assert_eq!(keys(&e), vec![long_key(-5), long_key(1), long_key(3)]);
+        sort_entries(&mut e, &layout(&[false], false, Some((Some(0), true))));
+        assert_eq!(keys(&e), vec![long_key(3), long_key(1), long_key(-5)]);
+    }
+
+    #[test]
+    fn value_sort_breaks_ties_by_key_and_unsorted_keeps_map_order() {
+        let e0 = vec![
+            (long_key(2), long_key(5)),
+            (long_key(9), long_key(-1)),
+            (long_key(1), long_key(5)),
+        ];
+        let mut e = e0.clone();
+        sort_entries(&mut e, &layout(&[false], false, Some((None, false))));
+        assert_eq!(keys(&e), vec![long_key(9), long_key(1), long_key(2)]);
+        // Descending reverses the value order, not the tie-break.
+        sort_entries(&mut e, &layout(&[false], false, Some((None, true))));
+        assert_eq!(keys(&e), vec![long_key(1), long_key(2), long_key(9)]);
+        let mut u = e0.clone();
+        sort_entries(&mut u, &layout(&[false], false, None));
+        assert_eq!(u, e0);
+    }
+
+    #[test]
+    fn multi_column_keys_sort_by_the_chosen_column_then_the_key() {
+        let mut e = vec![
+            (str_long_key("b", 1), long_key(0)),
+            (str_long_key("a", 2), long_key(0)),
+            (str_long_key("ab", 1), long_key(0)),
+        ];
+        sort_entries(
+            &mut e,
+            &layout(&[true, false], false, Some((Some(1), false))),
+        );
+        assert_eq!(
+            keys(&e),
+            vec![
+                str_long_key("ab", 1),
+                str_long_key("b", 1),
+                str_long_key("a", 2)
+            ]
+        );
+        sort_entries(
+            &mut e,
+            &layout(&[true, false], false, Some((Some(0), false))),
+        );
+        assert_eq!(
+            keys(&e),
+            vec![
+                str_long_key("a", 2),
+                str_long_key("ab", 1),
+                str_long_key("b", 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn specs_that_do_not_match_the_map_are_refused() {
+        let spec = h::iter_spec(&[true, false], false, None) as u32;
+        // MAXSTRINGLEN 64: 72-byte key.
+        assert!(ArrayLayout::decode(spec, 72, 8).is_some());
+        assert!(ArrayLayout::decode(spec, 4, 8).is_none());
+        // A long value must be 8 bytes.
+        assert!(ArrayLayout::decode(spec, 72, 64).is_none());
+        // No columns, or a sort column beyond them.
+        assert!(ArrayLayout::decode(0, 8, 8).is_none());
+        let bad = h::iter_spec(&[false], false, Some((Some(3), false))) as u32;
+        assert!(ArrayLayout::decode(bad, 8, 8).is_none());
+    }
+}
