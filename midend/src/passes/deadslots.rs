@@ -43,7 +43,10 @@ fn only_writes(data: &InstData) -> Option<Slot> {
         | InstData::StrCopy { dst, .. }
         | InstData::StrConcat { dst, .. }
         | InstData::StrLoadGlobal { dst, .. }
-        | InstData::StrContext { dst, .. } => Some(*dst),
+        | InstData::StrContext { dst, .. }
+        // ---- arrays ----
+        | InstData::KeyLoadStr { dst, .. }
+        | InstData::ArrayGetStr { dst, .. } => Some(*dst),
         _ => None,
     }
 }

@@ -2,6 +2,7 @@
 //! IR of hand-built scripts), each pass, the verifier, unrolling and the
 //! budget, and a property test of constant folding against an interpreter.
 
+mod arrays;
 mod cfg_prop;
 mod fold_prop;
 mod interp;
