@@ -2448,3 +2448,6 @@ fn stack_errors_point_at_the_probe_and_say_what_to_do() {
     m.probes[0].func = bad;
     assert!(crate::compile(&m, &new_target(), &sm).is_err());
 }
+
+// ---- arrays ----
+mod arrays;
