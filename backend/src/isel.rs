@@ -995,9 +995,11 @@ impl<'a> Isel<'a> {
                 let k = self.slot(key)?;
                 self.put(Reg::P(1), handle)?;
                 self.scratch_ptr(Reg::P(2), k)?;
+                let ks = self.f.slots[key].size;
+                self.emit(VInst::mov(Reg::P(3), Src::Imm(ks as i32)));
                 self.emit(VInst::Call {
                     helper: helpers::STAPC_ARRAY_ITER_NEXT,
-                    args: 2,
+                    args: 3,
                 });
                 self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
             }

@@ -44,8 +44,9 @@ pub const STAPC_ARRAY_CLEAR: i32 = STAPC_BASE + 0x10;
 /// them (a negative limit: all). The handle is valid until `ITER_END` or the
 /// end of the program run.
 pub const STAPC_ARRAY_ITER_START: i32 = STAPC_BASE + 0x11;
-/// `(handle, key: *u8) -> 1/0`: write the next key (key_size bytes) of the
-/// snapshot that is still in the map to `key` and return 1; 0 when done.
+/// `(handle, key: *u8, size: u32) -> 1/0`: write the next key (`size` =
+/// the map's key_size bytes) of the snapshot that is still in the map to
+/// `key` and return 1; 0 when done.
 pub const STAPC_ARRAY_ITER_NEXT: i32 = STAPC_BASE + 0x12;
 /// `(handle) -> 0`: release a `foreach` snapshot.
 pub const STAPC_ARRAY_ITER_END: i32 = STAPC_BASE + 0x13;

@@ -433,6 +433,13 @@ impl Machine {
                     };
                     it.pos += 1;
                     let map = it.map;
+                    if key.len() as u64 != a[2] {
+                        return Err(bad(format!(
+                            "key buffer of {} bytes for a {}-byte key",
+                            a[2],
+                            key.len()
+                        )));
+                    }
                     // Elements deleted since the snapshot are skipped.
                     if self
                         .lookup_cached(map, &key, cpu)
