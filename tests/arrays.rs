@@ -140,3 +140,21 @@ fn the_mini_verifier_accepts_every_array_program() {
         }
     }
 }
+
+#[test]
+fn maxmapentries_sizes_arrays_declared_without_a_size() {
+    let script = "global a, b[5]\nprobe begin { a[1] = 1; a[2] = 2; b[1] = 1; b[2] = 2; b[3] = 3; a[3] = 3 }";
+    let out = run(&["-D", "MAXMAPENTRIES=2", "--sim", "-e", script]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .contains("Array overflow, check MAXMAPENTRIES near identifier 'a' at <input>:2:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["--sim", "-e", script]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["-D", "MAXMAPENTRIES=0", "--sim", "-e", script]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("MAXMAPENTRIES must be between"));
+}

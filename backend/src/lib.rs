@@ -220,7 +220,7 @@ pub fn compile(
             stat: None,
         });
         maps.push(MapDef {
-            name: format!("stapc_array_{}", a.name),
+            name: format!("a_{}", a.name),
             kind: MapKind::Hash,
             key_size: a.key_size(msl).max(1),
             value_size: a.value_size(msl),

@@ -49,6 +49,8 @@ pub struct Options {
     pub max_string_len: u32,
     /// 0 or 2.
     pub opt_level: u8,
+    /// MAXMAPENTRIES: the size of an array declared without one (arrays).
+    pub max_map_entries: u32,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             target: stapc_bpf::Target::default(),
             max_string_len: 64,
             opt_level: 2,
+            max_map_entries: lower::MAXMAPENTRIES,
         }
     }
 }

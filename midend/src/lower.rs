@@ -50,6 +50,7 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         arrays: Vec::new(),
         diags: Vec::new(),
         fold_formats: opts.opt_level > 0,
+        max_map_entries: opts.max_map_entries.max(1),
     };
     let globals = m.layout_globals();
     m.layout_arrays();
@@ -196,6 +197,8 @@ struct ModCx<'a> {
     diags: Vec<Diagnostic>,
     /// Splice literal printf arguments into the format text (-O2).
     fold_formats: bool,
+    /// arrays: MAXMAPENTRIES.
+    max_map_entries: u32,
 }
 
 impl ModCx<'_> {
@@ -253,7 +256,7 @@ impl ModCx<'_> {
                     name: g.name.clone(),
                     keys: keys.iter().map(kind).collect(),
                     value: kind(v),
-                    max_entries: g.max_entries.unwrap_or(MAXMAPENTRIES).max(1),
+                    max_entries: g.max_entries.unwrap_or(self.max_map_entries).max(1),
                 });
             }
         }
