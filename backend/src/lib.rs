@@ -5,6 +5,12 @@
 //!   error as a `Diagnostic`.
 //! - `compile_function` runs one `ir::Function` through every stage and
 //!   returns each stage's result; `print_vcode` prints them for debugging.
+//!   `compile_function_in` does the same for a function of a module with
+//!   arrays (`Module::arrays`: one hash map each, after the runtime maps;
+//!   `Object::arrays` describes them). Array keys and values are passed to
+//!   the map helpers from scratch, or on kernels before 4.18 (whose map
+//!   helpers take only stack pointers) from the bottom of the stack frame
+//!   (`VCode::stack_buffer`).
 //!
 //! Stages: `isel` (instruction selection on virtual registers, `vcode`),
 //! `regalloc` (linear scan with spilling), `checker` (proves the allocation,

@@ -68,6 +68,46 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         }
         InstData::Exit => 10,
         // ---- arrays ----
+        // Before 4.18 the key (and an update's value) is first copied to
+        // the stack: a probe_read call or a few word copies.
+        InstData::ArrayGet { .. }
+        | InstData::ArrayGetStr { .. }
+        | InstData::ArrayIn { .. }
+        | InstData::ArrayDelete { .. }
+        | InstData::ArraySet { .. }
+        | InstData::ArraySetStr { .. }
+        | InstData::ArrayAdd { .. }
+            if target.kernel < stapc_bpf::KernelVersion::new(4, 18) =>
+        {
+            array_cost(data, words) + 8
+        }
+        InstData::KeyStore { .. }
+        | InstData::KeyStoreStr { .. }
+        | InstData::KeyLoad { .. }
+        | InstData::KeyLoadStr { .. }
+        | InstData::ArrayGet { .. }
+        | InstData::ArrayGetStr { .. }
+        | InstData::ArrayIn { .. }
+        | InstData::ArrayDelete { .. }
+        | InstData::ArraySet { .. }
+        | InstData::ArraySetStr { .. }
+        | InstData::ArrayAdd { .. }
+        | InstData::ArrayClear { .. }
+        | InstData::ArrayIterStart { .. }
+        | InstData::ArrayIterNext { .. }
+        | InstData::ArrayIterEnd { .. } => array_cost(data, words),
+        InstData::Jump { .. } => 1,
+        InstData::Brif { .. } => 2,
+        InstData::Return => 2,
+        InstData::Trap { .. } => 14,
+        InstData::TrapMsg { .. } => 14 + 2 * words,
+    }
+}
+
+/// arrays: estimated BPF instructions of the array instructions (and 0
+/// for the others, which `inst_cost` handles).
+fn array_cost(data: &InstData, words: u64) -> u64 {
+    match data {
         InstData::KeyStore { .. } | InstData::KeyLoad { .. } => 1,
         InstData::KeyStoreStr { .. } | InstData::KeyLoadStr { .. } => 2 * words,
         // Map pointer, key pointer, call, NULL test, load.
@@ -83,11 +123,7 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         | InstData::ArrayIterStart { .. }
         | InstData::ArrayIterNext { .. }
         | InstData::ArrayIterEnd { .. } => 6,
-        InstData::Jump { .. } => 1,
-        InstData::Brif { .. } => 2,
-        InstData::Return => 2,
-        InstData::Trap { .. } => 14,
-        InstData::TrapMsg { .. } => 14 + 2 * words,
+        _ => 0,
     }
 }
 

@@ -7,7 +7,9 @@
 //!
 //! - `lower`: probes → functions (Braun et al. SSA construction; runtime
 //!   checks as explicit trap branches; `try`/`catch` as handler jumps;
-//!   non-recursive script functions inlined per call). Unsupported
+//!   non-recursive script functions inlined per call; arrays as key packing
+//!   plus map get/set/add/in/delete instructions, `foreach` in userspace
+//!   probes as a sorted-snapshot iterator). Unsupported
 //!   constructs are `E0900` diagnostics at their span.
 //! - `optimize`: cleanup (always), the -O2 scalar pipeline (`passes`), and
 //!   for kernel probes full unrolling of constant loops, the rule that no
