@@ -1498,10 +1498,10 @@ impl<'a> Isel<'a> {
         }
         // Leave room for the prologue's key and some spill slots.
         if need + RESERVED_STACK + 64 > STACK_FRAME {
-            return Err(BackendError::StackOverflow {
+            return Err(BackendError::ArrayKeyTooLarge {
                 func: self.f.name.clone(),
-                bytes: need + RESERVED_STACK,
-                limit: STACK_FRAME - 64,
+                bytes: need,
+                limit: STACK_FRAME - RESERVED_STACK - 64,
             });
         }
         self.vc.stack_buffer = need;

@@ -338,3 +338,65 @@ fn foreach_in_a_kernel_program_is_an_error_not_a_panic() {
     );
     assert!(r.is_err());
 }
+
+#[test]
+fn keys_too_large_for_an_old_kernels_stack_are_a_clear_error() {
+    // Two 256-byte string columns and a 256-byte value: 768 bytes.
+    let big = [ArrayInfo {
+        name: "big".into(),
+        keys: vec![ArgKind::Str, ArgKind::Str],
+        value: ArgKind::Str,
+        max_entries: 16,
+    }];
+    let mut f = Function::new("timer_0");
+    let b = f.create_block();
+    let key = f.create_slot(512);
+    let s = f.create_slot(256);
+    f.append(
+        b,
+        InstData::StrConst {
+            dst: s,
+            value: "x".into(),
+        },
+        sp(),
+    );
+    for offset in [0, 256] {
+        f.append(
+            b,
+            InstData::KeyStoreStr {
+                key,
+                offset,
+                src: s,
+            },
+            sp(),
+        );
+    }
+    f.append(
+        b,
+        InstData::ArraySetStr {
+            array: 0,
+            key,
+            src: s,
+        },
+        sp(),
+    );
+    ret(&mut f, b);
+    let old = Target::new(KernelVersion::new(4, 14));
+    let r = crate::compile_function_in(&f, &big, &old, 256, false, &SourceMap::new());
+    match r {
+        Err(e @ crate::BackendError::ArrayKeyTooLarge { bytes: 768, .. }) => {
+            assert_eq!(e.code(), "B0008");
+            let d = e.to_diagnostic();
+            assert!(
+                d.notes.iter().any(|n| n.contains("4.18"))
+                    && d.help.as_deref().is_some_and(|h| h.contains("4.18")),
+                "{d:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Newer kernels read keys from scratch: no limit from the stack.
+    assert!(
+        crate::compile_function_in(&f, &big, &new_target(), 256, false, &SourceMap::new()).is_ok()
+    );
+}
