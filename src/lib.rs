@@ -33,6 +33,9 @@ pub struct Options {
     pub message_format: DiagFormat,
     /// `-v`: print pass timings to stderr.
     pub verbose: u8,
+    /// Run the mini-verifier on every compiled program (off for
+    /// `--explain-verifier`, which reports its verdicts itself).
+    pub precheck: bool,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             arch: std::env::consts::ARCH.to_string(),
             message_format: DiagFormat::Plain,
             verbose: 0,
+            precheck: true,
         }
     }
 }
@@ -160,6 +164,10 @@ impl Session {
             Ok(o) => o,
             Err(d) => return self.take(d).and(Err(Failed)),
         };
+        if self.opts.precheck {
+            let diags = explain::precheck(&object, &self.opts.target, &self.sm, self.file);
+            self.take(diags)?;
+        }
         self.timer.finish(4, "compiled BPF");
         Ok(Output {
             printed: None,
@@ -184,3 +192,4 @@ pub fn disassemble(obj: &Object) -> String {
     }
     out
 }
+pub mod explain;

@@ -9,7 +9,7 @@
 
 use cranelift_entity::packed_option::PackedOption;
 use cranelift_entity::{entity_impl, PrimaryMap, SecondaryMap};
-use stapc_bpf::{ArgKind, ErrorMsg, Format, ProbeKind};
+use stapc_bpf::{ArgKind, ErrorMsg, Format, HistDesc, ProbeKind, StatDesc};
 use stapc_frontend::Span;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,6 +67,41 @@ pub enum IntCC {
     Ule,
     Ugt,
     Uge,
+}
+
+// ---- statistics ----
+/// Which aggregate `StatRead` computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StatOp {
+    Count,
+    Sum,
+    Min,
+    Max,
+    /// `sum / count`, truncated toward zero.
+    Avg,
+}
+
+impl StatOp {
+    /// The operand of the `stapc_stat_read` helper (bpf/src/helpers.rs).
+    pub fn code(self) -> i32 {
+        match self {
+            StatOp::Count => 0,
+            StatOp::Sum => 1,
+            StatOp::Min => 2,
+            StatOp::Max => 3,
+            StatOp::Avg => 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StatOp::Count => "count",
+            StatOp::Sum => "sum",
+            StatOp::Min => "min",
+            StatOp::Max => "max",
+            StatOp::Avg => "avg",
+        }
+    }
 }
 
 /// Context values of the current event (or of the stapc process, in userspace probes).
@@ -304,6 +339,29 @@ pub enum InstData {
     ArrayIterEnd {
         handle: Value,
     },
+    // ---- statistics ----
+    /// `s <<< arg`: add `arg` to statistic `stat` (index into
+    /// `Module::stats`) on the current CPU: count, sum, min, max and the
+    /// histogram buckets the statistic keeps.
+    StatAdd {
+        stat: u32,
+        arg: Value,
+    },
+    /// An aggregate of statistic `stat` over every CPU (userspace programs).
+    /// `Min`/`Max`/`Avg` of an empty statistic read 0: lowering tests the
+    /// count first and raises "empty aggregate".
+    StatRead {
+        stat: u32,
+        op: StatOp,
+    },
+    /// `delete s`: reset statistic `stat` on every CPU (userspace programs).
+    StatClear {
+        stat: u32,
+    },
+    /// `print(@hist_…(s))`: send a HIST record for `Module::hists[hist]`.
+    PrintHist {
+        hist: u32,
+    },
 
     // ---- terminators (exactly one, last in its block) ----
     Jump {
@@ -365,6 +423,7 @@ impl InstData {
                 | InstData::ArrayIn { .. }
                 | InstData::ArrayIterStart { .. }
                 | InstData::ArrayIterNext { .. }
+                | InstData::StatRead { .. }
         )
     }
 
@@ -373,7 +432,8 @@ impl InstData {
         match self {
             InstData::Unary { arg, .. }
             | InstData::StoreGlobal { arg, .. }
-            | InstData::AtomicAddGlobal { arg, .. } => vec![*arg],
+            | InstData::AtomicAddGlobal { arg, .. }
+            | InstData::StatAdd { arg, .. } => vec![*arg],
             // ---- arrays ----
             InstData::KeyStore { arg, .. }
             | InstData::ArraySet { arg, .. }
@@ -538,6 +598,12 @@ pub struct Module {
     /// The script's arrays (arrays), indexed by the `array` of the array
     /// instructions; their maps follow the four runtime maps in this order.
     pub arrays: Vec<ArrayInfo>,
+    // ---- statistics ----
+    /// One per statistic global, in `GlobalId` order (`map` is filled in by
+    /// the backend, which places the maps).
+    pub stats: Vec<StatDesc>,
+    /// One per `print(@hist_…)` site.
+    pub hists: Vec<HistDesc>,
 }
 
 // ---- helpers added by the midend (methods only; the data types above are the contract) ----
@@ -560,6 +626,7 @@ impl InstData {
                 | InstData::KeyLoad { .. }
                 | InstData::ArrayGet { .. }
                 | InstData::ArrayIn { .. }
+                | InstData::StatRead { .. }
         )
     }
 
@@ -568,7 +635,8 @@ impl InstData {
         match self {
             InstData::Unary { arg, .. }
             | InstData::StoreGlobal { arg, .. }
-            | InstData::AtomicAddGlobal { arg, .. } => *arg = f(*arg),
+            | InstData::AtomicAddGlobal { arg, .. }
+            | InstData::StatAdd { arg, .. } => *arg = f(*arg),
             // ---- arrays ----
             InstData::KeyStore { arg, .. }
             | InstData::ArraySet { arg, .. }

@@ -9,6 +9,7 @@
 //!   stapc's `foreach` and `delete arr` helpers (userspace programs) work
 //!   on any `MapStore`: sorted key snapshots per run, freed at its end.
 //! - `format`: printf records and SystemTap's histogram text.
+//! - `stats`: statistics merged over the CPUs (`MapStore`), `@hist` text.
 //! - `session`: `run(&Object, &SessionOptions, out, err)` plays a whole
 //!   compiled script through the event model of shared/conformance/README.md.
 //! - `events`: `--sim-events FILE`, JSON lines of kernel events
@@ -25,6 +26,7 @@ pub mod machine;
 pub mod maps;
 pub mod memory;
 pub mod session;
+pub mod stats;
 pub mod testgen;
 pub mod verifier;
 
