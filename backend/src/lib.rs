@@ -317,7 +317,6 @@ pub fn compile(
         arrays,
         stats,
         hists: module.hists.clone(),
-        ..Default::default()
     })
 }
 
