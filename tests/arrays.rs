@@ -158,3 +158,30 @@ fn maxmapentries_sizes_arrays_declared_without_a_size() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("MAXMAPENTRIES must be between"));
 }
+
+/// Arrays' maps come after the statistics' maps: both work in one script,
+/// in the simulator and in the kernel's verifier.
+#[test]
+fn arrays_and_statistics_share_a_script() {
+    let script = "global s, a, t\nprobe timer.ms(1) { s <<< 5; a[cpu()] += 1; t <<< 2; if (a[0] >= 3) exit() }\nprobe end { printf(\"%d %d %d\\n\", @count(s), a[0], @sum(t)); foreach (k in a) println(k) }\n";
+    let out = run(&["--sim", "-e", script]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "3 3 6\n0\n");
+    if let Err(why) = stapc_loader::can_load_bpf() {
+        let _ = writeln!(std::io::stderr(), "arrays: kernel load skipped: {why}");
+        return;
+    }
+    for kernel in [KernelVersion::new(4, 14), KernelVersion::new(6, 18)] {
+        let opts = Options {
+            target: Target::new(kernel),
+            ..Options::default()
+        };
+        let mut s = Session::new("<input>", script.to_string(), opts);
+        let Ok(out) = s.run(Stage::Compile) else {
+            panic!("target {kernel}: does not compile");
+        };
+        let obj = out.object.unwrap();
+        assert_eq!(obj.arrays[0].map as usize, 4 + obj.stats.len());
+        stapc_loader::load(&obj).unwrap_or_else(|e| panic!("target {kernel}: {e}"));
+    }
+}
