@@ -26,6 +26,8 @@ pub struct Options {
     pub target: Target,
     pub opt_level: u8,
     pub max_string_len: u32,
+    /// `-D MAXMAPENTRIES=N`: entries of an array declared without a size.
+    pub max_map_entries: u32,
     pub script_args: Vec<String>,
     pub arch: String,
     pub message_format: DiagFormat,
@@ -42,6 +44,7 @@ impl Default for Options {
             target: Target::default(),
             opt_level: 2,
             max_string_len: 64,
+            max_map_entries: stapc_midend::lower::MAXMAPENTRIES,
             script_args: Vec::new(),
             arch: std::env::consts::ARCH.to_string(),
             message_format: DiagFormat::Plain,
@@ -97,6 +100,7 @@ impl Session {
             target: self.opts.target,
             max_string_len: self.opts.max_string_len,
             opt_level: self.opts.opt_level,
+            max_map_entries: self.opts.max_map_entries,
         }
     }
 

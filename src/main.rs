@@ -134,7 +134,16 @@ fn apply_define(opts: &mut Options, d: &str) -> Result<(), String> {
             // Strings are copied in 8-byte words.
             opts.max_string_len = (n as u32).next_multiple_of(8);
         }
-        "MAXMAPENTRIES" | "MAXERRORS" | "MAXNESTING" | "MAXACTION" => {}
+        "MAXMAPENTRIES" => {
+            // The kernel refuses hash maps of 0 entries; keep sizes a u32.
+            if !(1..=(1 << 24)).contains(&n) {
+                return Err(format!(
+                    "-D {d}: MAXMAPENTRIES must be between 1 and 16777216"
+                ));
+            }
+            opts.max_map_entries = n as u32;
+        }
+        "MAXERRORS" | "MAXNESTING" | "MAXACTION" => {}
         other => {
             return Err(format!(
             "-D {other}: unknown limit (known: MAXSTRINGLEN, MAXMAPENTRIES, MAXERRORS, MAXNESTING)"

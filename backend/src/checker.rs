@@ -145,7 +145,10 @@ impl Checker<'_> {
                 ..
             } = inst
             {
-                if i32::from(*off) < -(RESERVED_STACK as i32) {
+                // The arrays' key buffer at the bottom of the frame is isel's.
+                let buffer_top =
+                    -(crate::isel::STACK_FRAME as i32) + self.a.vcode.stack_buffer as i32;
+                if i32::from(*off) < -(RESERVED_STACK as i32) && i32::from(*off) >= buffer_top {
                     return Err(self.err(format!("`{inst}` writes into the spill area")));
                 }
             }

@@ -29,6 +29,14 @@ pub enum BackendError {
     Regalloc { func: String, what: String },
     /// The allocation checker rejected an allocation (a backend bug).
     Checker { func: String, what: String },
+    // ---- arrays ----
+    /// An array key (plus an update's value) too large for the stack, where
+    /// map helpers before Linux 4.18 need it.
+    ArrayKeyTooLarge {
+        func: String,
+        bytes: u32,
+        limit: u32,
+    },
 }
 
 impl fmt::Display for BackendError {
@@ -37,6 +45,11 @@ impl fmt::Display for BackendError {
             BackendError::MalformedIr { func, what } => {
                 write!(f, "malformed IR in `{func}`: {what}")
             }
+            BackendError::ArrayKeyTooLarge { func, bytes, limit } => write!(
+                f,
+                "`{func}` passes {bytes} bytes of array key and value to the map helpers, \
+                 more than the {limit} bytes of stack it can spare for them"
+            ),
             BackendError::StackOverflow { func, bytes, limit } => write!(
                 f,
                 "`{func}` needs {bytes} bytes of BPF stack, more than the {limit} the kernel allows"
@@ -73,6 +86,7 @@ impl BackendError {
         match self {
             BackendError::MalformedIr { .. } => "B0001",
             BackendError::StackOverflow { .. } => "B0002",
+            BackendError::ArrayKeyTooLarge { .. } => "B0008",
             BackendError::BranchOutOfRange { .. } => "B0003",
             BackendError::TooManyInsns { .. } => "B0004",
             BackendError::OffsetTooLarge { .. } => "B0005",
@@ -100,6 +114,9 @@ impl BackendError {
             BackendError::TooManyInsns { .. } => {
                 d.with_help("simplify the probe, or raise the limit with --insn-limit")
             }
+            BackendError::ArrayKeyTooLarge { .. } => d
+                .with_note("before Linux 4.18 the map helpers take keys and values only from the BPF stack (512 bytes); each string index column takes MAXSTRINGLEN bytes")
+                .with_help("target a 4.18+ kernel, use fewer string index columns, or lower -D MAXSTRINGLEN"),
             BackendError::StackOverflow { .. } => d
                 .with_note("values that live across helper calls (printf, context functions, string operations) are kept on the 512-byte BPF stack once r6-r9 are taken")
                 .with_help("split the probe's work, or keep fewer values alive at once"),

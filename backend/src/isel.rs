@@ -11,11 +11,11 @@ use cranelift_entity::SecondaryMap;
 use stapc_bpf::helpers;
 use stapc_bpf::insn::*;
 use stapc_bpf::object::{control, record};
-use stapc_bpf::{StatDesc, Target};
+use stapc_bpf::{ArgKind, StatDesc, Target};
 use stapc_frontend::Span;
 use stapc_midend::ir::{
-    BinaryOp, Block, ContextOp, Function, Inst, InstData, IntCC, OutArg, Slot, StrContextOp,
-    UnaryOp, Value, ValueDef,
+    ArrayInfo, BinaryOp, Block, ContextOp, Function, Inst, InstData, IntCC, IterSort, OutArg, Slot,
+    StrContextOp, UnaryOp, Value, ValueDef,
 };
 
 use crate::error::BackendError;
@@ -33,6 +33,8 @@ pub const KEY_OFF: i16 = -8;
 pub const COPY_BY_HELPER_MIN: u32 = 64;
 /// Bytes of stack the prologue reserves (the key), below which spill slots start.
 pub const RESERVED_STACK: u32 = 8;
+/// The BPF stack frame (bytes below r10).
+pub const STACK_FRAME: u32 = 512;
 
 /// Where a program's strings and records live in its per-CPU scratch value.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +50,13 @@ pub struct ScratchLayout {
     pub size: u32,
     pub needs_scratch: bool,
     pub needs_globals: bool,
+    // ---- arrays ----
+    /// The module's arrays (`ir::Module::arrays`), for the foreach spec.
+    pub arrays: Vec<ArrayInfo>,
+    /// Offset of the 8-byte value buffer of long array updates.
+    pub array_val_off: u32,
+    /// Map index of array 0 (after the runtime maps and the statistics').
+    pub array_map_base: u32,
 }
 
 fn round8(n: u64) -> u64 {
@@ -68,6 +77,7 @@ pub fn scratch_layout(
     }
     let mut record: u64 = 0;
     let mut kernel_concat = false;
+    let mut array_val = false;
     for b in &func.layout {
         let Some(bd) = func.blocks.get(*b) else {
             continue;
@@ -99,15 +109,24 @@ pub fn scratch_layout(
                 _ => 0,
             };
             record = record.max(rec);
+            // ---- arrays ----
+            if matches!(data, InstData::ArraySet { .. } | InstData::ArrayAdd { .. }) {
+                array_val = true;
+            }
             if matches!(data, InstData::StrConcat { .. }) && !userspace {
                 kernel_concat = true;
             }
         }
     }
-    l.needs_scratch = off > 0 || record > 0;
+    l.needs_scratch = off > 0 || record > 0 || array_val;
     l.record_off = off as u32;
     l.record_size = record as u32;
     off += round8(record);
+    // ---- arrays ----
+    l.array_val_off = off as u32;
+    if array_val {
+        off += 8;
+    }
     l.tmp_off = off as u32;
     if kernel_concat {
         // The temporary, plus slack: the verifier checks `dst + len .. + size`
@@ -197,6 +216,7 @@ pub fn lower_full(
         pending_edges: Vec::new(),
         stats,
     };
+    s.array_stack_buffer()?;
     s.run(entry_vb)?;
     let mut vc = s.vc;
     vc.remove_unreachable();
@@ -670,7 +690,8 @@ impl<'a> Isel<'a> {
 
     fn inst(&mut self, inst: Inst) -> R<()> {
         let data = self.f.insts[inst].clone();
-        if data.has_result() && self.dead(inst) {
+        // Only pure instructions go when unused (array updates have a status).
+        if data.has_result() && data.is_pure() && self.dead(inst) {
             return Ok(());
         }
         match data {
@@ -828,6 +849,186 @@ impl<'a> Isel<'a> {
                     }
                 }
                 self.output(off - self.layout.record_off)?;
+            }
+            // ---- arrays ----
+            InstData::KeyStore { key, offset, arg } => {
+                let src = self.src(arg)?;
+                let (s, k) = (self.scratch()?, self.slot(key)?);
+                let (base, off) = self.addr(s, k + offset, 8)?;
+                self.emit(VInst::Store {
+                    size: BPF_DW,
+                    base,
+                    off,
+                    src,
+                });
+            }
+            InstData::KeyStoreStr { key, offset, src } => {
+                let (s, k, o) = (self.scratch()?, self.slot(key)?, self.slot(src)?);
+                self.copy(s, k + offset, s, o, self.msl)?;
+            }
+            InstData::KeyLoad { key, offset } => {
+                let d = Reg::V(self.result(inst)?);
+                let (s, k) = (self.scratch()?, self.slot(key)?);
+                let (base, off) = self.addr(s, k + offset, 8)?;
+                self.emit(VInst::Load {
+                    size: BPF_DW,
+                    dst: d,
+                    base,
+                    off,
+                });
+            }
+            InstData::KeyLoadStr { dst, key, offset } => {
+                let (s, k, d) = (self.scratch()?, self.slot(key)?, self.slot(dst)?);
+                self.copy(s, d, s, k + offset, self.msl)?;
+            }
+            InstData::ArrayGet { array, key } => {
+                let d = self.result(inst)?;
+                self.array_lookup(array, key, d)?;
+                let load = self.new_block();
+                let join = self.new_block();
+                // Missing: r0 (and so d) is NULL, which is the 0 to return.
+                self.emit(VInst::Branch {
+                    op: BPF_JEQ,
+                    lhs: Reg::V(d),
+                    rhs: Src::Imm(0),
+                    taken: join,
+                    not_taken: load,
+                });
+                self.switch_to(load);
+                self.emit(VInst::Load {
+                    size: BPF_DW,
+                    dst: Reg::V(d),
+                    base: Reg::V(d),
+                    off: 0,
+                });
+                self.emit(VInst::Jump { dest: join });
+                self.switch_to(join);
+            }
+            InstData::ArrayGetStr { dst, array, key } => {
+                let p = self.new_vreg();
+                self.array_lookup(array, key, p)?;
+                let (s, d) = (self.scratch()?, self.slot(dst)?);
+                let found = self.new_block();
+                let missing = self.new_block();
+                let join = self.new_block();
+                self.emit(VInst::Branch {
+                    op: BPF_JEQ,
+                    lhs: Reg::V(p),
+                    rhs: Src::Imm(0),
+                    taken: missing,
+                    not_taken: found,
+                });
+                self.switch_to(found);
+                self.copy(s, d, p, 0, self.msl)?;
+                self.emit(VInst::Jump { dest: join });
+                self.switch_to(missing);
+                self.zero(s, d, self.msl)?;
+                self.emit(VInst::Jump { dest: join });
+                self.switch_to(join);
+            }
+            InstData::ArraySet { array, key, arg } => {
+                let d = self.result(inst)?;
+                let src = self.src(arg)?;
+                let (s, v) = (self.scratch()?, self.layout.array_val_off);
+                let (base, off) = self.addr(s, v, 8)?;
+                self.emit(VInst::Store {
+                    size: BPF_DW,
+                    base,
+                    off,
+                    src,
+                });
+                self.array_update(array, key, v, 8, 0, d)?;
+            }
+            InstData::ArraySetStr { array, key, src } => {
+                let d = self.result(inst)?;
+                let o = self.slot(src)?;
+                self.array_update(array, key, o, self.msl, 0, d)?;
+            }
+            InstData::ArrayAdd { array, key, arg } => {
+                let d = self.result(inst)?;
+                self.array_add(array, key, arg, d)?;
+            }
+            InstData::ArrayIn { array, key } => {
+                let d = self.result(inst)?;
+                self.array_lookup(array, key, d)?;
+                let one = self.new_block();
+                let join = self.new_block();
+                self.emit(VInst::Branch {
+                    op: BPF_JEQ,
+                    lhs: Reg::V(d),
+                    rhs: Src::Imm(0),
+                    taken: join,
+                    not_taken: one,
+                });
+                self.switch_to(one);
+                self.emit(VInst::mov(Reg::V(d), Src::Imm(1)));
+                self.emit(VInst::Jump { dest: join });
+                self.switch_to(join);
+            }
+            InstData::ArrayDelete { array, key } => {
+                self.array_args(array, key)?;
+                self.emit(VInst::Call {
+                    helper: helpers::MAP_DELETE_ELEM,
+                    args: 2,
+                });
+            }
+            InstData::ArrayClear { array } => {
+                self.userspace_only("delete of a whole array")?;
+                let map = self.array_map(array)?;
+                self.emit(VInst::LoadMap {
+                    dst: Reg::P(1),
+                    map,
+                });
+                self.emit(VInst::Call {
+                    helper: helpers::STAPC_ARRAY_CLEAR,
+                    args: 1,
+                });
+            }
+            InstData::ArrayIterStart { array, sort, limit } => {
+                self.userspace_only("foreach")?;
+                let d = Reg::V(self.result(inst)?);
+                let map = self.array_map(array)?;
+                let info = &self.layout.arrays[array as usize];
+                let cols: Vec<bool> = info.keys.iter().map(|k| *k == ArgKind::Str).collect();
+                let sort = match sort {
+                    IterSort::Unsorted => None,
+                    IterSort::Key { column, descending } => Some((Some(column), descending)),
+                    IterSort::Value { descending } => Some((None, descending)),
+                };
+                let spec = helpers::iter_spec(&cols, info.value == ArgKind::Str, sort);
+                self.put(Reg::P(3), limit)?;
+                self.emit(VInst::LoadMap {
+                    dst: Reg::P(1),
+                    map,
+                });
+                self.emit(VInst::mov(Reg::P(2), Src::Imm(spec)));
+                self.emit(VInst::Call {
+                    helper: helpers::STAPC_ARRAY_ITER_START,
+                    args: 3,
+                });
+                self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
+            }
+            InstData::ArrayIterNext { handle, key } => {
+                self.userspace_only("foreach")?;
+                let d = Reg::V(self.result(inst)?);
+                let k = self.slot(key)?;
+                self.put(Reg::P(1), handle)?;
+                self.scratch_ptr(Reg::P(2), k)?;
+                let ks = self.f.slots[key].size;
+                self.emit(VInst::mov(Reg::P(3), Src::Imm(ks as i32)));
+                self.emit(VInst::Call {
+                    helper: helpers::STAPC_ARRAY_ITER_NEXT,
+                    args: 3,
+                });
+                self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
+            }
+            InstData::ArrayIterEnd { handle } => {
+                self.userspace_only("foreach")?;
+                self.put(Reg::P(1), handle)?;
+                self.emit(VInst::Call {
+                    helper: helpers::STAPC_ARRAY_ITER_END,
+                    args: 1,
+                });
             }
             InstData::Exit => {
                 self.set_exit_flag();
@@ -1278,6 +1479,261 @@ impl<'a> Isel<'a> {
         });
         self.switch_to(neg);
         self.emit(VInst::mov(dst, Src::Imm(-1)));
+        self.emit(VInst::Jump { dest: join });
+        self.switch_to(join);
+        Ok(())
+    }
+
+    // ---- arrays ----
+
+    /// The map index of array `array`: after the four runtime maps and
+    /// the statistics' maps (`ScratchLayout::array_map_base`).
+    fn array_map(&self, array: u32) -> R<u32> {
+        if array as usize >= self.layout.arrays.len() {
+            return Err(self.malformed(format!("array{array} does not exist")));
+        }
+        Ok(self.layout.array_map_base.max(MAP_OUTPUT + 1) + array)
+    }
+
+    fn userspace_only(&self, what: &str) -> R<()> {
+        if self.userspace {
+            Ok(())
+        } else {
+            Err(self.malformed(format!("{what} in a kernel program")))
+        }
+    }
+
+    /// Map helpers take map values (scratch) as key and value pointers
+    /// since Linux 4.18; before, only stack pointers.
+    fn keys_on_stack(&self) -> bool {
+        !self.userspace && self.target.kernel < stapc_bpf::KernelVersion::new(4, 18)
+    }
+
+    /// On kernels before 4.18: reserve the bottom of the stack frame for the
+    /// largest key (plus value, for updates) of this program.
+    fn array_stack_buffer(&mut self) -> R<()> {
+        if !self.keys_on_stack() {
+            return Ok(());
+        }
+        let mut need = 0u32;
+        for b in &self.f.layout {
+            let Some(bd) = self.f.blocks.get(*b) else {
+                continue;
+            };
+            for i in &bd.insts {
+                let (key, value) = match self.f.insts.get(*i) {
+                    Some(
+                        InstData::ArrayGet { key, .. }
+                        | InstData::ArrayGetStr { key, .. }
+                        | InstData::ArrayIn { key, .. }
+                        | InstData::ArrayDelete { key, .. },
+                    ) => (*key, 0),
+                    Some(InstData::ArraySet { key, .. } | InstData::ArrayAdd { key, .. }) => {
+                        (*key, 8)
+                    }
+                    Some(InstData::ArraySetStr { key, .. }) => (*key, self.msl),
+                    _ => continue,
+                };
+                let ks = self.f.slots.get(key).map_or(0, |s| s.size);
+                need = need.max(round8(u64::from(ks)) as u32 + value);
+            }
+        }
+        // Leave room for the prologue's key and some spill slots.
+        if need + RESERVED_STACK + 64 > STACK_FRAME {
+            return Err(BackendError::ArrayKeyTooLarge {
+                func: self.f.name.clone(),
+                bytes: need,
+                limit: STACK_FRAME - RESERVED_STACK - 64,
+            });
+        }
+        self.vc.stack_buffer = need;
+        Ok(())
+    }
+
+    /// Copy `len` bytes (a multiple of 8) from `src + src_off` to the stack
+    /// at `r10 + stack_off`.
+    fn copy_to_stack(&mut self, stack_off: i16, src: VReg, src_off: u32, len: u32) -> R<()> {
+        if len >= COPY_BY_HELPER_MIN {
+            let read = if self.target.has_probe_read_kernel() {
+                helpers::PROBE_READ_KERNEL
+            } else {
+                helpers::PROBE_READ
+            };
+            self.emit(VInst::mov(Reg::P(1), Src::Reg(Reg::P(10))));
+            self.emit(VInst::alu(BPF_ADD, Reg::P(1), Src::Imm(stack_off.into())));
+            self.emit(VInst::mov(Reg::P(2), Src::Imm(len as i32)));
+            self.ptr(Reg::P(3), src, src_off)?;
+            self.emit(VInst::Call {
+                helper: read,
+                args: 3,
+            });
+            return Ok(());
+        }
+        let (sb, soff) = self.addr(src, src_off, len)?;
+        let t = Reg::V(self.new_vreg());
+        for w in 0..(len / 8) as i16 {
+            self.emit(VInst::Load {
+                size: BPF_DW,
+                dst: t,
+                base: sb,
+                off: soff + 8 * w,
+            });
+            self.emit(VInst::Store {
+                size: BPF_DW,
+                base: Reg::P(10),
+                off: stack_off + 8 * w,
+                src: Src::Reg(t),
+            });
+        }
+        Ok(())
+    }
+
+    /// r1 = the array's map, r2 = its key and, with `value` = (scratch
+    /// offset, size), r3 = the value: scratch pointers, or on kernels before
+    /// 4.18 copies at the bottom of the stack frame.
+    fn array_args_with(&mut self, array: u32, key: Slot, value: Option<(u32, u32)>) -> R<()> {
+        let map = self.array_map(array)?;
+        let k = self.slot(key)?;
+        if self.keys_on_stack() {
+            let s = self.scratch()?;
+            let ks = round8(u64::from(self.f.slots[key].size)) as u32;
+            let base = -(STACK_FRAME as i32);
+            let vlen = value.map_or(0, |v| v.1);
+            if ks + vlen > self.vc.stack_buffer {
+                return Err(self.malformed("array key larger than the stack buffer"));
+            }
+            self.copy_to_stack(base as i16, s, k, ks)?;
+            if let Some((voff, vlen)) = value {
+                self.copy_to_stack((base + ks as i32) as i16, s, voff, vlen)?;
+                self.emit(VInst::mov(Reg::P(3), Src::Reg(Reg::P(10))));
+                self.emit(VInst::alu(BPF_ADD, Reg::P(3), Src::Imm(base + ks as i32)));
+            }
+            self.emit(VInst::mov(Reg::P(2), Src::Reg(Reg::P(10))));
+            self.emit(VInst::alu(BPF_ADD, Reg::P(2), Src::Imm(base)));
+        } else {
+            self.scratch_ptr(Reg::P(2), k)?;
+            if let Some((voff, _)) = value {
+                self.scratch_ptr(Reg::P(3), voff)?;
+            }
+        }
+        self.emit(VInst::LoadMap {
+            dst: Reg::P(1),
+            map,
+        });
+        Ok(())
+    }
+
+    /// r1 = the array's map, r2 = its key.
+    fn array_args(&mut self, array: u32, key: Slot) -> R<()> {
+        self.array_args_with(array, key, None)
+    }
+
+    /// `dst = map_lookup_elem(array, key)` (NULL when missing).
+    fn array_lookup(&mut self, array: u32, key: Slot, dst: VReg) -> R<()> {
+        self.array_args(array, key)?;
+        self.emit(VInst::Call {
+            helper: helpers::MAP_LOOKUP_ELEM,
+            args: 2,
+        });
+        self.emit(VInst::mov(Reg::V(dst), Src::Reg(Reg::P(0))));
+        Ok(())
+    }
+
+    /// `dst = map_update_elem(array, key, scratch + value_off, flags)` for a
+    /// `value_size`-byte value, the int result sign-extended.
+    fn array_update(
+        &mut self,
+        array: u32,
+        key: Slot,
+        value_off: u32,
+        value_size: u32,
+        flags: i32,
+        dst: VReg,
+    ) -> R<()> {
+        let vs = value_size;
+        self.array_args_with(array, key, Some((value_off, vs)))?;
+        self.emit(VInst::mov(Reg::P(4), Src::Imm(flags)));
+        self.emit(VInst::Call {
+            helper: helpers::MAP_UPDATE_ELEM,
+            args: 4,
+        });
+        let d = Reg::V(dst);
+        self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
+        self.emit(VInst::alu(BPF_LSH, d, Src::Imm(32)));
+        self.emit(VInst::alu(BPF_ARSH, d, Src::Imm(32)));
+        Ok(())
+    }
+
+    /// `arr[key] += arg`: an atomic add on the element when it exists, else
+    /// an insert (`BPF_NOEXIST`); when another CPU inserted it meanwhile
+    /// (EEXIST), the add is retried on its element. `dst` = 0 or the
+    /// update's negative errno.
+    fn array_add(&mut self, array: u32, key: Slot, arg: Value, dst: VReg) -> R<()> {
+        const EEXIST: i32 = -17;
+        let d = Reg::V(dst);
+        let p = self.new_vreg();
+        let add = self.new_block();
+        let insert = self.new_block();
+        let retry = self.new_block();
+        let add2 = self.new_block();
+        let join = self.new_block();
+        self.array_lookup(array, key, p)?;
+        self.emit(VInst::Branch {
+            op: BPF_JEQ,
+            lhs: Reg::V(p),
+            rhs: Src::Imm(0),
+            taken: insert,
+            not_taken: add,
+        });
+        self.switch_to(add);
+        let r = self.reg(arg)?;
+        self.emit(VInst::AtomicAdd {
+            base: Reg::V(p),
+            off: 0,
+            src: r,
+        });
+        self.emit(VInst::mov(d, Src::Imm(0)));
+        self.emit(VInst::Jump { dest: join });
+
+        self.switch_to(insert);
+        let src = self.src(arg)?;
+        let (s, v) = (self.scratch()?, self.layout.array_val_off);
+        let (base, off) = self.addr(s, v, 8)?;
+        self.emit(VInst::Store {
+            size: BPF_DW,
+            base,
+            off,
+            src,
+        });
+        // BPF_NOEXIST = 1.
+        self.array_update(array, key, v, 8, 1, dst)?;
+        self.emit(VInst::Branch {
+            op: BPF_JNE,
+            lhs: d,
+            rhs: Src::Imm(EEXIST),
+            taken: join,
+            not_taken: retry,
+        });
+
+        self.switch_to(retry);
+        self.array_lookup(array, key, p)?;
+        // Deleted again meanwhile: the increment is lost, as with any
+        // concurrent delete.
+        self.emit(VInst::mov(d, Src::Imm(0)));
+        self.emit(VInst::Branch {
+            op: BPF_JEQ,
+            lhs: Reg::V(p),
+            rhs: Src::Imm(0),
+            taken: join,
+            not_taken: add2,
+        });
+        self.switch_to(add2);
+        let r = self.reg(arg)?;
+        self.emit(VInst::AtomicAdd {
+            base: Reg::V(p),
+            off: 0,
+            src: r,
+        });
         self.emit(VInst::Jump { dest: join });
         self.switch_to(join);
         Ok(())

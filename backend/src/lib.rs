@@ -5,6 +5,12 @@
 //!   error as a `Diagnostic`.
 //! - `compile_function` runs one `ir::Function` through every stage and
 //!   returns each stage's result; `print_vcode` prints them for debugging.
+//!   `compile_function_in` does the same for a function of a module with
+//!   arrays (`Module::arrays`: one hash map each, after the runtime maps;
+//!   `Object::arrays` describes them). Array keys and values are passed to
+//!   the map helpers from scratch, or on kernels before 4.18 (whose map
+//!   helpers take only stack pointers) from the bottom of the stack frame
+//!   (`VCode::stack_buffer`).
 //!   `compile_function_with` does the same for a function that uses
 //!   statistics (`stat_descs` gives their maps).
 //!
@@ -31,9 +37,9 @@ pub mod regalloc;
 pub mod vcode;
 
 use stapc_bpf::object::{control, map_names};
-use stapc_bpf::{Insn, LineEntry, MapDef, MapKind, Object, Program, StatDesc, Target};
+use stapc_bpf::{ArrayDesc, Insn, LineEntry, MapDef, MapKind, Object, Program, StatDesc, Target};
 use stapc_frontend::{Diagnostic, SourceMap};
-use stapc_midend::ir::{Function, Module, ProbeFunction};
+use stapc_midend::ir::{ArrayInfo, Function, Module, ProbeFunction};
 
 pub use error::BackendError;
 pub use regalloc::Allocation;
@@ -59,7 +65,7 @@ pub fn compile_function(
     userspace: bool,
     sm: &SourceMap,
 ) -> Result<CompiledFunction, BackendError> {
-    compile_function_with(func, target, msl, userspace, &[], sm)
+    compile_function_full(func, target, msl, userspace, &[], &[], sm)
 }
 
 /// `compile_function` for a function that uses statistics: `stats` are the
@@ -72,10 +78,42 @@ pub fn compile_function_with(
     stats: &[StatDesc],
     sm: &SourceMap,
 ) -> Result<CompiledFunction, BackendError> {
-    let layout = isel::scratch_layout(func, msl, userspace)?;
+    compile_function_full(func, target, msl, userspace, stats, &[], sm)
+}
+
+/// `compile_function` for a function of a module with arrays but no
+/// statistics (`Module::arrays`; their maps follow the four runtime maps).
+pub fn compile_function_in(
+    func: &Function,
+    arrays: &[ArrayInfo],
+    target: &Target,
+    msl: u32,
+    userspace: bool,
+    sm: &SourceMap,
+) -> Result<CompiledFunction, BackendError> {
+    compile_function_full(func, target, msl, userspace, &[], arrays, sm)
+}
+
+/// `compile_function` with the module's statistics (see `stat_descs`) and
+/// arrays (`Module::arrays`, whose maps follow the statistics' maps).
+pub fn compile_function_full(
+    func: &Function,
+    target: &Target,
+    msl: u32,
+    userspace: bool,
+    stats: &[StatDesc],
+    arrays: &[ArrayInfo],
+    sm: &SourceMap,
+) -> Result<CompiledFunction, BackendError> {
+    let mut layout = isel::scratch_layout(func, msl, userspace)?;
+    layout.arrays = arrays.to_vec();
+    layout.array_map_base = isel::MAP_OUTPUT + 1 + stats.len() as u32;
     let stages = |far: bool| -> Result<_, BackendError> {
         let vcode = isel::lower_full(func, target, msl, userspace, &layout, far, stats)?;
-        let alloc = regalloc::allocate(&vcode, target.stack_size())?;
+        let alloc = regalloc::allocate(
+            &vcode,
+            target.stack_size().saturating_sub(vcode.stack_buffer),
+        )?;
         if cfg!(debug_assertions) {
             checker::check(&alloc)?;
         }
@@ -145,12 +183,13 @@ fn compile_probe(
     target: &Target,
     sm: &SourceMap,
 ) -> Result<(Program, u32), BackendError> {
-    let c = compile_function_with(
+    let c = compile_function_full(
         &p.func,
         target,
         module.max_string_len,
         p.kind.is_userspace(),
         stats,
+        &module.arrays,
         sm,
     )?;
     Ok((
@@ -245,6 +284,26 @@ pub fn compile(
         output,
     ];
     maps.extend(stats.iter().map(stat_map));
+    // ---- arrays ----
+    let mut arrays = Vec::new();
+    for a in &module.arrays {
+        let msl = module.max_string_len;
+        arrays.push(ArrayDesc {
+            name: a.name.clone(),
+            map: maps.len() as u32,
+            keys: a.keys.clone(),
+            value: Some(a.value),
+            stat: None,
+        });
+        maps.push(MapDef {
+            name: format!("a_{}", a.name),
+            kind: MapKind::Hash,
+            key_size: a.key_size(msl).max(1),
+            value_size: a.value_size(msl),
+            max_entries: a.max_entries,
+            init: Vec::new(),
+        });
+    }
     Ok(Object {
         source_name: module.source_name.clone(),
         programs,
@@ -255,9 +314,9 @@ pub fn compile(
         control_map: isel::MAP_CONTROL,
         output_map: isel::MAP_OUTPUT,
         license: "GPL".into(),
+        arrays,
         stats,
         hists: module.hists.clone(),
-        ..Default::default()
     })
 }
 
@@ -270,12 +329,13 @@ pub fn print_vcode(module: &Module, target: &Target) -> Result<String, Vec<Diagn
     let stats = stat_descs(module, isel::MAP_OUTPUT + 1);
     let stat_names: Vec<String> = stats.iter().map(|s| stat_map(s).name).collect();
     for p in &module.probes {
-        match compile_function_with(
+        match compile_function_full(
             &p.func,
             target,
             module.max_string_len,
             p.kind.is_userspace(),
             &stats,
+            &module.arrays,
             &sm,
         ) {
             Ok(c) => {

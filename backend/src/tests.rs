@@ -2609,3 +2609,5 @@ proptest! {
         stat_agree(&values, desc, &new_target());
     }
 }
+// ---- arrays ----
+mod arrays;

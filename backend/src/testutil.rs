@@ -263,6 +263,26 @@ pub fn run_ir(f: &Function, msl: usize, w: &mut World) -> Result<u64, String> {
                     block = dest;
                     break;
                 }
+                // ---- arrays ----
+                // Map semantics are the simulator's; the random programs
+                // this oracle checks never contain array instructions.
+                InstData::KeyStore { .. }
+                | InstData::KeyStoreStr { .. }
+                | InstData::KeyLoad { .. }
+                | InstData::KeyLoadStr { .. }
+                | InstData::ArrayGet { .. }
+                | InstData::ArrayGetStr { .. }
+                | InstData::ArraySet { .. }
+                | InstData::ArraySetStr { .. }
+                | InstData::ArrayAdd { .. }
+                | InstData::ArrayIn { .. }
+                | InstData::ArrayDelete { .. }
+                | InstData::ArrayClear { .. }
+                | InstData::ArrayIterStart { .. }
+                | InstData::ArrayIterNext { .. }
+                | InstData::ArrayIterEnd { .. } => {
+                    return Err("array instructions are not interpreted here".into())
+                }
                 InstData::Return => return Ok(steps),
                 InstData::Trap { error } | InstData::TrapMsg { error, .. } => {
                     let c = rd64(&w.control, 8);

@@ -404,6 +404,10 @@ pub struct VCode {
     pub order: Vec<VBlock>,
     /// Number of virtual registers created.
     pub num_vregs: u32,
+    /// arrays: bytes at the bottom of the stack frame (from `r10 - 512`)
+    /// that isel uses for map keys and values on kernels whose map helpers
+    /// take only stack pointers; the spill area must stay above them.
+    pub stack_buffer: u32,
 }
 
 impl VCode {

@@ -36,6 +36,54 @@ pub const STAPC_STR_CONCAT: i32 = STAPC_BASE + 1;
 /// `(a: *u8, b: *u8, size: u32) -> -1/0/1`.
 pub const STAPC_STR_COMPARE: i32 = STAPC_BASE + 2;
 
+// ---- arrays ----
+/// `(map) -> 0`: delete every element of the hash map (`delete arr`).
+pub const STAPC_ARRAY_CLEAR: i32 = STAPC_BASE + 0x10;
+/// `(map, spec: u32, limit: i64) -> handle`: start a `foreach`: snapshot the
+/// map's keys, sorted per `spec` (see [`iter_spec`]), the first `limit` of
+/// them (a negative limit: all). The handle is valid until `ITER_END` or the
+/// end of the program run.
+pub const STAPC_ARRAY_ITER_START: i32 = STAPC_BASE + 0x11;
+/// `(handle, key: *u8, size: u32) -> 1/0`: write the next key (`size` =
+/// the map's key_size bytes) of the snapshot that is still in the map to
+/// `key` and return 1; 0 when done.
+pub const STAPC_ARRAY_ITER_NEXT: i32 = STAPC_BASE + 0x12;
+/// `(handle) -> 0`: release a `foreach` snapshot.
+pub const STAPC_ARRAY_ITER_END: i32 = STAPC_BASE + 0x13;
+
+/// The `spec` argument of `STAPC_ARRAY_ITER_START`: the key layout and the
+/// sort. Bits 0..9: which key columns are strings (bit i = column i);
+/// bits 9..13: number of key columns (1..=9); bit 13: the value is a
+/// string; bit 14: sorted; bit 15: descending; bits 16..20: one more than
+/// the sort column (0 = sort by value). Long columns and values compare as i64, strings
+/// byte-wise; ties are broken by the whole key, column by column.
+pub fn iter_spec(
+    str_columns: &[bool],
+    value_is_str: bool,
+    sort: Option<(Option<u32>, bool)>,
+) -> i32 {
+    let mut spec = 0i32;
+    for (i, s) in str_columns.iter().take(9).enumerate() {
+        if *s {
+            spec |= 1 << i;
+        }
+    }
+    spec |= (str_columns.len().min(9) as i32) << 9;
+    if value_is_str {
+        spec |= 1 << 13;
+    }
+    if let Some((column, descending)) = sort {
+        spec |= 1 << 14;
+        if descending {
+            spec |= 1 << 15;
+        }
+        if let Some(c) = column {
+            spec |= ((c.min(8) as i32) + 1) << 16;
+        }
+    }
+    spec
+}
+
 // ---- statistics ----
 /// `(map, key: *u8, op: u64) -> i64`: aggregate `op` (0 count, 1 sum, 2 min,
 /// 3 max, 4 avg truncated toward zero) of the statistic `map[key]` (a per-CPU
@@ -77,6 +125,11 @@ pub fn name(id: i32) -> Option<&'static str> {
         LOOP => "loop",
         STAPC_STR_CONCAT => "stapc_str_concat",
         STAPC_STR_COMPARE => "stapc_str_compare",
+        // ---- arrays ----
+        STAPC_ARRAY_CLEAR => "stapc_array_clear",
+        STAPC_ARRAY_ITER_START => "stapc_array_iter_start",
+        STAPC_ARRAY_ITER_NEXT => "stapc_array_iter_next",
+        STAPC_ARRAY_ITER_END => "stapc_array_iter_end",
         STAPC_STAT_READ => "stapc_stat_read",
         STAPC_STAT_CLEAR => "stapc_stat_clear",
         _ => return None,

@@ -71,6 +71,35 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
                 .sum::<u64>()
         }
         InstData::Exit => 13,
+        // ---- arrays ----
+        // Before 4.18 the key (and an update's value) is first copied to
+        // the stack: a probe_read call or a few word copies.
+        InstData::ArrayGet { .. }
+        | InstData::ArrayGetStr { .. }
+        | InstData::ArrayIn { .. }
+        | InstData::ArrayDelete { .. }
+        | InstData::ArraySet { .. }
+        | InstData::ArraySetStr { .. }
+        | InstData::ArrayAdd { .. }
+            if target.kernel < stapc_bpf::KernelVersion::new(4, 18) =>
+        {
+            array_cost(data, words) + 8
+        }
+        InstData::KeyStore { .. }
+        | InstData::KeyStoreStr { .. }
+        | InstData::KeyLoad { .. }
+        | InstData::KeyLoadStr { .. }
+        | InstData::ArrayGet { .. }
+        | InstData::ArrayGetStr { .. }
+        | InstData::ArrayIn { .. }
+        | InstData::ArrayDelete { .. }
+        | InstData::ArraySet { .. }
+        | InstData::ArraySetStr { .. }
+        | InstData::ArrayAdd { .. }
+        | InstData::ArrayClear { .. }
+        | InstData::ArrayIterStart { .. }
+        | InstData::ArrayIterNext { .. }
+        | InstData::ArrayIterEnd { .. } => array_cost(data, words),
         // ---- statistics ----
         // Lookup with its NULL check and count/sum/min/max (~31), the log
         // bucket (branch-free ilog2 of |v|, ~62) and the linear bucket
@@ -87,6 +116,29 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         InstData::Return => 2,
         InstData::Trap { .. } => 17,
         InstData::TrapMsg { .. } => 17 + 2 * words,
+    }
+}
+
+/// arrays: estimated BPF instructions of the array instructions (and 0
+/// for the others, which `inst_cost` handles).
+fn array_cost(data: &InstData, words: u64) -> u64 {
+    match data {
+        InstData::KeyStore { .. } | InstData::KeyLoad { .. } => 1,
+        InstData::KeyStoreStr { .. } | InstData::KeyLoadStr { .. } => 2 * words,
+        // Map pointer, key pointer, call, NULL test, load.
+        InstData::ArrayGet { .. } | InstData::ArrayIn { .. } => 8,
+        InstData::ArrayGetStr { .. } => 8 + 3 * words,
+        // Value into scratch, then map_update_elem.
+        InstData::ArraySet { .. } => 8,
+        InstData::ArraySetStr { .. } => 7,
+        // Lookup, atomic add, or insert.
+        InstData::ArrayAdd { .. } => 16,
+        InstData::ArrayDelete { .. } => 5,
+        InstData::ArrayClear { .. }
+        | InstData::ArrayIterStart { .. }
+        | InstData::ArrayIterNext { .. }
+        | InstData::ArrayIterEnd { .. } => 6,
+        _ => 0,
     }
 }
 

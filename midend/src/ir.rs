@@ -9,7 +9,7 @@
 
 use cranelift_entity::packed_option::PackedOption;
 use cranelift_entity::{entity_impl, PrimaryMap, SecondaryMap};
-use stapc_bpf::{ErrorMsg, Format, HistDesc, ProbeKind, StatDesc};
+use stapc_bpf::{ArgKind, ErrorMsg, Format, HistDesc, ProbeKind, StatDesc};
 use stapc_frontend::Span;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -122,6 +122,55 @@ pub enum StrContextOp {
     Execname,
 }
 
+// ---- arrays ----
+
+/// The order of a `foreach`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IterSort {
+    /// The map's own order.
+    Unsorted,
+    /// By key column `column` (0-based), ties broken by the whole key.
+    Key { column: u32, descending: bool },
+    /// By value, ties broken by the key.
+    Value { descending: bool },
+}
+
+/// A global associative array of longs or strings: one hash map.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArrayInfo {
+    pub name: String,
+    pub keys: Vec<ArgKind>,
+    pub value: ArgKind,
+    pub max_entries: u32,
+}
+
+impl ArrayInfo {
+    fn kind_size(kind: ArgKind, msl: u32) -> u32 {
+        match kind {
+            ArgKind::Long => 8,
+            ArgKind::Str => msl,
+        }
+    }
+
+    /// Bytes of the packed key.
+    pub fn key_size(&self, msl: u32) -> u32 {
+        self.keys.iter().map(|k| Self::kind_size(*k, msl)).sum()
+    }
+
+    /// Offset of key column `col` in the packed key.
+    pub fn key_offset(&self, col: usize, msl: u32) -> u32 {
+        self.keys
+            .iter()
+            .take(col)
+            .map(|k| Self::kind_size(*k, msl))
+            .sum()
+    }
+
+    pub fn value_size(&self, msl: u32) -> u32 {
+        Self::kind_size(self.value, msl)
+    }
+}
+
 /// An argument of an output record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OutArg {
@@ -203,6 +252,93 @@ pub enum InstData {
     /// Set the control map's exit flag and send an EXIT record; the handler goes on.
     Exit,
 
+    // ---- arrays ----
+    // A key is packed in a key slot (`ArrayInfo::key_size` bytes): long
+    // columns 8 bytes LE, string columns MAXSTRINGLEN bytes, zero after the NUL.
+    /// Store long key column at `offset` of the key slot `key`.
+    KeyStore {
+        key: Slot,
+        offset: u32,
+        arg: Value,
+    },
+    /// Copy the string `src` into the key column at `offset` of `key`.
+    KeyStoreStr {
+        key: Slot,
+        offset: u32,
+        src: Slot,
+    },
+    /// Read the long key column at `offset` of `key`.
+    KeyLoad {
+        key: Slot,
+        offset: u32,
+    },
+    /// Copy the string key column at `offset` of `key` into `dst`.
+    KeyLoadStr {
+        dst: Slot,
+        key: Slot,
+        offset: u32,
+    },
+    /// The long value of element `key` of array `array` (index into
+    /// `Module::arrays`); 0 when missing.
+    ArrayGet {
+        array: u32,
+        key: Slot,
+    },
+    /// The string value of element `key` into `dst`; "" when missing.
+    ArrayGetStr {
+        dst: Slot,
+        array: u32,
+        key: Slot,
+    },
+    /// Set a long element; the result is 0, or negative when the map is full.
+    ArraySet {
+        array: u32,
+        key: Slot,
+        arg: Value,
+    },
+    /// Set a string element; the result is 0, or negative when the map is full.
+    ArraySetStr {
+        array: u32,
+        key: Slot,
+        src: Slot,
+    },
+    /// `arr[k] += arg` whose new value is unused: an atomic add on an
+    /// existing element, else an insert of `arg`. Result as `ArraySet`.
+    ArrayAdd {
+        array: u32,
+        key: Slot,
+        arg: Value,
+    },
+    /// 1 if element `key` exists, else 0.
+    ArrayIn {
+        array: u32,
+        key: Slot,
+    },
+    ArrayDelete {
+        array: u32,
+        key: Slot,
+    },
+    /// `delete arr`: remove every element.
+    ArrayClear {
+        array: u32,
+    },
+    /// Start a `foreach`: snapshot the keys of `array` in `sort` order, at
+    /// most `limit` of them (a negative limit: none); the result is an
+    /// iterator handle. Userspace programs only.
+    ArrayIterStart {
+        array: u32,
+        sort: IterSort,
+        limit: Value,
+    },
+    /// Write the iterator's next key into `key`: 1, or 0 when it is done.
+    ArrayIterNext {
+        handle: Value,
+        key: Slot,
+    },
+    /// Release the iterator (after the loop; leaving a handler frees them all).
+    ArrayIterEnd {
+        handle: Value,
+    },
     // ---- statistics ----
     /// `s <<< arg`: add `arg` to statistic `stat` (index into
     /// `Module::stats`) on the current CPU: count, sum, min, max and the
@@ -278,6 +414,15 @@ impl InstData {
                 | InstData::LoadGlobal { .. }
                 | InstData::Context { .. }
                 | InstData::StrCompare { .. }
+                // ---- arrays ----
+                | InstData::KeyLoad { .. }
+                | InstData::ArrayGet { .. }
+                | InstData::ArraySet { .. }
+                | InstData::ArraySetStr { .. }
+                | InstData::ArrayAdd { .. }
+                | InstData::ArrayIn { .. }
+                | InstData::ArrayIterStart { .. }
+                | InstData::ArrayIterNext { .. }
                 | InstData::StatRead { .. }
         )
     }
@@ -289,6 +434,13 @@ impl InstData {
             | InstData::StoreGlobal { arg, .. }
             | InstData::AtomicAddGlobal { arg, .. }
             | InstData::StatAdd { arg, .. } => vec![*arg],
+            // ---- arrays ----
+            InstData::KeyStore { arg, .. }
+            | InstData::ArraySet { arg, .. }
+            | InstData::ArrayAdd { arg, .. }
+            | InstData::ArrayIterStart { limit: arg, .. }
+            | InstData::ArrayIterNext { handle: arg, .. }
+            | InstData::ArrayIterEnd { handle: arg } => vec![*arg],
             InstData::Binary { args, .. } | InstData::Icmp { args, .. } => args.to_vec(),
             InstData::Printf { args, .. } => args
                 .iter()
@@ -443,6 +595,9 @@ pub struct Module {
     pub errors: Vec<ErrorMsg>,
     pub globals: GlobalsLayout,
     pub max_string_len: u32,
+    /// The script's arrays (arrays), indexed by the `array` of the array
+    /// instructions; their maps follow the four runtime maps in this order.
+    pub arrays: Vec<ArrayInfo>,
     // ---- statistics ----
     /// One per statistic global, in `GlobalId` order (`map` is filled in by
     /// the backend, which places the maps).
@@ -467,6 +622,10 @@ impl InstData {
                 | InstData::LoadGlobal { .. }
                 | InstData::Context { .. }
                 | InstData::StrCompare { .. }
+                // ---- arrays ----
+                | InstData::KeyLoad { .. }
+                | InstData::ArrayGet { .. }
+                | InstData::ArrayIn { .. }
                 | InstData::StatRead { .. }
         )
     }
@@ -478,6 +637,13 @@ impl InstData {
             | InstData::StoreGlobal { arg, .. }
             | InstData::AtomicAddGlobal { arg, .. }
             | InstData::StatAdd { arg, .. } => *arg = f(*arg),
+            // ---- arrays ----
+            InstData::KeyStore { arg, .. }
+            | InstData::ArraySet { arg, .. }
+            | InstData::ArrayAdd { arg, .. }
+            | InstData::ArrayIterStart { limit: arg, .. }
+            | InstData::ArrayIterNext { handle: arg, .. }
+            | InstData::ArrayIterEnd { handle: arg } => *arg = f(*arg),
             InstData::Binary { args, .. } | InstData::Icmp { args, .. } => {
                 for a in args.iter_mut() {
                     *a = f(*a);
@@ -528,6 +694,21 @@ impl InstData {
                 })
                 .collect(),
             InstData::TrapMsg { msg, .. } => vec![*msg],
+            // ---- arrays ----
+            InstData::KeyStore { key, .. }
+            | InstData::KeyLoad { key, .. }
+            | InstData::ArrayGet { key, .. }
+            | InstData::ArraySet { key, .. }
+            | InstData::ArrayAdd { key, .. }
+            | InstData::ArrayIn { key, .. }
+            | InstData::ArrayDelete { key, .. }
+            | InstData::ArrayIterNext { key, .. } => vec![*key],
+            InstData::KeyStoreStr { key, src, .. } | InstData::ArraySetStr { key, src, .. } => {
+                vec![*key, *src]
+            }
+            InstData::KeyLoadStr { dst, key, .. } | InstData::ArrayGetStr { dst, key, .. } => {
+                vec![*dst, *key]
+            }
             _ => Vec::new(),
         }
     }
@@ -685,6 +866,23 @@ impl InstData {
                 }
             }
             InstData::TrapMsg { msg, .. } => *msg = f(*msg),
+            // ---- arrays ----
+            InstData::KeyStore { key, .. }
+            | InstData::KeyLoad { key, .. }
+            | InstData::ArrayGet { key, .. }
+            | InstData::ArraySet { key, .. }
+            | InstData::ArrayAdd { key, .. }
+            | InstData::ArrayIn { key, .. }
+            | InstData::ArrayDelete { key, .. }
+            | InstData::ArrayIterNext { key, .. } => *key = f(*key),
+            InstData::KeyStoreStr { key, src, .. } | InstData::ArraySetStr { key, src, .. } => {
+                *key = f(*key);
+                *src = f(*src);
+            }
+            InstData::KeyLoadStr { dst, key, .. } | InstData::ArrayGetStr { dst, key, .. } => {
+                *dst = f(*dst);
+                *key = f(*key);
+            }
             _ => {}
         }
     }

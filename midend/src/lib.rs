@@ -7,7 +7,9 @@
 //!
 //! - `lower`: probes → functions (Braun et al. SSA construction; runtime
 //!   checks as explicit trap branches; `try`/`catch` as handler jumps;
-//!   non-recursive script functions inlined per call). Unsupported
+//!   non-recursive script functions inlined per call; arrays as key packing
+//!   plus map get/set/add/in/delete instructions, `foreach` in userspace
+//!   probes as a sorted-snapshot iterator). Unsupported
 //!   constructs are `E0900` diagnostics at their span. Statistics become
 //!   `StatAdd` (any probe), `StatRead`/`StatClear` (userspace probes only:
 //!   merging the per-CPU copies needs userspace, so `@count`… and `delete`
@@ -54,6 +56,8 @@ pub struct Options {
     pub max_string_len: u32,
     /// 0 or 2.
     pub opt_level: u8,
+    /// MAXMAPENTRIES: the size of an array declared without one (arrays).
+    pub max_map_entries: u32,
 }
 
 impl Default for Options {
@@ -62,6 +66,7 @@ impl Default for Options {
             target: stapc_bpf::Target::default(),
             max_string_len: 64,
             opt_level: 2,
+            max_map_entries: lower::MAXMAPENTRIES,
         }
     }
 }

@@ -16,15 +16,19 @@ use cranelift_entity::SecondaryMap;
 use rustc_hash::FxHashMap;
 use stapc_bpf::{ArgKind, ErrorMsg, Format, HistDesc, ProbeKind, StatDesc};
 use stapc_frontend::script::{
-    AggOp, BinaryOp, Builtin, CmpOp, Delete, Expr, ExprKind, FormatUse, FuncId, GlobalId,
+    AggOp, BinaryOp, Builtin, CmpOp, Delete, Expr, ExprKind, Foreach, FormatUse, FuncId, GlobalId,
     GlobalType, HistKind, LValue, Literal, Local, LocalId, LogicalOp, PointKind, Probe, ProbePoint,
-    ScalarType, Script, StatRef, Stmt, StmtKind, Type, UnaryOp, VarRef,
+    ScalarType, Script, Sort, SortBy, StatRef, Stmt, StmtKind, Type, UnaryOp, VarRef,
 };
 use stapc_frontend::{Diagnostic, SourceMap, Span};
 
 /// The message of the runtime error for a shift amount outside 0..=63.
 pub const SHIFT_ERROR: &str = "shift amount out of range (must be 0 to 63)";
 
+/// The default maximum number of elements of an array (SystemTap's MAXMAPENTRIES).
+pub const MAXMAPENTRIES: u32 = 4096;
+/// The runtime error of an update that would add an element to a full array.
+pub const ARRAY_OVERFLOW_ERROR: &str = "Array overflow, check MAXMAPENTRIES";
 /// The message of the runtime error for `@min`/`@max`/`@avg` of an empty statistic.
 pub const EMPTY_AGGREGATE: &str = "empty aggregate";
 /// Most linear-histogram buckets a statistic may keep (as sema allows:
@@ -47,13 +51,17 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         formats: Vec::new(),
         errors: Vec::new(),
         global_offsets: SecondaryMap::with_default(None),
+        array_index: SecondaryMap::with_default(None),
+        arrays: Vec::new(),
         diags: Vec::new(),
         fold_formats: opts.opt_level > 0,
+        max_map_entries: opts.max_map_entries.max(1),
         stat_index: SecondaryMap::with_default(None),
         stats: Vec::new(),
         hists: Vec::new(),
     };
     let globals = m.layout_globals();
+    m.layout_arrays();
     m.layout_stats();
     let mut module = Module {
         source_name: sm
@@ -66,6 +74,7 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         errors: Vec::new(),
         globals,
         max_string_len: msl,
+        arrays: Vec::new(),
         stats: Vec::new(),
         hists: Vec::new(),
     };
@@ -86,6 +95,7 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
     }
     module.formats = std::mem::take(&mut m.formats);
     module.errors = std::mem::take(&mut m.errors);
+    module.arrays = std::mem::take(&mut m.arrays);
     module.stats = std::mem::take(&mut m.stats);
     module.hists = std::mem::take(&mut m.hists);
     if !m.diags.is_empty() {
@@ -194,9 +204,14 @@ struct ModCx<'a> {
     formats: Vec<Format>,
     errors: Vec<ErrorMsg>,
     global_offsets: SecondaryMap<GlobalId, Option<u32>>,
+    /// arrays: the index into `arrays` of each array global of longs/strings.
+    array_index: SecondaryMap<GlobalId, Option<u32>>,
+    arrays: Vec<ir::ArrayInfo>,
     diags: Vec<Diagnostic>,
     /// Splice literal printf arguments into the format text (-O2).
     fold_formats: bool,
+    /// arrays: MAXMAPENTRIES.
+    max_map_entries: u32,
     // ---- statistics ----
     /// Index into `stats` of each statistic global.
     stat_index: SecondaryMap<GlobalId, Option<u32>>,
@@ -238,6 +253,30 @@ impl ModCx<'_> {
         ir::GlobalsLayout {
             size: init.len() as u32,
             init,
+        }
+    }
+
+    // ---- arrays ----
+    /// One `ArrayInfo` per array global of longs or strings, in `GlobalId` order.
+    fn layout_arrays(&mut self) {
+        let kind = |t: &ScalarType| match t {
+            ScalarType::Long => ArgKind::Long,
+            ScalarType::String => ArgKind::Str,
+        };
+        for (id, g) in self.script.globals.iter() {
+            if let GlobalType::Array {
+                keys,
+                value: Some(v),
+            } = &g.ty
+            {
+                self.array_index[id] = Some(self.arrays.len() as u32);
+                self.arrays.push(ir::ArrayInfo {
+                    name: g.name.clone(),
+                    keys: keys.iter().map(kind).collect(),
+                    value: kind(v),
+                    max_entries: g.max_entries.unwrap_or(self.max_map_entries).max(1),
+                });
+            }
         }
     }
 
@@ -427,6 +466,8 @@ struct FnCx<'m, 'a> {
     call_stack: Vec<FuncId>,
     /// Current recursion depth of `expr`/`stmt`.
     depth: u32,
+    /// arrays: the key slot of each array (packed right before each use).
+    key_slots: FxHashMap<u32, Slot>,
 }
 
 impl<'m, 'a> FnCx<'m, 'a> {
@@ -456,6 +497,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             ret: None,
             call_stack: Vec::new(),
             depth: 0,
+            key_slots: FxHashMap::default(),
         }
     }
 
@@ -824,7 +866,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             StmtKind::Return(Some(_)) => self
                 .m
                 .malformed(span, "`return` with a value outside a function"),
-            StmtKind::Foreach(_) => self.m.unsupported(span, "foreach loops"),
+            StmtKind::Foreach(fe) => self.foreach(fe, span),
             StmtKind::Delete(Delete::Var(VarRef::Local(l))) => {
                 let var = self.var(*l);
                 match self.local_type(var) {
@@ -872,7 +914,27 @@ impl<'m, 'a> FnCx<'m, 'a> {
                     None => {}
                 }
             }
-            StmtKind::Delete(_) => self.m.unsupported(span, "arrays"),
+            StmtKind::Delete(Delete::Element { array, keys }) => {
+                if let Some((a, info)) = self.array(*array, span) {
+                    let vals = self.key_vals(keys);
+                    let key = self.pack_key(a, &info, &vals, span);
+                    self.ins(InstData::ArrayDelete { array: a, key }, span);
+                }
+            }
+            StmtKind::Delete(Delete::Array(array)) => {
+                if let Some((a, _)) = self.array(*array, span) {
+                    if self.point.kind.is_userspace() {
+                        self.ins(InstData::ArrayClear { array: a }, span);
+                    } else {
+                        self.m.unsupported(
+                            span,
+                            "`delete` of a whole array in a kernel probe (it needs a \
+                             bpf_for_each_map_elem callback; delete the elements one by one, \
+                             or clear the array in a begin/end probe)",
+                        );
+                    }
+                }
+            }
             StmtKind::Try {
                 body,
                 catch_var,
@@ -933,6 +995,28 @@ impl<'m, 'a> FnCx<'m, 'a> {
                         );
                     }
                     self.ins(InstData::AtomicAddGlobal { offset, arg: v }, e.span);
+                    return;
+                }
+            }
+            // ---- arrays ----
+            ExprKind::IncDec {
+                target: LValue::Index { array, keys },
+                increment,
+                ..
+            } => {
+                let one = if *increment { 1 } else { -1 };
+                if self.array_add(e, *array, keys, None, one) {
+                    return;
+                }
+            }
+            ExprKind::Assign {
+                target: LValue::Index { array, keys },
+                op: Some(op @ (BinaryOp::Add | BinaryOp::Sub)),
+                concat: false,
+                value,
+            } => {
+                let sign = if *op == BinaryOp::Sub { -1 } else { 1 };
+                if self.array_add(e, *array, keys, Some(value), sign) {
                     return;
                 }
             }
@@ -1054,10 +1138,22 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 }
                 None => self.dummy(e),
             },
-            ExprKind::Index { .. } | ExprKind::In { .. } => {
-                self.m.unsupported(span, "arrays");
-                self.dummy(e)
-            }
+            ExprKind::Index { array, keys } => match self.array(*array, span) {
+                Some((a, info)) => {
+                    let vals = self.key_vals(keys);
+                    let key = self.pack_key(a, &info, &vals, span);
+                    self.array_read(a, &info, key, span)
+                }
+                None => self.dummy(e),
+            },
+            ExprKind::In { array, keys } => match self.array(*array, span) {
+                Some((a, info)) => {
+                    let vals = self.key_vals(keys);
+                    let key = self.pack_key(a, &info, &vals, span);
+                    Val::Long(self.val(InstData::ArrayIn { array: a, key }, span))
+                }
+                None => self.dummy(e),
+            },
             ExprKind::Assign {
                 target,
                 op,
@@ -1787,10 +1883,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 }
                 None => self.dummy(e),
             },
-            LValue::Index { .. } => {
-                self.m.unsupported(span, "arrays");
-                self.dummy(e)
-            }
+            LValue::Index { array, keys } => self.assign_index(e, *array, keys, op, concat, value),
         }
     }
 
@@ -1842,9 +1935,35 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 self.m.malformed(span, "`++`/`--` on a string");
                 self.dummy(e)
             }
-            LValue::Index { .. } => {
-                self.m.unsupported(span, "arrays");
-                self.dummy(e)
+            LValue::Index { array, keys } => {
+                let Some((a, info)) = self.array(*array, span) else {
+                    return self.dummy(e);
+                };
+                if info.value != ArgKind::Long {
+                    self.m.malformed(span, "`++`/`--` on a string");
+                    return self.dummy(e);
+                }
+                let vals = self.key_vals(keys);
+                let key = self.pack_key(a, &info, &vals, span);
+                let old = self.val(InstData::ArrayGet { array: a, key }, span);
+                let one = self.iconst(1, span);
+                let new = self.val(
+                    InstData::Binary {
+                        op,
+                        args: [old, one],
+                    },
+                    span,
+                );
+                let status = self.val(
+                    InstData::ArraySet {
+                        array: a,
+                        key,
+                        arg: new,
+                    },
+                    span,
+                );
+                self.check_overflow(status, &info, span);
+                Val::Long(if prefix { new } else { old })
             }
         }
     }
@@ -1925,6 +2044,353 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 self.dummy(e)
             }
         }
+    }
+}
+
+// ---- arrays ----
+impl<'m, 'a> FnCx<'m, 'a> {
+    /// The array index and description of global `g`, or a diagnostic.
+    fn array(&mut self, g: GlobalId, span: Span) -> Option<(u32, ir::ArrayInfo)> {
+        let script = self.m.script;
+        let Some(global) = script.globals.get(g) else {
+            self.m
+                .malformed(span, "reference to a global that does not exist");
+            return None;
+        };
+        match (&global.ty, self.m.array_index[g]) {
+            (GlobalType::Array { .. }, Some(i)) => {
+                Some((i, self.m.arrays.get(i as usize)?.clone()))
+            }
+            (GlobalType::Array { value: None, .. }, _) => {
+                self.m.unsupported(span, "arrays of statistics");
+                None
+            }
+            _ => {
+                self.m
+                    .malformed(span, &format!("`{}` is not an array", global.name));
+                None
+            }
+        }
+    }
+
+    /// Evaluate the key expressions (before anything is packed: a key may
+    /// itself read an array, which reuses the key slot).
+    fn key_vals(&mut self, keys: &[Expr]) -> Vec<(Val, Span)> {
+        keys.iter().map(|k| (self.expr(k), k.span)).collect()
+    }
+
+    /// Pack evaluated key columns into the array's key slot.
+    fn pack_key(&mut self, a: u32, info: &ir::ArrayInfo, vals: &[(Val, Span)], span: Span) -> Slot {
+        let msl = self.m.msl;
+        let key = match self.key_slots.get(&a) {
+            Some(&k) => k,
+            None => {
+                let k = self.f.create_slot(info.key_size(msl).max(8));
+                self.key_slots.insert(a, k);
+                k
+            }
+        };
+        if vals.len() != info.keys.len() {
+            self.m.malformed(
+                span,
+                &format!(
+                    "`{}` has {} index columns, not {}",
+                    info.name,
+                    info.keys.len(),
+                    vals.len()
+                ),
+            );
+            return key;
+        }
+        for (col, ((v, vspan), kind)) in vals.iter().zip(&info.keys).enumerate() {
+            let offset = info.key_offset(col, msl);
+            match (v, kind) {
+                (Val::Long(arg), ArgKind::Long) => {
+                    self.ins(
+                        InstData::KeyStore {
+                            key,
+                            offset,
+                            arg: *arg,
+                        },
+                        *vspan,
+                    );
+                }
+                (Val::Str(src), ArgKind::Str) => {
+                    self.ins(
+                        InstData::KeyStoreStr {
+                            key,
+                            offset,
+                            src: *src,
+                        },
+                        *vspan,
+                    );
+                }
+                _ => self.m.malformed(*vspan, "array index of the wrong type"),
+            }
+        }
+        key
+    }
+
+    /// Read element `key` (missing: 0 or "").
+    fn array_read(&mut self, a: u32, info: &ir::ArrayInfo, key: Slot, span: Span) -> Val {
+        match info.value {
+            ArgKind::Long => Val::Long(self.val(InstData::ArrayGet { array: a, key }, span)),
+            ArgKind::Str => {
+                let t = self.temp();
+                self.ins(
+                    InstData::ArrayGetStr {
+                        dst: t,
+                        array: a,
+                        key,
+                    },
+                    span,
+                );
+                Val::Str(t)
+            }
+        }
+    }
+
+    /// Raise SystemTap's overflow error when an update `status` is negative.
+    fn check_overflow(&mut self, status: Value, info: &ir::ArrayInfo, span: Span) {
+        let z = self.iconst(0, span);
+        let failed = self.val(
+            InstData::Icmp {
+                cond: IntCC::Slt,
+                args: [status, z],
+            },
+            span,
+        );
+        let loc = self.m.location(span);
+        let location = format!("near identifier '{}' at {loc}", info.name);
+        self.check(failed, ARRAY_OVERFLOW_ERROR, location, span);
+    }
+
+    fn assign_index(
+        &mut self,
+        e: &Expr,
+        array: GlobalId,
+        keys: &[Expr],
+        op: Option<BinaryOp>,
+        concat: bool,
+        value: &Expr,
+    ) -> Val {
+        let span = e.span;
+        let Some((a, info)) = self.array(array, span) else {
+            return self.dummy(e);
+        };
+        let vals = self.key_vals(keys);
+        match info.value {
+            ArgKind::Long => {
+                let rhs = self.long(value);
+                let key = self.pack_key(a, &info, &vals, span);
+                let new = match op {
+                    None => rhs,
+                    Some(op) => {
+                        let old = self.val(InstData::ArrayGet { array: a, key }, span);
+                        self.binop(op, old, rhs, span, (span.start, value.span.start))
+                    }
+                };
+                let status = self.val(
+                    InstData::ArraySet {
+                        array: a,
+                        key,
+                        arg: new,
+                    },
+                    span,
+                );
+                self.check_overflow(status, &info, span);
+                Val::Long(new)
+            }
+            ArgKind::Str => {
+                let rhs = self.string(value);
+                let key = self.pack_key(a, &info, &vals, span);
+                let src = if concat {
+                    let t = self.temp();
+                    self.ins(
+                        InstData::ArrayGetStr {
+                            dst: t,
+                            array: a,
+                            key,
+                        },
+                        span,
+                    );
+                    self.ins(
+                        InstData::StrConcat {
+                            dst: t,
+                            args: [t, rhs],
+                        },
+                        span,
+                    );
+                    t
+                } else {
+                    rhs
+                };
+                let status = self.val(InstData::ArraySetStr { array: a, key, src }, span);
+                self.check_overflow(status, &info, span);
+                Val::Str(src)
+            }
+        }
+    }
+
+    /// `arr[k]++`, `arr[k] += v`, `arr[k] -= v` in statement position: one
+    /// `ArrayAdd` (atomic in kernel programs). `false` when the target is not
+    /// an array of longs (the caller lowers it the general way).
+    fn array_add(
+        &mut self,
+        e: &Expr,
+        array: GlobalId,
+        keys: &[Expr],
+        value: Option<&Expr>,
+        sign: i64,
+    ) -> bool {
+        let span = e.span;
+        let script = self.m.script;
+        let Some(a) = script
+            .globals
+            .get(array)
+            .and_then(|_| self.m.array_index[array])
+        else {
+            return false;
+        };
+        let Some(info) = self.m.arrays.get(a as usize).cloned() else {
+            return false;
+        };
+        if info.value != ArgKind::Long {
+            return false;
+        }
+        let vals = self.key_vals(keys);
+        let arg = match value {
+            Some(v) => {
+                let x = self.long(v);
+                if sign < 0 {
+                    self.val(
+                        InstData::Unary {
+                            op: ir::UnaryOp::Neg,
+                            arg: x,
+                        },
+                        span,
+                    )
+                } else {
+                    x
+                }
+            }
+            None => self.iconst(sign, span),
+        };
+        let key = self.pack_key(a, &info, &vals, span);
+        let status = self.val(InstData::ArrayAdd { array: a, key, arg }, span);
+        self.check_overflow(status, &info, span);
+        true
+    }
+
+    /// `foreach`: in userspace programs, an iterator over a sorted snapshot
+    /// of the keys (stapc's helpers); kernel programs would need
+    /// `bpf_for_each_map_elem` callbacks, which stapc does not emit.
+    fn foreach(&mut self, fe: &Foreach, span: Span) {
+        let Some((a, info)) = self.array(fe.array, span) else {
+            return;
+        };
+        if !self.point.kind.is_userspace() {
+            self.m.unsupported(
+                span,
+                &format!(
+                    "`foreach` over `{}` in a kernel probe ({}): iterating a map in the \
+                     kernel needs a bpf_for_each_map_elem callback (Linux 5.13+), which \
+                     stapc does not emit; iterate in a begin or end probe instead",
+                    info.name, self.point.text
+                ),
+            );
+            return;
+        }
+        if fe.keys.len() != info.keys.len() {
+            self.m.malformed(
+                span,
+                &format!(
+                    "`foreach` binds {} keys of `{}`, which has {}",
+                    fe.keys.len(),
+                    info.name,
+                    info.keys.len()
+                ),
+            );
+            return;
+        }
+        let sort = match fe.sort {
+            None => ir::IterSort::Unsorted,
+            Some(Sort {
+                by: SortBy::Key(column),
+                descending,
+            }) => ir::IterSort::Key {
+                column: column as u32,
+                descending,
+            },
+            Some(Sort {
+                by: SortBy::Value,
+                descending,
+            }) => ir::IterSort::Value { descending },
+        };
+        let limit = match &fe.limit {
+            Some(l) => self.long(l),
+            None => self.iconst(-1, span),
+        };
+        let msl = self.m.msl;
+        let key = self.f.create_slot(info.key_size(msl).max(8));
+        let handle = self.val(
+            InstData::ArrayIterStart {
+                array: a,
+                sort,
+                limit,
+            },
+            span,
+        );
+        let header = self.new_block();
+        let body_b = self.new_block();
+        let exit = self.new_block();
+        self.jump(header, vec![], span);
+        self.switch_to(header);
+        let found = self.val(InstData::ArrayIterNext { handle, key }, span);
+        self.brif(found, body_b, exit, span);
+        self.seal(body_b);
+        self.switch_to(body_b);
+        for (col, (l, kind)) in fe.keys.iter().zip(&info.keys).enumerate() {
+            let var = self.var(*l);
+            let offset = info.key_offset(col, msl);
+            match (self.local_type(var), kind) {
+                (Some(ScalarType::Long), ArgKind::Long) => {
+                    let v = self.val(InstData::KeyLoad { key, offset }, span);
+                    self.write_var(var, self.cur, v);
+                }
+                (Some(ScalarType::String), ArgKind::Str) => {
+                    let dst = self.str_local(var);
+                    self.ins(InstData::KeyLoadStr { dst, key, offset }, span);
+                }
+                _ => self
+                    .m
+                    .malformed(span, "`foreach` key variable of the wrong type"),
+            }
+        }
+        if let Some(l) = fe.value {
+            let var = self.var(l);
+            match (self.local_type(var), info.value) {
+                (Some(ScalarType::Long), ArgKind::Long) => {
+                    let v = self.val(InstData::ArrayGet { array: a, key }, span);
+                    self.write_var(var, self.cur, v);
+                }
+                (Some(ScalarType::String), ArgKind::Str) => {
+                    let dst = self.str_local(var);
+                    self.ins(InstData::ArrayGetStr { dst, array: a, key }, span);
+                }
+                _ => self
+                    .m
+                    .malformed(span, "`foreach` value variable of the wrong type"),
+            }
+        }
+        self.loops.push((header, exit));
+        self.stmt(&fe.body);
+        self.loops.pop();
+        self.jump(header, vec![], span);
+        self.seal(header);
+        self.seal(exit);
+        self.switch_to(exit);
+        self.ins(InstData::ArrayIterEnd { handle }, span);
     }
 }
 

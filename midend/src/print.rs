@@ -4,7 +4,8 @@
 //! With a `SourceMap`, instructions carry a `; file:line:col` comment.
 
 use crate::ir::{
-    BinaryOp, Function, Inst, InstData, IntCC, Module, OutArg, ProbeFunction, UnaryOp, Value,
+    BinaryOp, Function, Inst, InstData, IntCC, IterSort, Module, OutArg, ProbeFunction, UnaryOp,
+    Value,
 };
 use stapc_bpf::ArgKind;
 use stapc_frontend::SourceMap;
@@ -40,6 +41,23 @@ pub fn print_module_with(module: &Module, sm: Option<&SourceMap>) -> String {
     }
     for (i, e) in module.errors.iter().enumerate() {
         let _ = writeln!(out, "error{} = {:?} {}", i, e.message, e.location);
+    }
+    // ---- arrays ----
+    for (i, a) in module.arrays.iter().enumerate() {
+        let kind = |k: &ArgKind| match k {
+            ArgKind::Long => "long",
+            ArgKind::Str => "str",
+        };
+        let keys: Vec<&str> = a.keys.iter().map(kind).collect();
+        let _ = writeln!(
+            out,
+            "array{} = {}[{}] -> {} (max {})",
+            i,
+            a.name,
+            keys.join(", "),
+            kind(&a.value),
+            a.max_entries
+        );
     }
     for p in &module.probes {
         out.push('\n');
@@ -209,6 +227,39 @@ pub fn inst_text(data: &InstData) -> String {
             format!("printf format{}({})", format, a.join(", "))
         }
         InstData::Exit => "exit".into(),
+        // ---- arrays ----
+        InstData::KeyStore { key, offset, arg } => format!("key_store {key}+{offset}, {arg}"),
+        InstData::KeyStoreStr { key, offset, src } => {
+            format!("key_store_str {key}+{offset}, {src}")
+        }
+        InstData::KeyLoad { key, offset } => format!("key_load {key}+{offset}"),
+        InstData::KeyLoadStr { dst, key, offset } => format!("key_load_str {dst}, {key}+{offset}"),
+        InstData::ArrayGet { array, key } => format!("array_get array{array}[{key}]"),
+        InstData::ArrayGetStr { dst, array, key } => {
+            format!("array_get_str {dst}, array{array}[{key}]")
+        }
+        InstData::ArraySet { array, key, arg } => format!("array_set array{array}[{key}], {arg}"),
+        InstData::ArraySetStr { array, key, src } => {
+            format!("array_set_str array{array}[{key}], {src}")
+        }
+        InstData::ArrayAdd { array, key, arg } => format!("array_add array{array}[{key}], {arg}"),
+        InstData::ArrayIn { array, key } => format!("array_in array{array}[{key}]"),
+        InstData::ArrayDelete { array, key } => format!("array_delete array{array}[{key}]"),
+        InstData::ArrayClear { array } => format!("array_clear array{array}"),
+        InstData::ArrayIterStart { array, sort, limit } => {
+            let sort = match sort {
+                IterSort::Unsorted => "unsorted".to_string(),
+                IterSort::Key { column, descending } => {
+                    format!("key{}{}", column, if *descending { "-" } else { "+" })
+                }
+                IterSort::Value { descending } => {
+                    format!("value{}", if *descending { "-" } else { "+" })
+                }
+            };
+            format!("array_iter_start array{array}, {sort}, limit {limit}")
+        }
+        InstData::ArrayIterNext { handle, key } => format!("array_iter_next {handle}, {key}"),
+        InstData::ArrayIterEnd { handle } => format!("array_iter_end {handle}"),
         // ---- statistics ----
         InstData::StatAdd { stat, arg } => format!("stat_add stat{stat}, {arg}"),
         InstData::StatRead { stat, op } => format!("stat_read.{} stat{stat}", op.name()),

@@ -74,6 +74,7 @@ struct ModuleInfo<'a> {
     errors: &'a [ErrorMsg],
     globals_size: u32,
     max_string_len: u32,
+    arrays: &'a [crate::ir::ArrayInfo],
     stats: &'a [stapc_bpf::StatDesc],
     hists: &'a [stapc_bpf::HistDesc],
 }
@@ -95,6 +96,7 @@ pub fn verify_module(module: &Module) -> Result<(), Vec<VerifierError>> {
         errors: &module.errors,
         globals_size: module.globals.size,
         max_string_len: module.max_string_len,
+        arrays: &module.arrays,
         stats: &module.stats,
         hists: &module.hists,
     };
@@ -396,6 +398,31 @@ impl<'a> Verifier<'a> {
                         info.globals_size
                     ),
                 );
+            }
+            // ---- arrays ----
+            InstData::ArrayGet { array, key }
+            | InstData::ArrayGetStr { array, key, .. }
+            | InstData::ArraySet { array, key, .. }
+            | InstData::ArraySetStr { array, key, .. }
+            | InstData::ArrayAdd { array, key, .. }
+            | InstData::ArrayIn { array, key }
+            | InstData::ArrayDelete { array, key }
+                if info.arrays.get(*array as usize).is_none_or(|a| {
+                    self.func
+                        .slots
+                        .get(*key)
+                        .is_none_or(|s| s.size < a.key_size(info.max_string_len))
+                }) =>
+            {
+                self.err(
+                    Location::Inst(b, i),
+                    format!("array{array} does not exist or {key} is smaller than its key"),
+                );
+            }
+            InstData::ArrayClear { array } | InstData::ArrayIterStart { array, .. }
+                if info.arrays.get(*array as usize).is_none() =>
+            {
+                self.err(Location::Inst(b, i), format!("array{array} does not exist"));
             }
             InstData::StrLoadGlobal { offset, .. } | InstData::StrStoreGlobal { offset, .. }
                 if !str_fits(*offset) =>

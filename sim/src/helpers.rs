@@ -381,6 +381,85 @@ impl Machine {
                     std::cmp::Ordering::Greater => 1,
                 })
             }
+            // ---- arrays ----
+            h::STAPC_ARRAY_CLEAR => {
+                let map = self.map_arg(pc, id, a[0])?;
+                self.array_clear(map).map_err(|e| bad(e.to_string()))?;
+                Ok(0)
+            }
+            h::STAPC_ARRAY_ITER_START => {
+                let map = self.map_arg(pc, id, a[0])?;
+                let (key_size, value_size) = self
+                    .store
+                    .def(map)
+                    .map(|d| (d.key_size, d.value_size))
+                    .unwrap_or((0, 0));
+                let layout = ArrayLayout::decode(a[1] as u32, key_size, value_size)
+                    .ok_or_else(|| bad(format!("bad foreach spec 0x{:x}", a[1])))?;
+                let open = self.array_iters.iter().filter(|i| i.is_some()).count();
+                if open >= MAX_OPEN_ITERS {
+                    return Err(bad(format!(
+                        "more than {MAX_OPEN_ITERS} foreach loops open"
+                    )));
+                }
+                let keys = self
+                    .array_snapshot(map, &layout, a[2] as i64)
+                    .map_err(|e| bad(e.to_string()))?;
+                let it = ArrayIter { map, keys, pos: 0 };
+                let handle = match self.array_iters.iter().position(|i| i.is_none()) {
+                    Some(h) => {
+                        self.array_iters[h] = Some(it);
+                        h
+                    }
+                    None => {
+                        self.array_iters.push(Some(it));
+                        self.array_iters.len() - 1
+                    }
+                };
+                Ok(handle as u64)
+            }
+            h::STAPC_ARRAY_ITER_NEXT => {
+                let cpu = self.event.cpu;
+                loop {
+                    let Some(it) = self
+                        .array_iters
+                        .get_mut(a[0] as usize)
+                        .and_then(|i| i.as_mut())
+                    else {
+                        return Err(bad(format!("{} is not an open foreach", a[0])));
+                    };
+                    let Some(key) = it.keys.get(it.pos).cloned() else {
+                        return Ok(0);
+                    };
+                    it.pos += 1;
+                    let map = it.map;
+                    if key.len() as u64 != a[2] {
+                        return Err(bad(format!(
+                            "key buffer of {} bytes for a {}-byte key",
+                            a[2],
+                            key.len()
+                        )));
+                    }
+                    // Elements deleted since the snapshot are skipped.
+                    if self
+                        .lookup_cached(map, &key, cpu)
+                        .map_err(|e| bad(e.to_string()))?
+                        .is_none()
+                    {
+                        continue;
+                    }
+                    let dst = self.mem.slice_mut(a[1], key.len()).map_err(mem_fault)?;
+                    dst.copy_from_slice(&key);
+                    return Ok(1);
+                }
+            }
+            h::STAPC_ARRAY_ITER_END => {
+                match self.array_iters.get_mut(a[0] as usize) {
+                    Some(i @ Some(_)) => *i = None,
+                    _ => return Err(bad(format!("{} is not an open foreach", a[0]))),
+                }
+                Ok(0)
+            }
             // ---- statistics ----
             h::STAPC_STAT_READ => {
                 let map = self.map_arg(pc, id, a[0])?;
@@ -419,6 +498,57 @@ impl Machine {
             }
             _ => Err(ExecError::UnknownHelper { pc, id }.into()),
         }
+    }
+
+    // ---- arrays ----
+
+    /// Delete every element of `map`, and forget the run's copies of them.
+    fn array_clear(&mut self, map: u32) -> Result<(), MapError> {
+        while let Some(k) = self.store.next_key(map, None)? {
+            self.store.delete(map, &k)?;
+        }
+        for c in &mut self.cache {
+            if c.map == map {
+                c.live = false;
+            }
+        }
+        for ((m, _), keys) in self.cache_index.iter_mut() {
+            if *m == map {
+                keys.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys of `map` in `layout`'s order, at most `limit` (negative: all).
+    fn array_snapshot(
+        &mut self,
+        map: u32,
+        layout: &ArrayLayout,
+        limit: i64,
+    ) -> Result<Vec<Vec<u8>>, MapError> {
+        let cpu = self.event.cpu;
+        let mut entries = Vec::new();
+        let mut key: Option<Vec<u8>> = None;
+        while let Some(k) = self.store.next_key(map, key.as_deref())? {
+            // The run's copy when the program changed the value through a pointer.
+            let value = match self.lookup_cached(map, &k, cpu)? {
+                Some(p) => self
+                    .mem
+                    .slice(p, layout.value_size as usize)
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            entries.push((k.clone(), value));
+            key = Some(k);
+        }
+        sort_entries(&mut entries, layout);
+        let mut keys: Vec<Vec<u8>> = entries.into_iter().map(|(k, _)| k).collect();
+        if limit >= 0 {
+            keys.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        Ok(keys)
     }
 
     /// Every CPU's value of `map[key]`, as this run sees it: the run's own
@@ -526,5 +656,245 @@ impl Machine {
             // The region ends before a NUL or the buffer's end: a fault.
             None => None,
         }
+    }
+}
+
+// ---- arrays ----
+
+/// Most `foreach` snapshots open at once in one run.
+const MAX_OPEN_ITERS: usize = 4096;
+
+/// One `foreach` snapshot: the keys still to visit.
+#[derive(Clone, Debug)]
+pub(crate) struct ArrayIter {
+    map: u32,
+    keys: Vec<Vec<u8>>,
+    pos: usize,
+}
+
+/// A packed key's columns and the sort of a `foreach`, decoded from the
+/// spec of `bpf::helpers::iter_spec` and the map's sizes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ArrayLayout {
+    /// (offset, size, is_string) of every key column.
+    columns: Vec<(usize, usize, bool)>,
+    value_size: u32,
+    value_is_str: bool,
+    /// None: the map's own order; Some((column or None for the value, descending)).
+    sort: Option<(Option<usize>, bool)>,
+}
+
+impl ArrayLayout {
+    pub(crate) fn decode(spec: u32, key_size: u32, value_size: u32) -> Option<ArrayLayout> {
+        let n = ((spec >> 9) & 0xf) as usize;
+        if n == 0 || n > 9 {
+            return None;
+        }
+        let strs: Vec<bool> = (0..n).map(|i| spec & (1 << i) != 0).collect();
+        let nstr = strs.iter().filter(|s| **s).count() as u32;
+        let longs = 8 * (n as u32 - nstr);
+        let msl = if nstr == 0 {
+            0
+        } else {
+            let rest = key_size.checked_sub(longs)?;
+            if rest % nstr != 0 {
+                return None;
+            }
+            rest / nstr
+        };
+        if nstr == 0 && key_size != longs {
+            return None;
+        }
+        let mut columns = Vec::with_capacity(n);
+        let mut off = 0usize;
+        for s in strs {
+            let size = if s { msl as usize } else { 8 };
+            columns.push((off, size, s));
+            off += size;
+        }
+        let value_is_str = spec & (1 << 13) != 0;
+        if !value_is_str && value_size != 8 {
+            return None;
+        }
+        let sort = if spec & (1 << 14) != 0 {
+            let col = ((spec >> 16) & 0xf) as usize;
+            let column = match col {
+                0 => None,
+                c if c <= n => Some(c - 1),
+                _ => return None,
+            };
+            Some((column, spec & (1 << 15) != 0))
+        } else {
+            None
+        };
+        Some(ArrayLayout {
+            columns,
+            value_size,
+            value_is_str,
+            sort,
+        })
+    }
+}
+
+/// Compare two column values: longs as i64, strings byte-wise up to their
+/// NUL (they are zero after it, so the whole buffers compare the same).
+fn cmp_field(a: &[u8], b: &[u8], is_str: bool) -> std::cmp::Ordering {
+    if is_str {
+        return a.cmp(b);
+    }
+    let v = |x: &[u8]| {
+        let mut w = [0u8; 8];
+        let n = x.len().min(8);
+        w[..n].copy_from_slice(&x[..n]);
+        i64::from_le_bytes(w)
+    };
+    v(a).cmp(&v(b))
+}
+
+/// Compare two packed keys column by column.
+fn cmp_keys(a: &[u8], b: &[u8], layout: &ArrayLayout) -> std::cmp::Ordering {
+    for &(off, size, is_str) in &layout.columns {
+        let fa = a.get(off..off + size).unwrap_or(&[]);
+        let fb = b.get(off..off + size).unwrap_or(&[]);
+        let o = cmp_field(fa, fb, is_str);
+        if o.is_ne() {
+            return o;
+        }
+    }
+    std::cmp::Ordering::Equal
+}
+
+/// Sort `(key, value)` entries per the layout's sort (stable; ties by the
+/// whole key, ascending, as SystemTap breaks them).
+pub(crate) fn sort_entries(entries: &mut [(Vec<u8>, Vec<u8>)], layout: &ArrayLayout) {
+    let Some((column, descending)) = layout.sort else {
+        return;
+    };
+    entries.sort_by(|(ka, va), (kb, vb)| {
+        let primary = match column {
+            Some(c) => {
+                let (off, size, is_str) = layout.columns[c];
+                cmp_field(
+                    ka.get(off..off + size).unwrap_or(&[]),
+                    kb.get(off..off + size).unwrap_or(&[]),
+                    is_str,
+                )
+            }
+            None => cmp_field(va, vb, layout.value_is_str),
+        };
+        let primary = if descending {
+            primary.reverse()
+        } else {
+            primary
+        };
+        primary.then_with(|| cmp_keys(ka, kb, layout))
+    });
+}
+
+#[cfg(test)]
+mod array_tests {
+    use super::*;
+
+    fn long_key(v: i64) -> Vec<u8> {
+        v.to_le_bytes().to_vec()
+    }
+
+    fn str_long_key(s: &str, v: i64) -> Vec<u8> {
+        let mut k = vec![0u8; 8];
+        k[..s.len()].copy_from_slice(s.as_bytes());
+        k.extend(v.to_le_bytes());
+        k
+    }
+
+    fn layout(
+        str_cols: &[bool],
+        value_str: bool,
+        sort: Option<(Option<u32>, bool)>,
+    ) -> ArrayLayout {
+        // MAXSTRINGLEN 8 here: every column is 8 bytes.
+        let ks = 8 * str_cols.len() as u32;
+        let spec = h::iter_spec(str_cols, value_str, sort) as u32;
+        ArrayLayout::decode(spec, ks, 8).expect("valid spec")
+    }
+
+    fn keys(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<Vec<u8>> {
+        entries.iter().map(|(k, _)| k.clone()).collect()
+    }
+
+    #[test]
+    fn long_keys_sort_as_signed_numbers() {
+        let mut e: Vec<_> = [3i64, -5, 1]
+            .iter()
+            .map(|v| (long_key(*v), long_key(0)))
+            .collect();
+        sort_entries(&mut e, &layout(&[false], false, Some((Some(0), false))));
+        assert_eq!(keys(&e), vec![long_key(-5), long_key(1), long_key(3)]);
+        sort_entries(&mut e, &layout(&[false], false, Some((Some(0), true))));
+        assert_eq!(keys(&e), vec![long_key(3), long_key(1), long_key(-5)]);
+    }
+
+    #[test]
+    fn value_sort_breaks_ties_by_key_and_unsorted_keeps_map_order() {
+        let e0 = vec![
+            (long_key(2), long_key(5)),
+            (long_key(9), long_key(-1)),
+            (long_key(1), long_key(5)),
+        ];
+        let mut e = e0.clone();
+        sort_entries(&mut e, &layout(&[false], false, Some((None, false))));
+        assert_eq!(keys(&e), vec![long_key(9), long_key(1), long_key(2)]);
+        // Descending reverses the value order, not the tie-break.
+        sort_entries(&mut e, &layout(&[false], false, Some((None, true))));
+        assert_eq!(keys(&e), vec![long_key(1), long_key(2), long_key(9)]);
+        let mut u = e0.clone();
+        sort_entries(&mut u, &layout(&[false], false, None));
+        assert_eq!(u, e0);
+    }
+
+    #[test]
+    fn multi_column_keys_sort_by_the_chosen_column_then_the_key() {
+        let mut e = vec![
+            (str_long_key("b", 1), long_key(0)),
+            (str_long_key("a", 2), long_key(0)),
+            (str_long_key("ab", 1), long_key(0)),
+        ];
+        sort_entries(
+            &mut e,
+            &layout(&[true, false], false, Some((Some(1), false))),
+        );
+        assert_eq!(
+            keys(&e),
+            vec![
+                str_long_key("ab", 1),
+                str_long_key("b", 1),
+                str_long_key("a", 2)
+            ]
+        );
+        sort_entries(
+            &mut e,
+            &layout(&[true, false], false, Some((Some(0), false))),
+        );
+        assert_eq!(
+            keys(&e),
+            vec![
+                str_long_key("a", 2),
+                str_long_key("ab", 1),
+                str_long_key("b", 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn specs_that_do_not_match_the_map_are_refused() {
+        let spec = h::iter_spec(&[true, false], false, None) as u32;
+        // MAXSTRINGLEN 64: 72-byte key.
+        assert!(ArrayLayout::decode(spec, 72, 8).is_some());
+        assert!(ArrayLayout::decode(spec, 4, 8).is_none());
+        // A long value must be 8 bytes.
+        assert!(ArrayLayout::decode(spec, 72, 64).is_none());
+        // No columns, or a sort column beyond them.
+        assert!(ArrayLayout::decode(0, 8, 8).is_none());
+        let bad = h::iter_spec(&[false], false, Some((Some(3), false))) as u32;
+        assert!(ArrayLayout::decode(bad, 8, 8).is_none());
     }
 }

@@ -6,6 +6,8 @@
 //! - `machine`: `Code::new(&insns)` pre-decodes a program once;
 //!   `Machine::run` executes it with fuel, BPF-to-BPF calls and helpers.
 //! - `maps`: the `MapStore` trait and `SimMaps`, the in-memory maps.
+//!   stapc's `foreach` and `delete arr` helpers (userspace programs) work
+//!   on any `MapStore`: sorted key snapshots per run, freed at its end.
 //! - `format`: printf records and SystemTap's histogram text.
 //! - `stats`: statistics merged over the CPUs (`MapStore`), `@hist` text.
 //! - `session`: `run(&Object, &SessionOptions, out, err)` plays a whole

@@ -964,6 +964,8 @@ pub struct Machine {
     pub(crate) free_samples: Vec<u32>,
     /// Key copies handed to `for_each_map_elem` callbacks this run.
     pub(crate) key_regions: FxHashMap<(u32, Vec<u8>), u64>,
+    /// arrays: open `foreach` snapshots, by handle (freed slots are `None`).
+    pub(crate) array_iters: Vec<Option<crate::helpers::ArrayIter>>,
     pub(crate) rng: u64,
     /// Lines written by `trace_printk`, oldest first.
     pub trace_log: Vec<String>,
@@ -989,6 +991,7 @@ impl Machine {
             reservations: FxHashMap::default(),
             free_samples: Vec::new(),
             key_regions: FxHashMap::default(),
+            array_iters: Vec::new(),
             rng,
             trace_log: Vec::new(),
             executed: 0,
@@ -1088,6 +1091,7 @@ impl Machine {
         self.cache_index.clear();
         self.free_samples.clear();
         self.key_regions.clear();
+        self.array_iters.clear();
         for (_, (map, size)) in std::mem::take(&mut self.reservations) {
             // A reservation never submitted: the verifier would reject the
             // program; release the space so the buffer does not leak.

@@ -577,3 +577,76 @@ fn absurd_cpu_counts_are_clamped() {
     let s = SimMaps::new(&[map(MapKind::PerfEventArray, 4, 4, 0)], u32::MAX).unwrap();
     assert_eq!(stapc_sim::MapStore::cpus(&s), stapc_sim::maps::MAX_CPUS);
 }
+
+// ---- arrays ----
+
+/// `foreach (k- in map limit 2)` through stapc's helpers: the first key,
+/// the second, then done; `delete arr` empties the map.
+#[test]
+fn stapc_array_iteration_sorts_limits_and_clears() {
+    let mut m = machine(&[map(MapKind::Hash, 8, 8, 16)]);
+    for k in [5i64, -2, 9, 1] {
+        m.store_mut()
+            .update(0, &k.to_le_bytes(), &(k * 10).to_le_bytes(), 0, None)
+            .unwrap();
+    }
+    let spec = h::iter_spec(&[false], false, Some((Some(0), true)));
+    // r6 = start(map, spec, 2); r0 = next(r6, r10-8) + next(r6, r10-16)*2
+    // + next(r6, r10-24)*4; return (r0 << 32) | (key1 * 1000 + key2) as u16.
+    let p = prog![
+        Insn::ld_map(1, 0),
+        Insn::mov64_imm(2, spec),
+        Insn::mov64_imm(3, 2),
+        Insn::call(h::STAPC_ARRAY_ITER_START),
+        Insn::mov64_reg(6, 0),
+        Insn::mov64_reg(1, 6),
+        Insn::mov64_reg(2, 10),
+        Insn::alu64_imm(BPF_ADD, 2, -8),
+        Insn::mov64_imm(3, 8),
+        Insn::call(h::STAPC_ARRAY_ITER_NEXT),
+        Insn::mov64_reg(7, 0),
+        Insn::mov64_reg(1, 6),
+        Insn::mov64_reg(2, 10),
+        Insn::alu64_imm(BPF_ADD, 2, -16),
+        Insn::mov64_imm(3, 8),
+        Insn::call(h::STAPC_ARRAY_ITER_NEXT),
+        Insn::alu64_imm(BPF_LSH, 0, 1),
+        Insn::alu64_reg(BPF_OR, 7, 0),
+        Insn::mov64_reg(1, 6),
+        Insn::mov64_reg(2, 10),
+        Insn::alu64_imm(BPF_ADD, 2, -24),
+        Insn::mov64_imm(3, 8),
+        Insn::call(h::STAPC_ARRAY_ITER_NEXT),
+        Insn::alu64_imm(BPF_LSH, 0, 2),
+        Insn::alu64_reg(BPF_OR, 7, 0),
+        Insn::mov64_reg(1, 6),
+        Insn::call(h::STAPC_ARRAY_ITER_END),
+        Insn::ldx(BPF_DW, 8, 10, -8),
+        Insn::alu64_imm(BPF_MUL, 8, 1000),
+        Insn::ldx(BPF_DW, 9, 10, -16),
+        Insn::alu64_reg(BPF_ADD, 8, 9),
+        Insn::alu64_imm(BPF_LSH, 7, 32),
+        Insn::alu64_reg(BPF_OR, 7, 8),
+        Insn::mov64_reg(0, 7),
+        Insn::exit(),
+    ];
+    // Two keys found (bits 0 and 1), the third call says done; 9 then 5.
+    assert_eq!(run_m(&mut m, &p).unwrap(), (3 << 32) | 9005);
+    let clear = prog![
+        Insn::ld_map(1, 0),
+        Insn::call(h::STAPC_ARRAY_CLEAR),
+        Insn::exit()
+    ];
+    assert_eq!(run_m(&mut m, &clear).unwrap(), 0);
+    assert_eq!(m.store_mut().next_key(0, None).unwrap(), None);
+    // A handle that was never opened is a bad argument, not a crash.
+    let bad = prog![
+        Insn::mov64_imm(1, 77),
+        Insn::mov64_reg(2, 10),
+        Insn::alu64_imm(BPF_ADD, 2, -8),
+        Insn::mov64_imm(3, 8),
+        Insn::call(h::STAPC_ARRAY_ITER_NEXT),
+        Insn::exit()
+    ];
+    assert!(run_m(&mut m, &bad).is_err());
+}

@@ -21,6 +21,17 @@ fn reads(data: &InstData) -> Vec<Slot> {
             })
             .collect(),
         InstData::TrapMsg { msg, .. } => vec![*msg],
+        // ---- arrays ----
+        InstData::KeyStoreStr { src, .. } => vec![*src],
+        InstData::ArraySetStr { key, src, .. } => vec![*key, *src],
+        InstData::KeyLoad { key, .. }
+        | InstData::KeyLoadStr { key, .. }
+        | InstData::ArrayGet { key, .. }
+        | InstData::ArrayGetStr { key, .. }
+        | InstData::ArraySet { key, .. }
+        | InstData::ArrayAdd { key, .. }
+        | InstData::ArrayIn { key, .. }
+        | InstData::ArrayDelete { key, .. } => vec![*key],
         _ => Vec::new(),
     }
 }
@@ -32,7 +43,10 @@ fn only_writes(data: &InstData) -> Option<Slot> {
         | InstData::StrCopy { dst, .. }
         | InstData::StrConcat { dst, .. }
         | InstData::StrLoadGlobal { dst, .. }
-        | InstData::StrContext { dst, .. } => Some(*dst),
+        | InstData::StrContext { dst, .. }
+        // ---- arrays ----
+        | InstData::KeyLoadStr { dst, .. }
+        | InstData::ArrayGetStr { dst, .. } => Some(*dst),
         _ => None,
     }
 }

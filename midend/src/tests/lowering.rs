@@ -799,16 +799,8 @@ fn unsupported_constructs_are_diagnostics_at_their_span() {
         got,
         vec![
             (
-                "not yet supported by stapc: arrays".to_string(),
-                "n.stp:1:20".to_string()
-            ),
-            (
                 "not yet supported by stapc: recursive functions (`f` calls itself)".to_string(),
                 "n.stp:1:30".to_string()
-            ),
-            (
-                "not yet supported by stapc: foreach loops".to_string(),
-                "n.stp:1:35".to_string()
             ),
             (
                 "not yet supported by stapc: sprintf/sprint (formatting into a string)".to_string(),

@@ -2,6 +2,7 @@
 //! IR of hand-built scripts), each pass, the verifier, unrolling and the
 //! budget, and a property test of constant folding against an interpreter.
 
+mod arrays;
 mod cfg_prop;
 mod fold_prop;
 mod interp;
@@ -22,6 +23,7 @@ pub(crate) fn opts(opt_level: u8) -> Options {
         target: Target::new(KernelVersion::new(4, 14)),
         max_string_len: 64,
         opt_level,
+        max_map_entries: crate::lower::MAXMAPENTRIES,
     }
 }
 

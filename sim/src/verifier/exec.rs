@@ -98,6 +98,22 @@ fn size_bytes(code: u8) -> i64 {
 }
 
 impl<'a> Verifier<'a> {
+    /// arrays: a path-exploration limit reached in one of stapc's userspace
+    /// programs is the mini-verifier's limit, not the script's fault: those
+    /// run on the simulator (every access checked, loops bounded by fuel),
+    /// and their loops (a `foreach`, a counter compared with a value only
+    /// known at run time) need not converge. Reported as `Unsupported`.
+    fn exploration_limit(&self, r: Reject) -> Reject {
+        if !self.opts.userspace {
+            return r;
+        }
+        reject(
+            K::Unsupported,
+            format!("{} (in a userspace program)", r.message),
+            "The mini-verifier explores loops path by path; this userspace program's loops do not converge within its limits. Userspace probes run on the simulator, which checks every access and bounds loops with fuel.",
+        )
+    }
+
     pub fn new(insns: &'a [Insn], maps: &'a [MapDef], opts: &'a VerifyOptions) -> Self {
         Verifier {
             insns,
@@ -370,13 +386,13 @@ impl<'a> Verifier<'a> {
                 return Err(self.fail(
                     pc,
                     Some(&state),
-                    reject(
+                    self.exploration_limit(reject(
                         K::TooComplex,
                         format!("BPF program is too large. Processed {} insn", self.processed),
                         format!(
                             "The verifier gave up after simulating {limit} instructions over all paths: too many paths or loop iterations. Bound loops more tightly or make branches rejoin with equal state."
                         ),
-                    ),
+                    )),
                 ));
             }
             let step = match self.step(&mut state, pc) {
@@ -406,11 +422,11 @@ impl<'a> Verifier<'a> {
                         return Err(self.fail(
                             pc,
                             Some(&state),
-                            reject(
+                            self.exploration_limit(reject(
                                 K::TooManyBranches,
                                 format!("The sequence of {} jumps is too complex.", self.pending.len()),
                                 "More than 8192 branches are waiting to be explored at once; the program has too many consecutive conditional jumps whose paths do not rejoin.",
-                            ),
+                            )),
                         ));
                     }
                     let live = self.explored.len() as u64 + self.pending.len() as u64;
@@ -439,6 +455,13 @@ impl<'a> Verifier<'a> {
                 }
             } else if cfg.loop_head[pc] && covers(&c.state, st, live) && covers(st, &c.state, live)
             {
+                // arrays: stapc's userspace programs loop on helper results
+                // (`foreach` asks a helper for the next key), which the
+                // state does not show; they run on the simulator with fuel,
+                // so the same state again is only nothing new to explore.
+                if self.opts.userspace {
+                    return Ok(None);
+                }
                 return Err(self.fail(
                     pc,
                     Some(st),

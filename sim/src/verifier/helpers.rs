@@ -257,6 +257,39 @@ static PROTOS: &[Proto] = &[
         since: KernelVersion::new(0, 0),
         stapc: true,
     },
+    // ---- arrays ----
+    Proto {
+        id: h::STAPC_ARRAY_CLEAR,
+        name: "stapc_array_clear",
+        args: &[ConstMapPtr],
+        ret: Ret::Integer,
+        since: KernelVersion::new(0, 0),
+        stapc: true,
+    },
+    Proto {
+        id: h::STAPC_ARRAY_ITER_START,
+        name: "stapc_array_iter_start",
+        args: &[ConstMapPtr, Anything, Anything],
+        ret: Ret::Integer,
+        since: KernelVersion::new(0, 0),
+        stapc: true,
+    },
+    Proto {
+        id: h::STAPC_ARRAY_ITER_NEXT,
+        name: "stapc_array_iter_next",
+        args: &[Anything, UninitMem, ConstSize],
+        ret: Ret::Integer,
+        since: KernelVersion::new(0, 0),
+        stapc: true,
+    },
+    Proto {
+        id: h::STAPC_ARRAY_ITER_END,
+        name: "stapc_array_iter_end",
+        args: &[Anything],
+        ret: Ret::Integer,
+        since: KernelVersion::new(0, 0),
+        stapc: true,
+    },
     // ---- statistics ----
     Proto {
         id: h::STAPC_STAT_READ,
