@@ -14,7 +14,7 @@ use stapc_bpf::object::{control, record};
 use stapc_bpf::Target;
 use stapc_frontend::Span;
 use stapc_midend::ir::{
-    BinaryOp, Block, ContextOp, Function, Inst, InstData, IntCC, OutArg, Slot, StrContextOp,
+    BinaryOp, Block, ContextOp, Function, Inst, InstData, IntCC, OutArg, Slot, StrContextOp, StrOp,
     UnaryOp, Value, ValueDef,
 };
 
@@ -85,7 +85,7 @@ pub fn scratch_layout(
                 _ => {}
             }
             let rec = match data {
-                InstData::Printf { args, .. } => {
+                InstData::Printf { args, .. } | InstData::Sprintf { args, .. } => {
                     8 + args
                         .iter()
                         .map(|a| match a {
@@ -752,6 +752,7 @@ impl<'a> Isel<'a> {
                     ContextOp::Gid => (helpers::GET_CURRENT_UID_GID, Some(true)),
                     ContextOp::Cpu => (helpers::GET_SMP_PROCESSOR_ID, None),
                     ContextOp::KtimeNs => (helpers::KTIME_GET_NS, None),
+                    other => return self.funcs_context(other, d),
                 };
                 self.emit(VInst::Call { helper, args: 0 });
                 match post {
@@ -817,6 +818,20 @@ impl<'a> Isel<'a> {
                 self.header(record::EXIT, 0)?;
                 self.output(record::HEADER_SIZE)?;
             }
+            // ---- functions/strings ----
+            InstData::StrOp {
+                op,
+                dst,
+                srcs,
+                args,
+            } => {
+                let d = match dst {
+                    Some(_) => None,
+                    None => Some(self.result(inst)?),
+                };
+                self.str_op(op, d, dst, &srcs, &args)?;
+            }
+            InstData::Sprintf { dst, format, args } => self.sprintf(dst, format, &args)?,
             InstData::Jump { dest, args } => {
                 self.block_args(dest, &args)?;
                 let d = self.vblock(dest)?;
@@ -1241,6 +1256,187 @@ impl<'a> Isel<'a> {
         self.emit(VInst::mov(dst, Src::Imm(-1)));
         self.emit(VInst::Jump { dest: join });
         self.switch_to(join);
+        Ok(())
+    }
+
+    // ---- functions/strings ----
+
+    /// Context values of the functions/strings feature (see `ContextOp`).
+    fn funcs_context(&mut self, op: ContextOp, d: Reg) -> R<()> {
+        match op {
+            ContextOp::Target => self.emit(VInst::Load {
+                size: BPF_DW,
+                dst: d,
+                base: Reg::V(self.control),
+                off: control::TARGET_PID,
+            }),
+            ContextOp::Jiffies => {
+                self.emit(VInst::Call {
+                    helper: helpers::JIFFIES64,
+                    args: 0,
+                });
+                self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
+            }
+            ContextOp::Prandom => {
+                self.emit(VInst::Call {
+                    helper: helpers::GET_PRANDOM_U32,
+                    args: 0,
+                });
+                // The helper returns a u32: a 32-bit move zero-extends.
+                self.emit(VInst::Alu {
+                    op: BPF_MOV,
+                    wide: false,
+                    signed: false,
+                    dst: d,
+                    src: Src::Reg(Reg::P(0)),
+                });
+            }
+            ContextOp::Ppid | ContextOp::Euid | ContextOp::RealtimeNs => {
+                if !self.userspace {
+                    return Err(self.malformed(format!(
+                        "context value {op:?} in a kernel program (userspace probes only)"
+                    )));
+                }
+                let what = match op {
+                    ContextOp::Ppid => helpers::STAPC_CTX_PPID,
+                    ContextOp::Euid => helpers::STAPC_CTX_EUID,
+                    _ => helpers::STAPC_CTX_REALTIME_NS,
+                };
+                self.emit(VInst::mov(Reg::P(1), Src::Imm(what)));
+                self.emit(VInst::Call {
+                    helper: helpers::STAPC_CONTEXT,
+                    args: 1,
+                });
+                self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
+            }
+            other => {
+                return Err(self.malformed(format!("context value {other:?} not expected here")))
+            }
+        }
+        Ok(())
+    }
+
+    /// String built-ins: stapc helpers in userspace programs; in kernel
+    /// programs only `strlen`, as a bounded `probe_read_kernel_str` of the
+    /// string onto itself (its return value is the length plus the NUL).
+    fn str_op(
+        &mut self,
+        op: StrOp,
+        d: Option<VReg>,
+        dst: Option<Slot>,
+        srcs: &[Slot],
+        args: &[Value],
+    ) -> R<()> {
+        let want = match op {
+            StrOp::Len | StrOp::TextStr | StrOp::Strtol | StrOp::Substr => 1,
+            StrOp::Isinstr => 2,
+            StrOp::Replace => 3,
+        };
+        let want_args = match op {
+            StrOp::Substr => 2,
+            StrOp::Strtol => 1,
+            _ => 0,
+        };
+        if srcs.len() != want || args.len() != want_args || dst.is_some() != op.writes_string() {
+            return Err(self.malformed(format!("str_op {op:?} with the wrong operands")));
+        }
+        let msl = self.msl as i32;
+        let offs = srcs
+            .iter()
+            .map(|s| self.slot(*s))
+            .collect::<R<Vec<u32>>>()?;
+        if !self.userspace {
+            if op != StrOp::Len {
+                return Err(self.malformed(format!(
+                    "string built-in {op:?} in a kernel program (userspace probes only)"
+                )));
+            }
+            let read_str = if self.target.has_probe_read_kernel() {
+                helpers::PROBE_READ_KERNEL_STR
+            } else {
+                helpers::PROBE_READ_STR
+            };
+            self.scratch_ptr(Reg::P(1), offs[0])?;
+            self.emit(VInst::mov(Reg::P(2), Src::Imm(msl)));
+            self.scratch_ptr(Reg::P(3), offs[0])?;
+            self.emit(VInst::Call {
+                helper: read_str,
+                args: 3,
+            });
+            let r = Reg::V(d.ok_or_else(|| self.malformed("strlen without a result"))?);
+            self.emit(VInst::mov(r, Src::Reg(Reg::P(0))));
+            self.emit(VInst::alu(BPF_ADD, r, Src::Imm(-1)));
+            return Ok(());
+        }
+        // Userspace: pointers first (dst, then the sources), then values, then size.
+        let mut n: u8 = 1;
+        if let Some(ds) = dst {
+            let o = self.slot(ds)?;
+            self.scratch_ptr(Reg::P(n), o)?;
+            n += 1;
+        }
+        for o in offs {
+            self.scratch_ptr(Reg::P(n), o)?;
+            n += 1;
+        }
+        for v in args {
+            self.put(Reg::P(n), *v)?;
+            n += 1;
+        }
+        self.emit(VInst::mov(Reg::P(n), Src::Imm(msl)));
+        let helper = match op {
+            StrOp::Len => helpers::STAPC_STR_LEN,
+            StrOp::Substr => helpers::STAPC_SUBSTR,
+            StrOp::Isinstr => helpers::STAPC_ISINSTR,
+            StrOp::Strtol => helpers::STAPC_STRTOL,
+            StrOp::Replace => helpers::STAPC_STR_REPLACE,
+            StrOp::TextStr => helpers::STAPC_TEXT_STR,
+        };
+        self.emit(VInst::Call { helper, args: n });
+        if let Some(r) = d {
+            self.emit(VInst::mov(Reg::V(r), Src::Reg(Reg::P(0))));
+        }
+        Ok(())
+    }
+
+    /// `dst = sprintf(...)`: the arguments are laid out in the record buffer
+    /// as for a PRINTF record, then the stapc formatting helper writes dst.
+    fn sprintf(&mut self, dst: Slot, format: u32, args: &[OutArg]) -> R<()> {
+        if !self.userspace {
+            return Err(self.malformed("sprintf in a kernel program (userspace probes only)"));
+        }
+        let s = self.scratch()?;
+        let start = self.layout.record_off + record::HEADER_SIZE;
+        let mut off = start;
+        for a in args {
+            match *a {
+                OutArg::Long(v) => {
+                    let src = self.src(v)?;
+                    let (base, o) = self.addr(s, off, 8)?;
+                    self.emit(VInst::Store {
+                        size: BPF_DW,
+                        base,
+                        off: o,
+                        src,
+                    });
+                    off += 8;
+                }
+                OutArg::Str(slot) => {
+                    let so = self.slot(slot)?;
+                    self.copy(s, off, s, so, self.msl)?;
+                    off += self.msl;
+                }
+            }
+        }
+        let d = self.slot(dst)?;
+        self.scratch_ptr(Reg::P(1), d)?;
+        self.emit(VInst::mov(Reg::P(2), Src::Imm(format as i32)));
+        self.scratch_ptr(Reg::P(3), start)?;
+        self.emit(VInst::mov(Reg::P(4), Src::Imm(self.msl as i32)));
+        self.emit(VInst::Call {
+            helper: helpers::STAPC_SPRINTF,
+            args: 4,
+        });
         Ok(())
     }
 

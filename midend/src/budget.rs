@@ -72,6 +72,20 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         InstData::Return => 2,
         InstData::Trap { .. } => 14,
         InstData::TrapMsg { .. } => 14 + 2 * words,
+        // ---- functions/strings ----
+        // Kernel programs only get `strlen` (one bounded probe_read_str into
+        // a scratch temporary); the rest are one stapc helper call each in
+        // userspace programs, where the budget does not apply.
+        InstData::StrOp { srcs, args, .. } => 8 + 2 * (srcs.len() + args.len()) as u64,
+        InstData::Sprintf { args, .. } => {
+            10 + args
+                .iter()
+                .map(|a| match a {
+                    OutArg::Long(_) => 1,
+                    OutArg::Str(_) => 2 * words,
+                })
+                .sum::<u64>()
+        }
     }
 }
 

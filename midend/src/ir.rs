@@ -78,6 +78,46 @@ pub enum ContextOp {
     Gid,
     Cpu,
     KtimeNs,
+    // ---- functions/strings ----
+    /// `target()`: the control map's TARGET_PID (`-x PID`).
+    Target,
+    /// `ppid()` (userspace probes only).
+    Ppid,
+    /// `euid()` (userspace probes only).
+    Euid,
+    /// Wall-clock nanoseconds since the Unix epoch (`gettimeofday_*`;
+    /// userspace probes only).
+    RealtimeNs,
+    /// `jiffies()`.
+    Jiffies,
+    /// A pseudo-random u32 (`randint`).
+    Prandom,
+}
+
+// ---- functions/strings ----
+/// String built-ins (`InstData::StrOp`): which one, with its operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StrOp {
+    /// `strlen(s)`: srcs = [s]; result.
+    Len,
+    /// `substr(s, start, len)`: srcs = [s], args = [start, len]; writes dst.
+    Substr,
+    /// `isinstr(s1, s2)`: srcs = [s1, s2]; result 1 or 0.
+    Isinstr,
+    /// `strtol(s, base)`: srcs = [s], args = [base] (checked to be 0 or
+    /// 2..=36 before); result.
+    Strtol,
+    /// `str_replace(s, search, replace)`: srcs = [s, search, replace]; writes dst.
+    Replace,
+    /// `text_str(s)`: srcs = [s]; writes dst (escaped).
+    TextStr,
+}
+
+impl StrOp {
+    /// Whether the op writes a string (into `dst`) rather than yielding a value.
+    pub fn writes_string(self) -> bool {
+        matches!(self, StrOp::Substr | StrOp::Replace | StrOp::TextStr)
+    }
 }
 
 /// String context values (written into a slot).
@@ -168,6 +208,22 @@ pub enum InstData {
     /// Set the control map's exit flag and send an EXIT record; the handler goes on.
     Exit,
 
+    // ---- functions/strings ----
+    /// A string built-in (see `StrOp`). `dst` is `Some` exactly when
+    /// `op.writes_string()`; otherwise the instruction has a result.
+    StrOp {
+        op: StrOp,
+        dst: Option<Slot>,
+        srcs: Vec<Slot>,
+        args: Vec<Value>,
+    },
+    /// `dst = sprintf(format, args…)` (format indexes `Module::formats`).
+    Sprintf {
+        dst: Slot,
+        format: u32,
+        args: Vec<OutArg>,
+    },
+
     // ---- terminators (exactly one, last in its block) ----
     Jump {
         dest: Block,
@@ -219,6 +275,7 @@ impl InstData {
                 | InstData::LoadGlobal { .. }
                 | InstData::Context { .. }
                 | InstData::StrCompare { .. }
+                | InstData::StrOp { dst: None, .. }
         )
     }
 
@@ -229,13 +286,14 @@ impl InstData {
             | InstData::StoreGlobal { arg, .. }
             | InstData::AtomicAddGlobal { arg, .. } => vec![*arg],
             InstData::Binary { args, .. } | InstData::Icmp { args, .. } => args.to_vec(),
-            InstData::Printf { args, .. } => args
+            InstData::Printf { args, .. } | InstData::Sprintf { args, .. } => args
                 .iter()
                 .filter_map(|a| match a {
                     OutArg::Long(v) => Some(*v),
                     OutArg::Str(_) => None,
                 })
                 .collect(),
+            InstData::StrOp { args, .. } => args.clone(),
             InstData::Jump { args, .. } => args.clone(),
             InstData::Brif {
                 cond,
@@ -400,6 +458,7 @@ impl InstData {
                 | InstData::LoadGlobal { .. }
                 | InstData::Context { .. }
                 | InstData::StrCompare { .. }
+                | InstData::StrOp { dst: None, .. }
         )
     }
 
@@ -414,11 +473,16 @@ impl InstData {
                     *a = f(*a);
                 }
             }
-            InstData::Printf { args, .. } => {
+            InstData::Printf { args, .. } | InstData::Sprintf { args, .. } => {
                 for a in args.iter_mut() {
                     if let OutArg::Long(v) = a {
                         *v = f(*v);
                     }
+                }
+            }
+            InstData::StrOp { args, .. } => {
+                for a in args.iter_mut() {
+                    *a = f(*a);
                 }
             }
             InstData::Jump { args, .. } => {
@@ -459,6 +523,14 @@ impl InstData {
                 })
                 .collect(),
             InstData::TrapMsg { msg, .. } => vec![*msg],
+            // ---- functions/strings ----
+            InstData::StrOp { dst, srcs, .. } => dst.iter().chain(srcs).copied().collect(),
+            InstData::Sprintf { dst, args, .. } => std::iter::once(*dst)
+                .chain(args.iter().filter_map(|a| match a {
+                    OutArg::Str(s) => Some(*s),
+                    OutArg::Long(_) => None,
+                }))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -616,6 +688,23 @@ impl InstData {
                 }
             }
             InstData::TrapMsg { msg, .. } => *msg = f(*msg),
+            // ---- functions/strings ----
+            InstData::StrOp { dst, srcs, .. } => {
+                if let Some(d) = dst {
+                    *d = f(*d);
+                }
+                for s in srcs.iter_mut() {
+                    *s = f(*s);
+                }
+            }
+            InstData::Sprintf { dst, args, .. } => {
+                *dst = f(*dst);
+                for a in args.iter_mut() {
+                    if let OutArg::Str(s) = a {
+                        *s = f(*s);
+                    }
+                }
+            }
             _ => {}
         }
     }

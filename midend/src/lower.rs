@@ -43,6 +43,7 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         global_offsets: SecondaryMap::with_default(None),
         diags: Vec::new(),
         fold_formats: opts.opt_level > 0,
+        target: opts.target,
     };
     let globals = m.layout_globals();
     let mut module = Module {
@@ -183,6 +184,8 @@ struct ModCx<'a> {
     diags: Vec<Diagnostic>,
     /// Splice literal printf arguments into the format text (-O2).
     fold_formats: bool,
+    /// The kernel the kernel programs are for (built-ins check helper availability).
+    target: stapc_bpf::Target,
 }
 
 impl ModCx<'_> {
@@ -1194,13 +1197,10 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 Val::Void
             }
             ExprKind::Format {
+                format,
+                args,
                 use_: FormatUse::Sprintf,
-                ..
-            } => {
-                self.m
-                    .unsupported(span, "sprintf/sprint (formatting into a string)");
-                self.dummy(e)
-            }
+            } => self.sprintf(e, format, args),
             ExprKind::PrintHist { .. } | ExprKind::Aggregate { .. } | ExprKind::StatAdd { .. } => {
                 self.m.unsupported(span, "statistics");
                 self.dummy(e)
@@ -1649,6 +1649,9 @@ impl<'m, 'a> FnCx<'m, 'a> {
         if let Some(data) = data {
             return Val::Long(self.val(data, span));
         }
+        if let Some(v) = self.funcs_builtin(e, func, args) {
+            return v;
+        }
         match func {
             Builtin::Exit => {
                 self.ins(InstData::Exit, span);
@@ -1710,6 +1713,296 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 self.dummy(e)
             }
         }
+    }
+}
+
+// ---- functions/strings ----
+
+/// Divisors of `gettimeofday_*` from nanoseconds.
+fn gettimeofday_divisor(func: Builtin) -> Option<i64> {
+    Some(match func {
+        Builtin::GettimeofdayS => 1_000_000_000,
+        Builtin::GettimeofdayMs => 1_000_000,
+        Builtin::GettimeofdayUs => 1_000,
+        Builtin::GettimeofdayNs => 1,
+        _ => return None,
+    })
+}
+
+/// Largest `randint(n)` range (SystemTap's limit: 2^20).
+pub const RANDINT_MAX: i64 = 1 << 20;
+
+impl FnCx<'_, '_> {
+    fn userspace(&self) -> bool {
+        self.point.kind.is_userspace()
+    }
+
+    /// Report a built-in that only userspace probes (begin/end/error) have;
+    /// `Some(dummy)` when the current probe is a kernel probe.
+    fn userspace_only(&mut self, e: &Expr, func: Builtin) -> Option<Val> {
+        if self.userspace() {
+            return None;
+        }
+        self.m.unsupported(
+            e.span,
+            &format!(
+                "{}() in kernel probes (only in begin/end/error probes)",
+                builtin_name(func)
+            ),
+        );
+        Some(self.dummy(e))
+    }
+
+    fn builtin_location(&self, span: Span, func: Builtin) -> String {
+        let loc = self.m.location(span);
+        format!("near identifier '{}' at {loc}", builtin_name(func))
+    }
+
+    /// Context and string built-ins of the functions/strings feature;
+    /// `None` for the others.
+    fn funcs_builtin(&mut self, e: &Expr, func: Builtin, args: &[Expr]) -> Option<Val> {
+        let span = e.span;
+        let want = match func {
+            Builtin::Target
+            | Builtin::Ppid
+            | Builtin::Euid
+            | Builtin::Jiffies
+            | Builtin::GettimeofdayS
+            | Builtin::GettimeofdayMs
+            | Builtin::GettimeofdayUs
+            | Builtin::GettimeofdayNs => 0,
+            Builtin::Strlen | Builtin::TextStr | Builtin::Randint => 1,
+            Builtin::Isinstr | Builtin::Strtol => 2,
+            Builtin::Substr | Builtin::StrReplace => 3,
+            _ => return None,
+        };
+        if args.len() != want {
+            self.m.malformed(span, "wrong number of arguments");
+            return Some(self.dummy(e));
+        }
+        let ctx = match func {
+            Builtin::Target => Some(ContextOp::Target),
+            Builtin::Ppid => Some(ContextOp::Ppid),
+            Builtin::Euid => Some(ContextOp::Euid),
+            Builtin::Jiffies => Some(ContextOp::Jiffies),
+            _ => None,
+        };
+        if let Some(op) = ctx {
+            if matches!(op, ContextOp::Ppid | ContextOp::Euid) {
+                if let Some(v) = self.userspace_only(e, func) {
+                    return Some(v);
+                }
+            }
+            if op == ContextOp::Jiffies
+                && !self.userspace()
+                && !self.m.target.has_probe_read_kernel()
+            {
+                // bpf_jiffies64 arrived with 5.5, like probe_read_kernel.
+                self.m
+                    .unsupported(span, "jiffies() in kernel probes on kernels before 5.5");
+                return Some(self.dummy(e));
+            }
+            return Some(Val::Long(self.val(InstData::Context { op }, span)));
+        }
+        if let Some(div) = gettimeofday_divisor(func) {
+            if let Some(v) = self.userspace_only(e, func) {
+                return Some(v);
+            }
+            let ns = self.val(
+                InstData::Context {
+                    op: ContextOp::RealtimeNs,
+                },
+                span,
+            );
+            if div == 1 {
+                return Some(Val::Long(ns));
+            }
+            let d = self.iconst(div, span);
+            return Some(Val::Long(self.val(
+                InstData::Binary {
+                    op: ir::BinaryOp::SDiv,
+                    args: [ns, d],
+                },
+                span,
+            )));
+        }
+        match func {
+            Builtin::Randint => {
+                let n = self.long(&args[0]);
+                // 1 <= n <= 2^20, else a runtime error (as SystemTap).
+                let one = self.iconst(1, span);
+                let off = self.val(
+                    InstData::Binary {
+                        op: ir::BinaryOp::Sub,
+                        args: [n, one],
+                    },
+                    span,
+                );
+                let max = self.iconst(RANDINT_MAX - 1, span);
+                let bad = self.val(
+                    InstData::Icmp {
+                        cond: IntCC::Ugt,
+                        args: [off, max],
+                    },
+                    span,
+                );
+                let loc = self.builtin_location(span, func);
+                self.check(bad, "range too big for randint()", loc, span);
+                let r = self.val(
+                    InstData::Context {
+                        op: ContextOp::Prandom,
+                    },
+                    span,
+                );
+                Some(Val::Long(self.val(
+                    InstData::Binary {
+                        op: ir::BinaryOp::SRem,
+                        args: [r, n],
+                    },
+                    span,
+                )))
+            }
+            Builtin::Strlen => {
+                let s = self.string(&args[0]);
+                Some(Val::Long(self.val(
+                    InstData::StrOp {
+                        op: ir::StrOp::Len,
+                        dst: None,
+                        srcs: vec![s],
+                        args: vec![],
+                    },
+                    span,
+                )))
+            }
+            Builtin::Isinstr | Builtin::Strtol => {
+                if let Some(v) = self.userspace_only(e, func) {
+                    return Some(v);
+                }
+                let s = self.string(&args[0]);
+                let (op, srcs, vals) = if func == Builtin::Isinstr {
+                    let t = self.string(&args[1]);
+                    (ir::StrOp::Isinstr, vec![s, t], vec![])
+                } else {
+                    let base = self.long(&args[1]);
+                    // Bases 0 (from the prefix) and 2..=36 only.
+                    let thirty_six = self.iconst(36, span);
+                    let big = self.val(
+                        InstData::Icmp {
+                            cond: IntCC::Ugt,
+                            args: [base, thirty_six],
+                        },
+                        span,
+                    );
+                    let one = self.iconst(1, span);
+                    let is_one = self.val(
+                        InstData::Icmp {
+                            cond: IntCC::Eq,
+                            args: [base, one],
+                        },
+                        span,
+                    );
+                    let bad = self.val(
+                        InstData::Binary {
+                            op: ir::BinaryOp::Or,
+                            args: [big, is_one],
+                        },
+                        span,
+                    );
+                    let loc = self.builtin_location(span, func);
+                    self.check(
+                        bad,
+                        "strtol: invalid base (must be 0 or 2 to 36)",
+                        loc,
+                        span,
+                    );
+                    (ir::StrOp::Strtol, vec![s], vec![base])
+                };
+                Some(Val::Long(self.val(
+                    InstData::StrOp {
+                        op,
+                        dst: None,
+                        srcs,
+                        args: vals,
+                    },
+                    span,
+                )))
+            }
+            Builtin::Substr | Builtin::StrReplace | Builtin::TextStr => {
+                if let Some(v) = self.userspace_only(e, func) {
+                    return Some(v);
+                }
+                let s = self.string(&args[0]);
+                let (op, srcs, vals) = match func {
+                    Builtin::Substr => {
+                        let start = self.long(&args[1]);
+                        let len = self.long(&args[2]);
+                        (ir::StrOp::Substr, vec![s], vec![start, len])
+                    }
+                    Builtin::StrReplace => {
+                        let search = self.string(&args[1]);
+                        let repl = self.string(&args[2]);
+                        (ir::StrOp::Replace, vec![s, search, repl], vec![])
+                    }
+                    _ => (ir::StrOp::TextStr, vec![s], vec![]),
+                };
+                let dst = self.temp();
+                self.ins(
+                    InstData::StrOp {
+                        op,
+                        dst: Some(dst),
+                        srcs,
+                        args: vals,
+                    },
+                    span,
+                );
+                Some(Val::Str(dst))
+            }
+            _ => None,
+        }
+    }
+
+    /// `sprintf(fmt, args…)` (and `sprint`/`sprintln`, which the frontend
+    /// turns into formats): the stapc formatting helper in userspace probes.
+    fn sprintf(&mut self, e: &Expr, format: &str, args: &[Expr]) -> Val {
+        let span = e.span;
+        if !self.userspace() {
+            self.m.unsupported(
+                span,
+                "sprintf/sprint in kernel probes (only in begin/end/error probes; use printf)",
+            );
+            return self.dummy(e);
+        }
+        let folded = if self.m.fold_formats {
+            fold_literal_args(format, args, self.m.msl)
+        } else {
+            None
+        };
+        let (format, kept): (&str, Vec<&Expr>) = match &folded {
+            Some((text, keep)) => (text, keep.iter().map(|&i| &args[i]).collect()),
+            None => (format, args.iter().collect()),
+        };
+        let mut out = Vec::with_capacity(kept.len());
+        let mut kinds = Vec::with_capacity(kept.len());
+        for a in kept {
+            if a.ty == Type::String {
+                out.push(OutArg::Str(self.string(a)));
+                kinds.push(ArgKind::Str);
+            } else {
+                out.push(OutArg::Long(self.long(a)));
+                kinds.push(ArgKind::Long);
+            }
+        }
+        let format = self.m.format_id(format, kinds);
+        let dst = self.temp();
+        self.ins(
+            InstData::Sprintf {
+                dst,
+                format,
+                args: out,
+            },
+            span,
+        );
+        Val::Str(dst)
     }
 }
 

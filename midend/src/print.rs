@@ -225,5 +225,31 @@ pub fn inst_text(data: &InstData) -> String {
         InstData::Return => "return".into(),
         InstData::Trap { error } => format!("trap error{error}"),
         InstData::TrapMsg { error, msg } => format!("trap_msg error{error}, {msg}"),
+        // ---- functions/strings ----
+        InstData::StrOp {
+            op,
+            dst,
+            srcs,
+            args,
+        } => {
+            let mut ops: Vec<String> = dst.iter().map(|d| d.to_string()).collect();
+            ops.extend(srcs.iter().map(|s| s.to_string()));
+            ops.extend(args.iter().map(|v| v.to_string()));
+            format!(
+                "str_op {} {}",
+                format!("{op:?}").to_lowercase(),
+                ops.join(", ")
+            )
+        }
+        InstData::Sprintf { dst, format, args } => {
+            let a: Vec<String> = args
+                .iter()
+                .map(|a| match a {
+                    OutArg::Long(v) => v.to_string(),
+                    OutArg::Str(s) => s.to_string(),
+                })
+                .collect();
+            format!("sprintf {dst}, format{}({})", format, a.join(", "))
+        }
     }
 }

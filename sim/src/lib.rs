@@ -17,6 +17,7 @@ pub mod machine;
 pub mod maps;
 pub mod memory;
 pub mod session;
+pub mod strings;
 
 pub use machine::{Code, EventContext, ExecError, Machine, MachineOptions, RunOutcome};
 pub use maps::{MapError, MapStore, SimMaps};

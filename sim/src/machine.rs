@@ -951,6 +951,10 @@ pub struct Machine {
     pub trace_log: Vec<String>,
     pub(crate) executed: u64,
     pub(crate) depth: usize,
+    // ---- functions/strings ----
+    /// The object's formats and MAXSTRINGLEN, for `stapc_sprintf`.
+    pub(crate) formats: Vec<bpf::Format>,
+    pub(crate) max_string_len: u32,
 }
 
 impl Machine {
@@ -975,7 +979,17 @@ impl Machine {
             trace_log: Vec::new(),
             executed: 0,
             depth: 0,
+            formats: Vec::new(),
+            max_string_len: 0,
         }
+    }
+
+    /// The formats `stapc_sprintf` uses (an object's `formats` and
+    /// `max_string_len`).
+    pub fn with_formats(mut self, formats: Vec<bpf::Format>, max_string_len: u32) -> Machine {
+        self.formats = formats;
+        self.max_string_len = max_string_len;
+        self
     }
 
     pub fn store(&self) -> &dyn MapStore {

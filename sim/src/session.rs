@@ -245,13 +245,34 @@ pub fn run(
             )))
         }
     }
+    // ---- functions/strings ----
+    // `target()` reads the control map's TARGET_PID: write it before begin.
+    if let Some(pid) = opts.target_pid {
+        let key = 0u32.to_le_bytes();
+        let map_err = |error| SimError::Map {
+            map: obj.maps[control as usize].name.clone(),
+            error,
+        };
+        let mut value = store
+            .lookup(control, &key, 0)
+            .map_err(map_err)?
+            .unwrap_or_default();
+        let at = control::TARGET_PID as usize;
+        if value.len() >= at + 8 {
+            value[at..at + 8].copy_from_slice(&pid.to_le_bytes());
+            store
+                .update(control, &key, &value, BPF_ANY, None)
+                .map_err(map_err)?;
+        }
+    }
     let machine_opts = MachineOptions {
         fuel: opts.fuel,
         ..MachineOptions::default()
     };
     let mut s = Session {
         obj,
-        machine: Machine::new(store, machine_opts),
+        machine: Machine::new(store, machine_opts)
+            .with_formats(obj.formats.clone(), obj.max_string_len),
         codes: obj.programs.iter().map(|p| Code::new(&p.insns)).collect(),
         output,
         control,

@@ -21,6 +21,15 @@ fn reads(data: &InstData) -> Vec<Slot> {
             })
             .collect(),
         InstData::TrapMsg { msg, .. } => vec![*msg],
+        // ---- functions/strings ----
+        InstData::StrOp { srcs, .. } => srcs.clone(),
+        InstData::Sprintf { args, .. } => args
+            .iter()
+            .filter_map(|a| match a {
+                OutArg::Str(s) => Some(*s),
+                OutArg::Long(_) => None,
+            })
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -33,6 +42,8 @@ fn only_writes(data: &InstData) -> Option<Slot> {
         | InstData::StrConcat { dst, .. }
         | InstData::StrLoadGlobal { dst, .. }
         | InstData::StrContext { dst, .. } => Some(*dst),
+        // ---- functions/strings ----
+        InstData::StrOp { dst: Some(dst), .. } | InstData::Sprintf { dst, .. } => Some(*dst),
         _ => None,
     }
 }

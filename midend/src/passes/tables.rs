@@ -44,7 +44,9 @@ pub fn prune_tables(module: &mut Module) -> bool {
         for &b in &f.layout {
             for &i in &f.blocks[b].insts {
                 match &f.insts[i] {
-                    InstData::Printf { format, .. } => mark(&mut fmt_used, *format),
+                    InstData::Printf { format, .. } | InstData::Sprintf { format, .. } => {
+                        mark(&mut fmt_used, *format)
+                    }
                     InstData::Trap { error } | InstData::TrapMsg { error, .. } => {
                         mark(&mut err_used, *error)
                     }
@@ -73,7 +75,9 @@ pub fn prune_tables(module: &mut Module) -> bool {
         for b in f.layout.clone() {
             for &i in &f.blocks[b].insts {
                 match &mut f.insts[i] {
-                    InstData::Printf { format, .. } => *format = fmt_map[*format as usize],
+                    InstData::Printf { format, .. } | InstData::Sprintf { format, .. } => {
+                        *format = fmt_map[*format as usize]
+                    }
                     InstData::Trap { error } | InstData::TrapMsg { error, .. } => {
                         *error = err_map[*error as usize]
                     }

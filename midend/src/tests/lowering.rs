@@ -810,10 +810,6 @@ fn unsupported_constructs_are_diagnostics_at_their_span() {
                 "n.stp:1:35".to_string()
             ),
             (
-                "not yet supported by stapc: sprintf/sprint (formatting into a string)".to_string(),
-                "n.stp:1:60".to_string()
-            ),
-            (
                 "not yet supported by stapc: statistics".to_string(),
                 "n.stp:1:78".to_string()
             ),

@@ -4,6 +4,7 @@
 
 mod cfg_prop;
 mod fold_prop;
+mod funcs;
 mod interp;
 mod lowering;
 mod passes;
