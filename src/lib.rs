@@ -30,6 +30,8 @@ pub struct Options {
     pub message_format: DiagFormat,
     /// `-v`: print pass timings to stderr.
     pub verbose: u8,
+    /// `-D MAXNESTING=N`: deepest recursion of script functions.
+    pub max_nesting: u32,
 }
 
 impl Default for Options {
@@ -42,6 +44,7 @@ impl Default for Options {
             arch: std::env::consts::ARCH.to_string(),
             message_format: DiagFormat::Plain,
             verbose: 0,
+            max_nesting: stapc_midend::DEFAULT_MAX_NESTING,
         }
     }
 }
@@ -92,6 +95,7 @@ impl Session {
             target: self.opts.target,
             max_string_len: self.opts.max_string_len,
             opt_level: self.opts.opt_level,
+            max_nesting: self.opts.max_nesting,
         }
     }
 

@@ -114,7 +114,13 @@ fn apply_define(opts: &mut Options, d: &str) -> Result<(), String> {
             // Strings are copied in 8-byte words.
             opts.max_string_len = (n as u32).next_multiple_of(8);
         }
-        "MAXMAPENTRIES" | "MAXERRORS" | "MAXNESTING" | "MAXACTION" => {}
+        "MAXNESTING" => {
+            if !(1..=200).contains(&n) {
+                return Err(format!("-D {d}: MAXNESTING must be between 1 and 200"));
+            }
+            opts.max_nesting = n as u32;
+        }
+        "MAXMAPENTRIES" | "MAXERRORS" | "MAXACTION" => {}
         other => {
             return Err(format!(
             "-D {other}: unknown limit (known: MAXSTRINGLEN, MAXMAPENTRIES, MAXERRORS, MAXNESTING)"

@@ -146,6 +146,28 @@ pub fn lower_with(
     layout: &ScratchLayout,
     far: bool,
 ) -> Result<VCode, BackendError> {
+    lower_function(func, target, msl, userspace, layout, far, false)
+}
+
+// ---- functions/strings ----
+/// `VInst::Call` helper ids at or below this are BPF-to-BPF calls of
+/// `Module::functions[LOCAL_CALL_BASE - helper]`; emission encodes them as
+/// `call` with src = BPF_PSEUDO_CALL and imm = the function index, which
+/// `link_functions` turns into the relative offset.
+pub const LOCAL_CALL_BASE: i32 = -0x1000;
+
+/// Like `lower_with`; `callee` lowers a function of `Module::functions`:
+/// r1 = ctx, r2.. = its arguments (`InstData::Arg`), no exit-flag check
+/// (a handler goes on after `exit()`), `ReturnValue` returns r0.
+pub fn lower_function(
+    func: &Function,
+    target: &Target,
+    msl: u32,
+    userspace: bool,
+    layout: &ScratchLayout,
+    far: bool,
+    callee: bool,
+) -> Result<VCode, BackendError> {
     if msl < 8 || msl & 7 != 0 {
         return Err(BackendError::MalformedIr {
             func: func.name.clone(),
@@ -181,6 +203,8 @@ pub fn lower_with(
         ret_block,
         far,
         pending_edges: Vec::new(),
+        callee,
+        argv: Vec::new(),
     };
     s.run(entry_vb)?;
     let mut vc = s.vc;
@@ -212,6 +236,11 @@ struct Isel<'a> {
     far: bool,
     /// Edge blocks carrying branch arguments, emitted after the current block.
     pending_edges: Vec<(VBlock, Block, Vec<Value>)>,
+    // ---- functions/strings ----
+    /// Lowering a function of `Module::functions` (see `lower_function`).
+    callee: bool,
+    /// Its arguments, copied out of r2.. in the prologue.
+    argv: Vec<VReg>,
 }
 
 type R<T> = Result<T, BackendError>;
@@ -612,6 +641,9 @@ impl<'a> Isel<'a> {
         }
         self.switch_to(entry_vb);
         self.emit(VInst::mov(Reg::V(self.ctx), Src::Reg(Reg::P(1))));
+        if self.callee {
+            return self.callee_prologue(entry);
+        }
         self.emit(VInst::Store {
             size: BPF_W,
             base: Reg::P(10),
@@ -832,6 +864,25 @@ impl<'a> Isel<'a> {
                 self.str_op(op, d, dst, &srcs, &args)?;
             }
             InstData::Sprintf { dst, format, args } => self.sprintf(dst, format, &args)?,
+            InstData::Arg { index } => {
+                let d = Reg::V(self.result(inst)?);
+                let a = *self
+                    .argv
+                    .get(index as usize)
+                    .ok_or_else(|| self.malformed(format!("arg {index} outside a callee")))?;
+                self.emit(VInst::mov(d, Src::Reg(Reg::V(a))));
+            }
+            InstData::Call { func, args } => {
+                let d = self.result(inst)?;
+                self.local_call(d, func, &args)?;
+            }
+            InstData::ReturnValue { arg } => {
+                if !self.callee {
+                    return Err(self.malformed("return with a value outside a function"));
+                }
+                self.put(Reg::P(0), arg)?;
+                self.emit(VInst::Exit);
+            }
             InstData::Jump { dest, args } => {
                 self.block_args(dest, &args)?;
                 let d = self.vblock(dest)?;
@@ -1260,6 +1311,95 @@ impl<'a> Isel<'a> {
     }
 
     // ---- functions/strings ----
+
+    /// The prologue of a callee: arguments out of r2.., then the map
+    /// lookups the body needs (no exit-flag check).
+    fn callee_prologue(&mut self, entry: Block) -> R<()> {
+        let f = self.f;
+        let mut n = 0u32;
+        for b in &f.layout {
+            for i in &f.blocks[*b].insts {
+                if let Some(InstData::Arg { index }) = f.insts.get(*i) {
+                    n = n.max(index + 1);
+                }
+            }
+        }
+        if n as usize > stapc_midend::ir::MAX_CALL_ARGS {
+            return Err(self.malformed(format!("{n} arguments (at most 4)")));
+        }
+        for i in 0..n {
+            let v = self.new_vreg();
+            self.emit(VInst::mov(Reg::V(v), Src::Reg(Reg::P(2 + i as u8))));
+            self.argv.push(v);
+        }
+        self.vc.entry_args = n as u8;
+        self.emit(VInst::Store {
+            size: BPF_W,
+            base: Reg::P(10),
+            off: KEY_OFF,
+            src: Src::Imm(0),
+        });
+        let control = self.control;
+        self.lookup(MAP_CONTROL, control);
+        if self.layout.needs_globals {
+            let g = self.new_vreg();
+            self.lookup(MAP_GLOBALS, g);
+            self.globals = Some(g);
+        }
+        if self.layout.needs_scratch {
+            let s = self.new_vreg();
+            self.lookup(MAP_SCRATCH, s);
+            self.scratch = Some(s);
+        }
+        let dest = self.vblock(entry)?;
+        self.emit(VInst::Jump { dest });
+        Ok(())
+    }
+
+    /// `d = fn(args)`: a BPF-to-BPF call (r1 = ctx, r2.. = args). A callee
+    /// that raised a runtime error has counted it: when the error count
+    /// changed across the call, this function leaves at once too.
+    fn local_call(&mut self, d: VReg, func: u32, args: &[Value]) -> R<()> {
+        if !self.userspace {
+            return Err(self.malformed("a function call in a kernel program"));
+        }
+        if args.len() > stapc_midend::ir::MAX_CALL_ARGS || func > 0xfff {
+            return Err(self.malformed(format!("call of fn{func} with {} arguments", args.len())));
+        }
+        let before = Reg::V(self.new_vreg());
+        self.emit(VInst::Load {
+            size: BPF_DW,
+            dst: before,
+            base: Reg::V(self.control),
+            off: control::ERROR_COUNT,
+        });
+        for (i, a) in args.iter().enumerate() {
+            self.put(Reg::P(2 + i as u8), *a)?;
+        }
+        self.emit(VInst::mov(Reg::P(1), Src::Reg(Reg::V(self.ctx))));
+        self.emit(VInst::Call {
+            helper: LOCAL_CALL_BASE - func as i32,
+            args: 1 + args.len() as u8,
+        });
+        self.emit(VInst::mov(Reg::V(d), Src::Reg(Reg::P(0))));
+        let after = Reg::V(self.new_vreg());
+        self.emit(VInst::Load {
+            size: BPF_DW,
+            dst: after,
+            base: Reg::V(self.control),
+            off: control::ERROR_COUNT,
+        });
+        let next = self.new_block();
+        self.emit(VInst::Branch {
+            op: BPF_JNE,
+            lhs: after,
+            rhs: Src::Reg(before),
+            taken: self.ret_block,
+            not_taken: next,
+        });
+        self.switch_to(next);
+        Ok(())
+    }
 
     /// Context values of the functions/strings feature (see `ContextOp`).
     fn funcs_context(&mut self, op: ContextOp, d: Reg) -> R<()> {

@@ -50,9 +50,32 @@ pub fn compile_function(
     userspace: bool,
     sm: &SourceMap,
 ) -> Result<CompiledFunction, BackendError> {
-    let layout = isel::scratch_layout(func, msl, userspace)?;
+    compile_function_with(func, target, msl, userspace, sm, None)
+}
+
+/// `compile_function`; `callee = Some(base)` compiles a function of
+/// `Module::functions` whose scratch memory starts at byte `base` (after
+/// every probe's, so a call never overwrites its caller's strings).
+pub fn compile_function_with(
+    func: &Function,
+    target: &Target,
+    msl: u32,
+    userspace: bool,
+    sm: &SourceMap,
+    callee: Option<u32>,
+) -> Result<CompiledFunction, BackendError> {
+    let mut layout = isel::scratch_layout(func, msl, userspace)?;
+    if let Some(base) = callee {
+        for (_, off) in layout.slot_off.iter_mut() {
+            *off += base;
+        }
+        layout.record_off += base;
+        layout.tmp_off += base;
+        layout.size += base;
+    }
     let stages = |far: bool| -> Result<_, BackendError> {
-        let vcode = isel::lower_with(func, target, msl, userspace, &layout, far)?;
+        let vcode =
+            isel::lower_function(func, target, msl, userspace, &layout, far, callee.is_some())?;
         let alloc = regalloc::allocate(&vcode, target.stack_size())?;
         if cfg!(debug_assertions) {
             checker::check(&alloc)?;
@@ -112,6 +135,50 @@ fn compile_probe(
     ))
 }
 
+// ---- functions/strings ----
+
+fn is_local_call(i: &Insn) -> bool {
+    i.code == stapc_bpf::insn::BPF_JMP | stapc_bpf::insn::BPF_CALL
+        && i.src == stapc_bpf::insn::BPF_PSEUDO_CALL
+}
+
+/// Append every compiled function to `p` when it calls one, and turn each
+/// BPF-to-BPF call's function index into its offset (`target - (pc + 1)`).
+pub fn link_functions(p: &mut Program, bodies: &[CompiledFunction]) -> Result<(), BackendError> {
+    if !p.insns.iter().any(is_local_call) {
+        return Ok(());
+    }
+    let mut starts = Vec::with_capacity(bodies.len());
+    for b in bodies {
+        starts.push(p.insns.len());
+        let at = p.insns.len() as u32;
+        p.insns.extend(b.insns.iter().copied());
+        p.lines.extend(b.lines.iter().map(|l| LineEntry {
+            insn: l.insn + at,
+            ..*l
+        }));
+    }
+    for pc in 0..p.insns.len() {
+        let i = p.insns[pc];
+        if !is_local_call(&i) {
+            continue;
+        }
+        let start = usize::try_from(i.imm)
+            .ok()
+            .and_then(|f| starts.get(f).copied())
+            .ok_or_else(|| BackendError::MalformedIr {
+                func: p.name.clone(),
+                what: format!("call of function {} that does not exist", i.imm),
+            })?;
+        let rel = start as i64 - (pc as i64 + 1);
+        p.insns[pc].imm = i32::try_from(rel).map_err(|_| BackendError::MalformedIr {
+            func: p.name.clone(),
+            what: "function call offset out of range".into(),
+        })?;
+    }
+    Ok(())
+}
+
 /// Compile a whole module into an object (runtime.md's maps and programs).
 pub fn compile(
     module: &Module,
@@ -135,6 +202,35 @@ pub fn compile(
                     .map(|i| f.srclocs[*i]);
                 errors.push(e.to_diagnostic_at(span));
             }
+        }
+    }
+    // ---- functions/strings ----
+    // Functions of `Module::functions` (recursive script functions, called
+    // from userspace programs only) are compiled once, with their scratch
+    // after every probe's, and appended to each program that calls one.
+    let base = scratch.div_ceil(8) * 8;
+    let mut bodies = Vec::new();
+    for f in &module.functions {
+        match compile_function_with(f, target, module.max_string_len, true, sm, Some(base)) {
+            Ok(c) => {
+                scratch = scratch.max(c.scratch_size);
+                bodies.push(c);
+            }
+            Err(e) => {
+                let span = f
+                    .entry()
+                    .and_then(|b| f.blocks.get(b)?.insts.first())
+                    .map(|i| f.srclocs[*i]);
+                errors.push(e.to_diagnostic_at(span));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    for p in &mut programs {
+        if let Err(e) = link_functions(p, &bodies) {
+            errors.push(e.to_diagnostic_at(None));
         }
     }
     if !errors.is_empty() {

@@ -404,6 +404,10 @@ pub struct VCode {
     pub order: Vec<VBlock>,
     /// Number of virtual registers created.
     pub num_vregs: u32,
+    // ---- functions/strings ----
+    /// Argument registers r2..=r(1+n) live at entry besides r1 (a function
+    /// called with BPF-to-BPF calls).
+    pub entry_args: u8,
 }
 
 impl VCode {

@@ -223,6 +223,18 @@ pub enum InstData {
         format: u32,
         args: Vec<OutArg>,
     },
+    /// Call `Module::functions[func]` (a recursive script function, userspace
+    /// programs only) with at most `MAX_CALL_ARGS` arguments; the result is
+    /// its return value (0 for a function without one). When the callee
+    /// raised a runtime error, the caller leaves at once (like `Return`).
+    Call {
+        func: u32,
+        args: Vec<Value>,
+    },
+    /// Argument `index` of the function being defined (in `Module::functions`).
+    Arg {
+        index: u32,
+    },
 
     // ---- terminators (exactly one, last in its block) ----
     Jump {
@@ -239,6 +251,11 @@ pub enum InstData {
     },
     /// Leave the handler normally.
     Return,
+    // ---- functions/strings ----
+    /// Return `arg` from a function of `Module::functions`.
+    ReturnValue {
+        arg: Value,
+    },
     /// Raise runtime error `error` (index into `Module::errors`): count it, set
     /// the exit flag, send an ERROR record, leave the handler.
     Trap {
@@ -259,6 +276,7 @@ impl InstData {
             InstData::Jump { .. }
                 | InstData::Brif { .. }
                 | InstData::Return
+                | InstData::ReturnValue { .. }
                 | InstData::Trap { .. }
                 | InstData::TrapMsg { .. }
         )
@@ -276,6 +294,8 @@ impl InstData {
                 | InstData::Context { .. }
                 | InstData::StrCompare { .. }
                 | InstData::StrOp { dst: None, .. }
+                | InstData::Call { .. }
+                | InstData::Arg { .. }
         )
     }
 
@@ -293,7 +313,8 @@ impl InstData {
                     OutArg::Str(_) => None,
                 })
                 .collect(),
-            InstData::StrOp { args, .. } => args.clone(),
+            InstData::StrOp { args, .. } | InstData::Call { args, .. } => args.clone(),
+            InstData::ReturnValue { arg } => vec![*arg],
             InstData::Jump { args, .. } => args.clone(),
             InstData::Brif {
                 cond,
@@ -440,7 +461,16 @@ pub struct Module {
     pub errors: Vec<ErrorMsg>,
     pub globals: GlobalsLayout,
     pub max_string_len: u32,
+    // ---- functions/strings ----
+    /// Functions called with `InstData::Call` (recursive script functions),
+    /// indexed by `Call::func`. Argument 0 is the call depth (for
+    /// MAXNESTING), the script's parameters follow.
+    pub functions: Vec<Function>,
 }
+
+/// Most arguments of a `Call` (BPF passes five in r1–r5; r1 carries the
+/// context).
+pub const MAX_CALL_ARGS: usize = 4;
 
 // ---- helpers added by the midend (methods only; the data types above are the contract) ----
 
@@ -459,6 +489,7 @@ impl InstData {
                 | InstData::Context { .. }
                 | InstData::StrCompare { .. }
                 | InstData::StrOp { dst: None, .. }
+                | InstData::Arg { .. }
         )
     }
 
@@ -480,11 +511,12 @@ impl InstData {
                     }
                 }
             }
-            InstData::StrOp { args, .. } => {
+            InstData::StrOp { args, .. } | InstData::Call { args, .. } => {
                 for a in args.iter_mut() {
                     *a = f(*a);
                 }
             }
+            InstData::ReturnValue { arg } => *arg = f(*arg),
             InstData::Jump { args, .. } => {
                 for a in args.iter_mut() {
                     *a = f(*a);

@@ -49,7 +49,15 @@ pub struct Options {
     pub max_string_len: u32,
     /// 0 or 2.
     pub opt_level: u8,
+    /// MAXNESTING: the deepest chain of recursive script-function calls
+    /// (`-D MAXNESTING=N`; default `DEFAULT_MAX_NESTING`). Exceeding it is
+    /// the runtime error "MAXNESTING exceeded".
+    pub max_nesting: u32,
 }
+
+/// Default MAXNESTING (SystemTap's default is 10; stapc allows 32 calls,
+/// which the simulator's userspace frame limit accommodates).
+pub const DEFAULT_MAX_NESTING: u32 = 32;
 
 impl Default for Options {
     fn default() -> Options {
@@ -57,6 +65,7 @@ impl Default for Options {
             target: stapc_bpf::Target::default(),
             max_string_len: 64,
             opt_level: 2,
+            max_nesting: DEFAULT_MAX_NESTING,
         }
     }
 }
@@ -147,6 +156,17 @@ pub fn optimize(module: &mut Module, opts: &Options) -> Result<(), Vec<Diagnosti
     for p in &mut module.probes {
         passes::compact_slots(&mut p.func);
         passes::renumber(&mut p.func);
+    }
+    // ---- functions/strings ----
+    // Functions called from userspace programs: folded like their callers.
+    for f in &mut module.functions {
+        passes::cleanup(f);
+        debug_verify(f, "cleanup")?;
+        if opts.opt_level > 0 {
+            passes::simplify_with(f, debug_verify)?;
+        }
+        passes::compact_slots(f);
+        passes::renumber(f);
     }
     passes::prune_tables(module);
     if cfg!(debug_assertions) {

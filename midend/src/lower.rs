@@ -44,6 +44,8 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         diags: Vec::new(),
         fold_formats: opts.opt_level > 0,
         target: opts.target,
+        max_nesting: opts.max_nesting,
+        rec_funcs: Vec::new(),
     };
     let globals = m.layout_globals();
     let mut module = Module {
@@ -57,6 +59,7 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         errors: Vec::new(),
         globals,
         max_string_len: msl,
+        functions: Vec::new(),
     };
     for probe in &script.probes {
         for point in &probe.points {
@@ -73,6 +76,15 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
             });
         }
     }
+    // ---- functions/strings ----
+    // Recursive functions are lowered once each, as they are first called
+    // (lowering one may call more).
+    let mut next = 0;
+    while let Some(&(func, probe, point)) = m.rec_funcs.get(next) {
+        let f = lower_recursive(&mut m, probe, point, func, next);
+        module.functions.push(f);
+        next += 1;
+    }
     module.formats = std::mem::take(&mut m.formats);
     module.errors = std::mem::take(&mut m.errors);
     if !m.diags.is_empty() {
@@ -82,6 +94,11 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         crate::passes::cleanup(&mut p.func);
         crate::passes::compact_slots(&mut p.func);
         crate::passes::renumber(&mut p.func);
+    }
+    for f in &mut module.functions {
+        crate::passes::cleanup(f);
+        crate::passes::compact_slots(f);
+        crate::passes::renumber(f);
     }
     crate::passes::prune_tables(&mut module);
     if let Err(errs) = crate::verifier::verify_module(&module) {
@@ -186,6 +203,11 @@ struct ModCx<'a> {
     fold_formats: bool,
     /// The kernel the kernel programs are for (built-ins check helper availability).
     target: stapc_bpf::Target,
+    // ---- functions/strings ----
+    max_nesting: u32,
+    /// Recursive functions called so far, in `Module::functions` order, with
+    /// the probe and point of their first caller (for `pp()` inside them).
+    rec_funcs: Vec<(FuncId, &'a Probe, &'a ProbePoint)>,
 }
 
 impl ModCx<'_> {
@@ -393,6 +415,8 @@ struct FnCx<'m, 'a> {
     call_stack: Vec<FuncId>,
     /// Current recursion depth of `expr`/`stmt`.
     depth: u32,
+    /// In a function of `Module::functions`: its call depth (argument 0).
+    call_depth: Option<Value>,
 }
 
 impl<'m, 'a> FnCx<'m, 'a> {
@@ -422,6 +446,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             ret: None,
             call_stack: Vec::new(),
             depth: 0,
+            call_depth: None,
         }
     }
 
@@ -1325,11 +1350,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             return self.dummy(e);
         };
         if fd.recursive || self.call_stack.contains(&func) {
-            self.m.unsupported(
-                span,
-                &format!("recursive functions (`{}` calls itself)", fd.name),
-            );
-            return self.dummy(e);
+            return self.recursive_call(e, func, args);
         }
         if self.call_stack.len() >= MAX_INLINE_DEPTH {
             self.m.unsupported(
@@ -1718,6 +1739,169 @@ impl<'m, 'a> FnCx<'m, 'a> {
 
 // ---- functions/strings ----
 
+/// Lower recursive function `func` as `Module::functions[index]`: argument
+/// 0 is the call depth, checked against MAXNESTING on entry; the script's
+/// parameters follow; `return` becomes `ReturnValue`.
+fn lower_recursive<'a>(
+    m: &mut ModCx<'a>,
+    probe: &'a Probe,
+    point: &'a ProbePoint,
+    func: FuncId,
+    index: usize,
+) -> Function {
+    let script = m.script;
+    let name = match script.functions.get(func) {
+        Some(fd) => format!("fn_{}_{index}", fd.name),
+        None => format!("fn_{index}"),
+    };
+    let mut cx = FnCx::new(m, probe, point, name);
+    let Some(fd) = script.functions.get(func) else {
+        cx.m.malformed(probe.body.span, "call of a function that does not exist");
+        return cx.f;
+    };
+    cx.frames = vec![&fd.locals];
+    cx.frame = 0;
+    cx.call_stack = vec![func];
+    let span = fd.body.span;
+    let depth = cx.val(InstData::Arg { index: 0 }, span);
+    cx.call_depth = Some(depth);
+    let max = cx.iconst(i64::from(cx.m.max_nesting), span);
+    let deep = cx.val(
+        InstData::Icmp {
+            cond: IntCC::Sgt,
+            args: [depth, max],
+        },
+        span,
+    );
+    let loc = cx.m.location(span);
+    cx.check(
+        deep,
+        "MAXNESTING exceeded",
+        format!("near identifier '{}' at {loc}", fd.name),
+        span,
+    );
+    for (i, p) in fd.params.iter().enumerate() {
+        let v = cx.val(
+            InstData::Arg {
+                index: i as u32 + 1,
+            },
+            span,
+        );
+        let var = cx.var(*p);
+        cx.write_var(var, cx.cur, v);
+    }
+    let ret_b = cx.new_block();
+    let result = cx.f.append_block_param(ret_b);
+    cx.ret = Some(Ret {
+        block: ret_b,
+        ty: Some(ScalarType::Long),
+        slot: None,
+    });
+    cx.stmt(&fd.body);
+    let end = Span {
+        start: fd.body.span.end.saturating_sub(1),
+        ..fd.body.span
+    };
+    cx.return_stmt(None, end);
+    cx.seal(ret_b);
+    cx.switch_to(ret_b);
+    cx.terminate(InstData::ReturnValue { arg: result }, end);
+    for b in cx.f.layout.clone() {
+        if !cx.sealed[b] {
+            cx.seal(b);
+        }
+    }
+    cx.f
+}
+
+impl FnCx<'_, '_> {
+    /// A call of a recursive function: a real `Call` in userspace probes
+    /// (long parameters and result only, at most three parameters, no
+    /// string locals), an error in kernel probes.
+    fn recursive_call(&mut self, e: &Expr, func: FuncId, args: &[Expr]) -> Val {
+        let span = e.span;
+        let script = self.m.script;
+        let Some(fd) = script.functions.get(func) else {
+            self.m
+                .malformed(span, "call of a function that does not exist");
+            return self.dummy(e);
+        };
+        if !self.userspace() {
+            self.m.unsupported(
+                span,
+                &format!(
+                    "recursive functions in kernel probes (`{}` calls itself; the kernel allows no recursion)",
+                    fd.name
+                ),
+            );
+            return self.dummy(e);
+        }
+        let strings = fd.ret == Some(ScalarType::String)
+            || fd.locals.values().any(|l| l.ty == ScalarType::String);
+        if strings {
+            self.m.unsupported(
+                span,
+                &format!(
+                    "strings in recursive functions (`{}` has string parameters, locals or result)",
+                    fd.name
+                ),
+            );
+            return self.dummy(e);
+        }
+        if fd.params.len() > ir::MAX_CALL_ARGS - 1 {
+            self.m.unsupported(
+                span,
+                &format!(
+                    "recursive functions with more than {} parameters (`{}`)",
+                    ir::MAX_CALL_ARGS - 1,
+                    fd.name
+                ),
+            );
+            return self.dummy(e);
+        }
+        if args.len() != fd.params.len() {
+            self.m.malformed(span, "wrong number of arguments");
+            return self.dummy(e);
+        }
+        let index = match self.m.rec_funcs.iter().position(|(f, _, _)| *f == func) {
+            Some(i) => i,
+            None => {
+                self.m.rec_funcs.push((func, self.probe, self.point));
+                self.m.rec_funcs.len() - 1
+            }
+        };
+        let mut vals = Vec::with_capacity(args.len() + 1);
+        let depth = match self.call_depth {
+            Some(d) => {
+                let one = self.iconst(1, span);
+                self.val(
+                    InstData::Binary {
+                        op: ir::BinaryOp::Add,
+                        args: [d, one],
+                    },
+                    span,
+                )
+            }
+            None => self.iconst(1, span),
+        };
+        vals.push(depth);
+        for a in args {
+            vals.push(self.long(a));
+        }
+        let r = self.val(
+            InstData::Call {
+                func: index as u32,
+                args: vals,
+            },
+            span,
+        );
+        match fd.ret {
+            Some(_) => Val::Long(r),
+            None => Val::Void,
+        }
+    }
+}
+
 /// Divisors of `gettimeofday_*` from nanoseconds.
 fn gettimeofday_divisor(func: Builtin) -> Option<i64> {
     Some(match func {
@@ -1847,7 +2031,7 @@ impl FnCx<'_, '_> {
                     span,
                 );
                 let loc = self.builtin_location(span, func);
-                self.check(bad, "range too big for randint()", loc, span);
+                self.check(bad, "randint: range must be 1 to 1048576", loc, span);
                 let r = self.val(
                     InstData::Context {
                         op: ContextOp::Prandom,

@@ -45,6 +45,12 @@ pub fn print_module_with(module: &Module, sm: Option<&SourceMap>) -> String {
         out.push('\n');
         print_probe(&mut out, p, sm);
     }
+    // ---- functions/strings ----
+    for (i, f) in module.functions.iter().enumerate() {
+        out.push('\n');
+        let _ = writeln!(out, "; fn{i}");
+        out.push_str(&print_function(f, sm));
+    }
     out
 }
 
@@ -241,6 +247,12 @@ pub fn inst_text(data: &InstData) -> String {
                 ops.join(", ")
             )
         }
+        InstData::Call { func, args } => {
+            let a: Vec<String> = args.iter().map(|v| v.to_string()).collect();
+            format!("call fn{func}({})", a.join(", "))
+        }
+        InstData::Arg { index } => format!("arg {index}"),
+        InstData::ReturnValue { arg } => format!("return {arg}"),
         InstData::Sprintf { dst, format, args } => {
             let a: Vec<String> = args
                 .iter()

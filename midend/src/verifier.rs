@@ -95,6 +95,10 @@ pub fn verify_module(module: &Module) -> Result<(), Vec<VerifierError>> {
     for p in &module.probes {
         errs.extend(Verifier::new(&p.func, Some(&info)).run());
     }
+    // ---- functions/strings ----
+    for f in &module.functions {
+        errs.extend(Verifier::new(f, Some(&info)).run());
+    }
     if errs.is_empty() {
         Ok(())
     } else {

@@ -474,7 +474,7 @@ impl Machine {
         args: [u64; 5],
     ) -> Result<u64, Halt> {
         let saved = self.depth;
-        if saved + 1 >= memory::MAX_FRAMES {
+        if saved + 1 >= self.max_frames() {
             return Err(ExecError::CallDepth { pc }.into());
         }
         self.depth = saved + 1;

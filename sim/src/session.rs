@@ -421,6 +421,14 @@ impl Session<'_> {
         self.machine
             .store_mut()
             .set_buffer_limits(!prog.kind.is_userspace());
+        // ---- functions/strings ----
+        // Userspace programs (recursive script functions) are not bound by
+        // the kernel's 8 frames; MAXNESTING bounds them in the program.
+        self.machine.set_max_frames(if prog.kind.is_userspace() {
+            crate::memory::MAX_STACK_FRAMES
+        } else {
+            crate::memory::MAX_FRAMES
+        });
         let ctx = vec![0u8; context_size(prog.kind.program_type())];
         let result = self.machine.run(&self.codes[i], &ctx);
         for line in std::mem::take(&mut self.machine.trace_log) {

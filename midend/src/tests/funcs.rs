@@ -19,6 +19,7 @@ fn lower_src(src: &str, kernel: (u32, u32)) -> (SourceMap, Result<Module, Vec<Di
         target: Target::new(KernelVersion::new(kernel.0, kernel.1)),
         max_string_len: 64,
         opt_level: 2,
+        max_nesting: crate::DEFAULT_MAX_NESTING,
     };
     let r = crate::lower(&script, &sm, &opts);
     (sm, r)
@@ -155,4 +156,50 @@ fn kernel_probes_get_strlen_target_randint_but_not_the_rest() {
     assert!(lower_src(j, (6, 18)).1.is_ok());
     let d = lower_src(j, (4, 14)).1.expect_err("4.14");
     assert!(d[0].message.contains("before 5.5"), "{}", d[0].message);
+}
+
+#[test]
+fn recursive_functions_become_module_functions_with_a_depth_check() {
+    let src = "function fib(n) { if (n < 2) return n; return fib(n - 1) + fib(n - 2) }
+probe begin { printf(\"%d\\n\", fib(20)) }";
+    let (_, r) = lower_src(src, (6, 18));
+    let m = r.unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(m.functions.len(), 1);
+    let f = &m.functions[0];
+    let calls: Vec<(u32, usize)> = f
+        .layout
+        .iter()
+        .flat_map(|b| f.blocks[*b].insts.iter())
+        .filter_map(|i| match &f.insts[*i] {
+            InstData::Call { func, args } => Some((*func, args.len())),
+            _ => None,
+        })
+        .collect();
+    // Two self-calls, each with the depth and n.
+    assert_eq!(calls, vec![(0, 2), (0, 2)]);
+    let text = crate::print_module(&m);
+    assert!(text.contains("arg 0") && text.contains("arg 1"), "{text}");
+    assert!(m.errors.iter().any(|e| e.message == "MAXNESTING exceeded"));
+    // The probe calls it with depth 1.
+    let probe_calls: Vec<InstData> = insts(&m)
+        .into_iter()
+        .filter(|i| matches!(i, InstData::Call { .. }))
+        .collect();
+    assert_eq!(probe_calls.len(), 1);
+    let mut m2 = m.clone();
+    crate::optimize(&mut m2, &Options::default()).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(m2.functions.len(), 1);
+}
+
+#[test]
+fn recursive_functions_with_strings_are_refused_clearly() {
+    let src = "function r:string(n) { if (n == 0) return \"\"; return r(n - 1) . \"x\" }
+probe begin { println(r(3)) }";
+    let (_, r) = lower_src(src, (6, 18));
+    let d = r.expect_err("strings");
+    assert!(
+        d[0].message.contains("strings in recursive functions"),
+        "{}",
+        d[0].message
+    );
 }

@@ -22,6 +22,7 @@ pub(crate) fn opts(opt_level: u8) -> Options {
         target: Target::new(KernelVersion::new(4, 14)),
         max_string_len: 64,
         opt_level,
+        max_nesting: crate::DEFAULT_MAX_NESTING,
     }
 }
 

@@ -1,0 +1,85 @@
+//! Recursive script functions, string built-ins, sprintf and the context
+//! built-ins, run end to end with `stapc --sim` (the conformance scripts
+//! cover the common cases; these cover limits and errors).
+
+mod common;
+
+use common::{run, text};
+
+const DEPTH: &str = r#"function down(n) { if (n <= 0) return 0; return 1 + down(n - 1) }
+global g
+function ev(n) { g++; if (n == 0) return 1; return od(n - 1) }
+function od(n) { if (n == 0) return 0; return ev(n - 1) }
+probe begin { printf("%d %d %d g=%d\n", down(31), ev(10), od(7), g); printf("%d\n", down(40)); println("after") }
+probe end { println("end") }
+probe error { println("error probe") }
+"#;
+
+#[test]
+fn recursion_is_bounded_by_maxnesting() {
+    // Default MAXNESTING is 32: down(31) makes 32 nested calls, down(40) 41.
+    let out = run(&["--sim", "-e", DEPTH]);
+    assert_eq!(text(&out.stdout), "31 1 1 g=10\nerror probe\n");
+    assert!(
+        text(&out.stderr).contains("ERROR: MAXNESTING exceeded near identifier 'down'"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["--sim", "-D", "MAXNESTING=100", "-e", DEPTH]);
+    assert_eq!(text(&out.stdout), "31 1 1 g=10\n40\nafter\nend\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_error_inside_a_recursive_call_ends_the_handler() {
+    let src = r#"function boom(n) { if (n == 0) return 10 / n; return boom(n - 1) }
+probe begin { println("x"); printf("%d\n", boom(3)); println("not reached") }"#;
+    let out = run(&["--sim", "-e", src]);
+    assert_eq!(text(&out.stdout), "x\n");
+    assert!(text(&out.stderr).contains("ERROR: division by 0"));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_kernel_probe_calling_a_recursive_function_is_refused() {
+    let src = r#"function f(n) { if (n == 0) return 0; return f(n - 1) }
+probe timer.ms(1) { printf("%d\n", f(3)); exit() }"#;
+    let out = run(&["--sim", "-e", src]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("recursive function `f`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn string_builtin_edge_cases() {
+    let src = r#"probe begin {
+  printf("[%s][%s][%s]\n", substr("abc", 3, 1), substr("abc", -1, 2), substr("abc", 0, 0))
+  printf("%d %d %d\n", strtol("0x1f", 0), strtol("017", 0), strtol("12zz", 10))
+  printf("%s|%s\n", text_str("a\tb\"c"), str_replace("aaa", "aa", "b"))
+  printf("%d %d\n", isinstr("", ""), strlen(sprint(12345)))
+  printf("%d\n", strtol("1", 1))
+}"#;
+    let out = run(&["--sim", "-e", src]);
+    assert_eq!(text(&out.stdout), "[][][]\n31 15 12\na\\tb\\\"c|ba\n1 5\n");
+    assert!(
+        text(&out.stderr).contains("ERROR: strtol: invalid base"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn context_builtins_in_the_simulator() {
+    let src = r#"probe begin { printf("%d %d %d %d %d\n", target(), ppid(), euid(), gettimeofday_s(), jiffies()) }
+probe timer.ms(8) { printf("%d %d %d\n", jiffies(), target(), randint(1)); exit() }"#;
+    let out = run(&["--sim", "-x", "77", "-e", src]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Simulated wall clock starts at the Unix epoch; HZ is 250.
+    assert_eq!(text(&out.stdout), "77 1 0 0 0\n2 77 0\n");
+    let out = run(&["--sim", "-e", "probe begin { println(randint(0)) }"]);
+    assert!(text(&out.stderr).contains("randint: range must be 1 to 1048576"));
+}
