@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod timing;
+pub mod toolkit;
 
 use stapc_bpf::{Object, Target};
 use stapc_frontend::{render::DiagFormat, Diagnostic, FileId, SourceMap};
@@ -149,7 +150,7 @@ impl Session {
         self.timer.finish(3, "translated to IR");
         if stop == Stage::Translate {
             return Ok(Output {
-                printed: Some(stapc_midend::print_module(&module)),
+                printed: Some(stapc_midend::print_module_with(&module, Some(&self.sm))),
                 object: None,
             });
         }

@@ -62,9 +62,18 @@ struct Cli {
     #[arg(short = 'O', value_name = "LEVEL", default_value = "2", value_parser = ["0", "1", "2"])]
     opt: String,
 
+    /// JSON-lines events that drive --sim's kernel probes (see README).
+    #[arg(long, value_name = "FILE")]
+    sim_events: Option<std::path::PathBuf>,
+
     /// target() returns PID.
     #[arg(short = 'x', value_name = "PID")]
     target_pid: Option<i64>,
+
+    /// Run CMD (with /bin/sh -c) once the probes are attached; target() is its
+    /// pid and the session ends when it exits.
+    #[arg(short = 'c', value_name = "CMD", conflicts_with = "target_pid")]
+    command: Option<String>,
 
     /// Set a limit as in SystemTap: MAXSTRINGLEN, MAXMAPENTRIES, MAXERRORS, MAXNESTING.
     #[arg(short = 'D', value_name = "NAME=VAL")]
@@ -131,6 +140,14 @@ fn apply_define(opts: &mut Options, d: &str) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    // `stapc bpf asm|disasm|run …`: the bytecode toolkit, with its own options.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("bpf") {
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        let status = stapc::toolkit::bpf_command(&args[2..], &mut out, &mut err);
+        return ExitCode::from(status.clamp(0, 255) as u8);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -227,9 +244,23 @@ fn run(cli: Cli) -> Result<u8, String> {
         return Ok(0);
     }
     if cli.sim {
+        if cli.command.is_some() {
+            return Err("-c runs a command on the real system; with --sim use -x PID".into());
+        }
+        let events = match &cli.sim_events {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read events file `{}`: {e}", path.display()))?;
+                let ev = stapc_sim::parse_events(&text)
+                    .map_err(|e| format!("{}:{e}", path.display()))?;
+                Some(ev)
+            }
+            None => None,
+        };
         let sim_opts = stapc_sim::SessionOptions {
             duration_ns: cli.sim_duration,
             target_pid: cli.target_pid,
+            events,
             ..stapc_sim::SessionOptions::default()
         };
         let mut stderr = std::io::stderr().lock();
@@ -237,5 +268,15 @@ fn run(cli: Cli) -> Result<u8, String> {
             .map_err(|e| e.to_string())?;
         return Ok(status.clamp(0, 255) as u8);
     }
-    Err("running on the kernel is not available in this build yet; use --sim or -p4".into())
+    let run_opts = stapc_loader::runtime::RunOptions {
+        target_pid: cli.target_pid,
+        command: cli
+            .command
+            .map(|c| vec!["/bin/sh".to_string(), "-c".to_string(), c]),
+        verbose: cli.verbose,
+    };
+    let mut stderr = std::io::stderr().lock();
+    let status = stapc_loader::runtime::run(&object, &run_opts, &mut stdout, &mut stderr)
+        .map_err(|e| e.to_string())?;
+    Ok(status.clamp(0, 255) as u8)
 }

@@ -191,3 +191,71 @@ fn runtime_division_by_zero_in_a_kernel_probe() {
     );
     assert_eq!(text(&out.stdout), "");
 }
+
+#[test]
+fn sim_events_file_drives_kernel_probes() {
+    let dir = std::env::temp_dir().join(format!("stapc-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ev = dir.join("ev.jsonl");
+    std::fs::write(
+        &ev,
+        "{\"time\": \"2ms\", \"probe\": \"kernel.trace(\\\"sched:sched_switch\\\")\", \"pid\": 42, \"comm\": \"cat\"}\n\
+         {\"time\": \"5ms\", \"probe\": \"kernel.trace(\\\"sched:sched_switch\\\")\", \"pid\": 43}\n",
+    )
+    .unwrap();
+    let script =
+        "probe kernel.trace(\"sched:sched_switch\") { printf(\"%d %s\\n\", pid(), execname()) }\n\
+                  probe timer.ms(10) { exit() }";
+    let out = run(&["--sim", "--sim-events", ev.to_str().unwrap(), "-e", script]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "42 cat\n43 stapc-sim\n");
+    // A malformed file names the line.
+    std::fs::write(&ev, "{\"time\": 1}\n{oops\n").unwrap();
+    let out = run(&["--sim", "--sim-events", ev.to_str().unwrap(), "-e", script]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("ev.jsonl:"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The whole script on the real kernel: a timer, exit(), the end probe —
+/// the same output as --sim. Skipped with the reason where BPF cannot be loaded.
+#[test]
+fn kernel_run_matches_sim() {
+    if let Err(why) = stapc_loader::can_load_bpf() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let script =
+        "global n\nprobe timer.ms(20) { n++; printf(\"tick %d\\n\", n); if (n == 3) exit() }\n\
+                  probe end { printf(\"end n=%d\\n\", n) }";
+    let kernel = run(&["-e", script]);
+    let sim = run(&["--sim", "-e", script]);
+    assert!(kernel.status.success(), "{}", text(&kernel.stderr));
+    assert_eq!(text(&kernel.stdout), "tick 1\ntick 2\ntick 3\nend n=3\n");
+    assert_eq!(text(&kernel.stdout), text(&sim.stdout));
+}
+
+#[test]
+fn kernel_run_with_c_ends_when_the_command_does() {
+    if let Err(why) = stapc_loader::can_load_bpf() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let start = std::time::Instant::now();
+    let out = run(&[
+        "-c",
+        "sleep 0.2",
+        "-e",
+        "probe timer.s(60) { } probe end { println(\"done\") }",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "done\n");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    let out = run(&["--sim", "-c", "true", "-e", "probe begin { exit() }"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("-c"));
+}

@@ -83,3 +83,46 @@ probe timer.ms(8) { printf("%d %d %d\n", jiffies(), target(), randint(1)); exit(
     let out = run(&["--sim", "-e", "probe begin { println(randint(0)) }"]);
     assert!(text(&out.stderr).contains("randint: range must be 1 to 1048576"));
 }
+
+/// The simulator's mini-verifier accepts what this feature emits: the
+/// stapc helpers in userspace programs, strlen, target(), randint() and
+/// jiffies() in kernel ones. (It does not model BPF-to-BPF calls, so
+/// programs calling recursive functions are left out.)
+#[test]
+fn mini_verifier_accepts_the_feature_programs() {
+    use stapc::{Options, Session, Stage};
+    use stapc_bpf::{KernelVersion, Target};
+    let shared = common::shared_dir().join("conformance");
+    let mut scripts: Vec<(String, String)> = ["strings", "printf_formats", "target_pid"]
+        .iter()
+        .map(|n| {
+            let p = shared.join(format!("{n}.stp"));
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    let ex = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/context_strings.stp");
+    scripts.push((ex.to_string(), std::fs::read_to_string(ex).unwrap()));
+    scripts.push((
+        "k.stp".into(),
+        "probe timer.ms(10) { printf(\"%d %d %d\\n\", jiffies(), strlen(execname()), randint(5)) }"
+            .into(),
+    ));
+    for (name, text) in scripts {
+        let target = Target::new(KernelVersion::new(6, 18));
+        let opts = Options {
+            target,
+            ..Options::default()
+        };
+        let mut s = Session::new(&name, text, opts);
+        let Ok(out) = s.run(Stage::Compile) else {
+            panic!("{name}: {:#?}", s.diagnostics);
+        };
+        let obj = out.object.unwrap();
+        for (prog, r) in stapc_sim::verifier::verify_object(&obj, &target) {
+            assert!(r.is_ok(), "{name} {prog}: {r:?}");
+        }
+    }
+}

@@ -1941,6 +1941,7 @@ fn run_on_sim(f: &Function, t: &Target, userspace: bool, w: &mut World) -> Resul
         comm: String::from_utf8_lossy(COMM).into_owned(),
         cpu: CPU as u32,
         time_ns: KTIME,
+        ..Default::default()
     });
     let code = stapc_sim::Code::new(&obj.programs[0].insns);
     let ctx = if userspace { vec![] } else { vec![0u8; 128] };

@@ -34,10 +34,19 @@ pub mod control {
     pub const EXIT_FLAG: i16 = 0;
     /// u64: number of runtime errors raised so far.
     pub const ERROR_COUNT: i16 = 8;
-    /// i64: what `target()` returns (`-x PID`, or the pid of `-c CMD`); 0 when
-    /// unset. Written by userspace before any program runs.
+    /// u64: what `target()` returns: the pid given with `-x`, or the pid of
+    /// the `-c` command; 0 when there is none. Written by userspace (the
+    /// simulator's session, the loader's runtime) before any program runs.
     pub const TARGET_PID: i16 = 16;
-    pub const VALUE_SIZE: u32 = 24;
+    /// u64: output records a kernel program could not send because the ring
+    /// or perf buffer was full (the program adds 1 when the output helper
+    /// returns an error), so userspace can report them instead of losing
+    /// them silently. Ring buffers have no loss counter of their own.
+    pub const OUTPUT_DROPS: i16 = 24;
+    pub const VALUE_SIZE: u32 = 32;
+    /// Control values written by objects older than `TARGET_PID` hold only
+    /// the exit flag and the error count; readers accept them.
+    pub const MIN_VALUE_SIZE: u32 = 16;
 }
 
 /// Names of the runtime maps the backend creates.

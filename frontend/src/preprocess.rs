@@ -17,6 +17,8 @@ use std::cmp::Ordering;
 const MAX_DEPTH: u32 = 64;
 /// Expansion beyond this many tokens is a runaway (exponential) macro.
 const MAX_TOKENS: usize = 1_000_000;
+/// More expansions than this is a runaway macro, even if each is small.
+const MAX_EXPANSIONS: u32 = 100_000;
 
 struct Macro {
     params: Vec<String>,
@@ -27,14 +29,32 @@ struct Pre<'a> {
     opts: &'a Options,
     macros: FxHashMap<String, Macro>,
     diags: Vec<Diagnostic>,
+    /// Macro expansions so far; a runaway (recursive or exponential) macro
+    /// stops all expansion once it passes `MAX_EXPANSIONS`.
+    expansions: u32,
+    aborted: bool,
 }
 
 /// Run the preprocessor over a lexed file.
 pub fn preprocess(toks: Vec<Token>, opts: &Options) -> (Vec<Token>, Vec<Diagnostic>) {
+    // Most scripts use no preprocessor feature: hand the tokens back untouched.
+    let needed = toks.iter().any(|t| match &t.kind {
+        TokKind::At(n) => n == "define",
+        TokKind::Op(op) => matches!(
+            op,
+            Op::CondOpen | Op::CondThen | Op::CondElse | Op::CondClose
+        ),
+        _ => false,
+    });
+    if !needed {
+        return (toks, Vec::new());
+    }
     let mut p = Pre {
         opts,
         macros: FxHashMap::default(),
         diags: Vec::new(),
+        expansions: 0,
+        aborted: false,
     };
     let mut out = Vec::with_capacity(toks.len());
     p.run(&toks, 0, &mut out);
@@ -85,7 +105,16 @@ impl Pre<'_> {
     fn run(&mut self, toks: &[Token], depth: u32, out: &mut Vec<Token>) {
         let mut i = 0;
         while i < toks.len() {
+            // After a runaway expansion, nested levels stop; the top level
+            // keeps the rest of the file (minus macro calls) so parsing goes on.
+            if self.aborted && depth > 0 {
+                return;
+            }
             let t = &toks[i];
+            if self.aborted && matches!(&t.kind, TokKind::At(n) if self.macros.contains_key(n)) {
+                i += 1;
+                continue;
+            }
             match &t.kind {
                 TokKind::At(name) if name == "define" => i = self.define(toks, i),
                 TokKind::At(name) if self.macros.contains_key(name) => {
@@ -210,7 +239,23 @@ impl Pre<'_> {
             return at + 1;
         };
         let call_span = toks[at].span;
+        self.expansions += 1;
+        if self.expansions > MAX_EXPANSIONS {
+            self.aborted = true;
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MACRO_DEPTH,
+                    format!("macro `@{name}` expands too many times"),
+                )
+                .with_primary(call_span, "expanded here")
+                .with_note(format!(
+                    "expansion stopped after {MAX_EXPANSIONS} macro expansions"
+                )),
+            );
+            return toks.len();
+        }
         if depth >= MAX_DEPTH {
+            self.aborted = true;
             self.diags.push(
                 Diagnostic::error(
                     codes::MACRO_DEPTH,
@@ -224,6 +269,7 @@ impl Pre<'_> {
             return toks.len();
         }
         if out.len() > MAX_TOKENS {
+            self.aborted = true;
             self.diags.push(
                 Diagnostic::error(
                     codes::MACRO_DEPTH,
@@ -626,5 +672,29 @@ mod tests {
         assert_eq!(compare_versions("5.10", "5.9"), Ordering::Greater);
         assert_eq!(compare_versions("6.1.0", "6.1"), Ordering::Equal);
         assert_eq!(compare_versions("2.6.32-100", "2.6.32"), Ordering::Greater);
+    }
+}
+
+#[cfg(test)]
+mod runaway_tests {
+    use super::*;
+    use crate::lexer::lex;
+    use crate::span::FileId;
+
+    /// A macro whose body uses itself twice would expand 2^64 times; it must
+    /// stop quickly with one error.
+    #[test]
+    fn exponential_macro_stops_fast() {
+        let (t, _) = lex("@define L %( @L + @L %) x = @L", FileId(0));
+        let start = std::time::Instant::now();
+        let (_, d) = preprocess(t, &Options::default());
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, codes::MACRO_DEPTH);
+        let (t, _) = lex("@define A %( 1 %) @define B %( @A @A @A @A @A @A @A @A %) @define C %( @B @B @B @B @B @B @B @B %) \
+                          @define D %( @C @C @C @C @C @C @C @C %) @define E %( @D @D @D @D @D @D @D @D %) \
+                          @define F %( @E @E @E @E @E @E @E @E %) @define G %( @F @F @F @F @F @F @F @F %) @G", FileId(0));
+        let (_, d) = preprocess(t, &Options::default());
+        assert_eq!(d.len(), 1, "{d:?}");
     }
 }

@@ -7,6 +7,27 @@
 //! they send. Everything is owned by fds: dropping a `Loaded` or an
 //! `Attachment` (on exit, Ctrl-C unwinding or panic) leaves nothing behind.
 //!
+//! `runtime::run(&Object, &RunOptions, out, err) -> Result<i32, RuntimeError>`
+//! is the whole of `stapc SCRIPT` after compilation: load, `begin` on the
+//! simulator against the kernel's maps (`kmaps::KernelMaps`), attach, print
+//! records until `exit()`, an error, SIGINT/SIGTERM or the end of the `-c`
+//! command, detach, `end` (or `error`), and the script's exit status.
+//!
+//! ```no_run
+//! # fn run(obj: &stapc_bpf::Object) -> Result<(), stapc_loader::RuntimeError> {
+//! let opts = stapc_loader::RunOptions {
+//!     target_pid: None,                               // -x PID
+//!     command: Some(vec!["ls".into(), "-l".into()]),  // -c 'ls -l', split into words
+//!     verbose: 0,                                     // -v
+//! };
+//! let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+//! let status = stapc_loader::run(obj, &opts, &mut out, &mut err)?;
+//! std::process::exit(status);
+//! # }
+//! ```
+//!
+//! The lower-level pieces, as the runtime uses them:
+//!
 //! ```no_run
 //! # fn run(obj: &stapc_bpf::Object) -> Result<(), Box<dyn std::error::Error>> {
 //! use stapc_loader::ringbuf::OutputReader;
@@ -29,10 +50,12 @@
 pub mod attach;
 pub mod btf;
 pub mod errno;
+pub mod kmaps;
 pub mod maps;
 pub mod perfbuf;
 pub mod prog;
 pub mod ringbuf;
+pub mod runtime;
 // Private: its calls trust their buffer sizes, which only this crate's
 // wrappers (sized from the kernel objects they created) guarantee.
 #[allow(unsafe_code)]
@@ -48,9 +71,10 @@ pub use maps::{Map, MapError};
 pub use perfbuf::PerfBufReader;
 pub use prog::{
     load_program, loaded_program_ids, patch_map_fds, prog_info, prog_info_by_id, test_run,
-    LoadError, ProgInfo, ProgramSpec, TestRunResult,
+    test_run_repeat, test_run_syscall, LoadError, ProgInfo, ProgramSpec, TestRunResult,
 };
 pub use ringbuf::RingBufReader;
+pub use runtime::{run, RunOptions, RuntimeError, StopReason};
 pub use sys::SysError;
 
 /// A loaded kernel program of an object.

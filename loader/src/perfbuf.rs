@@ -150,6 +150,11 @@ impl PerfBufReader {
         self.rings.len()
     }
 
+    /// One descriptor per CPU ring, each readable when samples are ready.
+    pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        self.rings.iter().map(|r| r.fd.as_fd()).collect()
+    }
+
     /// Wait up to `timeout_ms` for samples; true when some may be ready.
     pub fn wait(&self, timeout_ms: i32) -> Result<bool, SysError> {
         let fds: Vec<BorrowedFd<'_>> = self.rings.iter().map(|r| r.fd.as_fd()).collect();

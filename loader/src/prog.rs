@@ -343,12 +343,39 @@ pub struct TestRunResult {
 /// Run a loaded program once in the kernel with `ctx` as its context
 /// (`syscall` programs take a context and no packet data).
 pub fn test_run(prog: BorrowedFd<'_>, ctx: &[u8]) -> Result<TestRunResult, SysError> {
+    // The kernel writes a syscall program's context back: give it a copy.
+    test_run_syscall(prog, &mut ctx.to_vec())
+}
+
+/// Run a loaded `syscall` program once with `ctx` as its context; the
+/// kernel copies the context back, so `ctx` ends up holding what the
+/// program wrote into it.
+pub fn test_run_syscall(prog: BorrowedFd<'_>, ctx: &mut [u8]) -> Result<TestRunResult, SysError> {
+    test_run_with(prog, ctx, &[], 0)
+}
+
+/// Run a loaded program that takes packet data (e.g. a socket filter)
+/// `repeat` times on `data`; `duration_ns` is the kernel's average per run.
+pub fn test_run_repeat(
+    prog: BorrowedFd<'_>,
+    data: &[u8],
+    repeat: u32,
+) -> Result<TestRunResult, SysError> {
+    test_run_with(prog, &mut [], data, repeat)
+}
+
+fn test_run_with(
+    prog: BorrowedFd<'_>,
+    ctx: &mut [u8],
+    data: &[u8],
+    repeat: u32,
+) -> Result<TestRunResult, SysError> {
     let mut call = Call::ProgTestRun(TestRun {
         prog,
         ctx_in: ctx,
-        data_in: &[],
+        data_in: data,
         data_out: &mut [],
-        repeat: 0,
+        repeat,
         retval: 0,
         duration: 0,
     });

@@ -154,6 +154,12 @@ impl RingBufReader {
         self.producer.read(self.data, b);
     }
 
+    /// The descriptor that polls readable when records are ready (for a
+    /// caller that waits on other descriptors too).
+    pub fn fds(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        vec![self.fd.as_fd()]
+    }
+
     /// Wait up to `timeout_ms` for records; true when some may be ready.
     pub fn wait(&self, timeout_ms: i32) -> Result<bool, SysError> {
         let fds = [self.fd.as_fd()];
@@ -191,6 +197,23 @@ impl OutputReader {
         match self {
             OutputReader::RingBuf(r) => r.read(f),
             OutputReader::PerfBuf(r) => r.read(f),
+        }
+    }
+
+    /// The descriptors that poll readable when records are ready.
+    pub fn fds(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        match self {
+            OutputReader::RingBuf(r) => r.fds(),
+            OutputReader::PerfBuf(r) => r.fds(),
+        }
+    }
+
+    /// Records the kernel reported lost (perf buffers count them; ring
+    /// buffers cannot, see `control::OUTPUT_DROPS`).
+    pub fn lost(&self) -> u64 {
+        match self {
+            OutputReader::RingBuf(_) => 0,
+            OutputReader::PerfBuf(r) => r.lost(),
         }
     }
 

@@ -11,7 +11,7 @@ use std::ffi::CStr;
 use std::fmt;
 use std::mem::{offset_of, size_of};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 // `enum bpf_cmd`.
 const BPF_MAP_CREATE: u32 = 0;
@@ -272,7 +272,8 @@ pub struct ProgLoad<'a> {
 /// The input and output of `BPF_PROG_TEST_RUN`.
 pub struct TestRun<'a> {
     pub prog: BorrowedFd<'a>,
-    pub ctx_in: &'a [u8],
+    /// Mutable: for `syscall` programs the kernel copies the context back here.
+    pub ctx_in: &'a mut [u8],
     pub data_in: &'a [u8],
     pub data_out: &'a mut [u8],
     pub repeat: u32,
@@ -615,7 +616,7 @@ fn real_syscall(call: &mut Call<'_>) -> i64 {
                 data_out: ptr_of_mut(t.data_out),
                 repeat: t.repeat,
                 ctx_size_in: t.ctx_in.len() as u32,
-                ctx_in: ptr_of(t.ctx_in),
+                ctx_in: ptr_of_mut(t.ctx_in),
                 ..Default::default()
             };
             let ret = bpf(BPF_PROG_TEST_RUN, &mut a);
@@ -881,6 +882,384 @@ impl Drop for Mapping {
             len: self.len,
         });
     }
+}
+
+// ---------------------------------------------------------------------------
+// The runtime's process plumbing: catching SIGINT/SIGTERM, the `-c` child,
+// and the identity and clock userspace probes see. These are real calls in
+// unit tests too (they touch no kernel BPF object).
+
+/// How many `StopSignals` may be live at once (one per concurrent runtime).
+const SIGNAL_SLOTS: usize = 16;
+
+/// Write ends of the live `StopSignals` pipes (-1 = free); the handler
+/// writes the signal number to each.
+static SIGNAL_PIPES: [AtomicI32; SIGNAL_SLOTS] = [const { AtomicI32::new(-1) }; SIGNAL_SLOTS];
+
+/// Live `StopSignals` and the dispositions they replaced (restored when the
+/// last one is dropped).
+struct SignalState {
+    users: usize,
+    old: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+static SIGNAL_STATE: std::sync::Mutex<SignalState> = std::sync::Mutex::new(SignalState {
+    users: 0,
+    old: Vec::new(),
+});
+
+/// The signals that stop a session, as Ctrl-C does.
+pub const STOP_SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+
+extern "C" fn on_stop_signal(sig: libc::c_int) {
+    // Only async-signal-safe work: atomics and write(2); errno is preserved.
+    // SAFETY: __errno_location returns this thread's errno slot.
+    let saved = unsafe { *libc::__errno_location() };
+    let byte = sig as u8;
+    for slot in &SIGNAL_PIPES {
+        let fd = slot.load(Ordering::Acquire);
+        if fd >= 0 {
+            // SAFETY: writes one byte from a live local to a pipe we own; a
+            // full pipe (O_NONBLOCK) just fails.
+            unsafe { libc::write(fd, &byte as *const u8 as *const libc::c_void, 1) };
+        }
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved };
+}
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+fn pipe_cloexec(call: &'static str, nonblock: bool) -> Result<(OwnedFd, OwnedFd), SysError> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [-1 as libc::c_int; 2];
+    let flags = libc::O_CLOEXEC | if nonblock { libc::O_NONBLOCK } else { 0 };
+    // SAFETY: `fds` is a live array of two ints for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } != 0 {
+        return Err(SysError {
+            call,
+            errno: last_errno(),
+        });
+    }
+    // SAFETY: pipe2 just returned these two descriptors; nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// SIGINT and SIGTERM caught while this is alive: each one writes its
+/// number to a pipe that [`StopSignals::fd`] makes pollable, so a poll
+/// loop wakes up at once. Dropping it restores the previous dispositions
+/// (when no other `StopSignals` is alive).
+pub struct StopSignals {
+    slot: usize,
+    read: OwnedFd,
+    _write: OwnedFd,
+}
+
+/// Start catching SIGINT and SIGTERM.
+pub fn catch_stop_signals() -> Result<StopSignals, SysError> {
+    let (read, write) = pipe_cloexec("pipe2", true)?;
+    let mut state = SIGNAL_STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = SIGNAL_PIPES
+        .iter()
+        .position(|s| s.load(Ordering::Acquire) < 0)
+        .ok_or(SysError {
+            call: "sigaction",
+            errno: libc::EBUSY,
+        })?;
+    if state.users == 0 {
+        let mut old = Vec::new();
+        for sig in STOP_SIGNALS {
+            // SAFETY: zeroed sigaction structs are valid; the handler is an
+            // `extern "C" fn(c_int)` that only does async-signal-safe work.
+            let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+            act.sa_sigaction = on_stop_signal as extern "C" fn(libc::c_int) as usize;
+            act.sa_flags = libc::SA_RESTART;
+            // SAFETY: sa_mask is a live sigset_t.
+            unsafe { libc::sigemptyset(&mut act.sa_mask) };
+            // SAFETY: as above.
+            let mut prev: libc::sigaction = unsafe { std::mem::zeroed() };
+            // SAFETY: both structs are live and fully initialised.
+            if unsafe { libc::sigaction(sig, &act, &mut prev) } != 0 {
+                let errno = last_errno();
+                for (s, o) in &old {
+                    // SAFETY: restoring a disposition the kernel gave us.
+                    unsafe { libc::sigaction(*s, o, std::ptr::null_mut()) };
+                }
+                return Err(SysError {
+                    call: "sigaction",
+                    errno,
+                });
+            }
+            old.push((sig, prev));
+        }
+        state.old = old;
+    }
+    state.users += 1;
+    SIGNAL_PIPES[slot].store(write.as_raw_fd(), Ordering::Release);
+    Ok(StopSignals {
+        slot,
+        read,
+        _write: write,
+    })
+}
+
+impl StopSignals {
+    /// Readable once a signal was caught.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.read.as_fd()
+    }
+
+    /// The last stop signal caught since the previous call, if any.
+    pub fn caught(&self) -> Option<i32> {
+        let mut last = None;
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: reads into a live local buffer of its length from a
+            // non-blocking pipe we own.
+            let n = unsafe {
+                libc::read(
+                    self.read.as_raw_fd(),
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                )
+            };
+            if n <= 0 {
+                break;
+            }
+            last = buf.get(n as usize - 1).map(|&b| i32::from(b));
+        }
+        last
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        let mut state = SIGNAL_STATE.lock().unwrap_or_else(|e| e.into_inner());
+        // Unpublish the pipe before it is closed.
+        SIGNAL_PIPES[self.slot].store(-1, Ordering::Release);
+        state.users = state.users.saturating_sub(1);
+        if state.users == 0 {
+            for (sig, old) in std::mem::take(&mut state.old) {
+                // SAFETY: restoring a disposition the kernel gave us.
+                unsafe { libc::sigaction(sig, &old, std::ptr::null_mut()) };
+            }
+        }
+    }
+}
+
+/// A child process forked for `-c CMD` that waits, before `execv`, until
+/// [`GatedChild::release`] (so its pid is known to the probes, and they are
+/// attached, before the command runs). Dropping it reaps it: an unreleased
+/// child exits without running the command, a running one is killed.
+pub struct GatedChild {
+    pid: libc::pid_t,
+    gate: Option<OwnedFd>,
+    exec_error: Option<OwnedFd>,
+    pidfd: Option<OwnedFd>,
+    status: Option<i32>,
+}
+
+/// Fork a child that will `execv(path, argv)` once released.
+pub fn spawn_gated(path: &CStr, argv: &[std::ffi::CString]) -> Result<GatedChild, SysError> {
+    use std::os::fd::FromRawFd;
+    // Everything the child touches is prepared before fork: after it, the
+    // child may only make async-signal-safe calls.
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let (gate_r, gate_w) = pipe_cloexec("pipe2", false)?;
+    let (err_r, err_w) = pipe_cloexec("pipe2", false)?;
+    let (gr, gw, ew) = (gate_r.as_raw_fd(), gate_w.as_raw_fd(), err_w.as_raw_fd());
+    // SAFETY: fork has no memory preconditions; the child branch below only
+    // calls async-signal-safe functions on data prepared above and never
+    // returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(SysError {
+            call: "fork",
+            errno: last_errno(),
+        });
+    }
+    if pid == 0 {
+        // SAFETY: the child: signal(2), close(2), read(2), execv(2),
+        // write(2) and _exit(2) are async-signal-safe; every pointer is to
+        // memory allocated before fork.
+        unsafe {
+            for sig in STOP_SIGNALS {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            libc::close(gw);
+            let mut b = 0u8;
+            let n = loop {
+                let n = libc::read(gr, &mut b as *mut u8 as *mut libc::c_void, 1);
+                if n < 0 && *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                break n;
+            };
+            if n == 1 {
+                libc::execv(path.as_ptr(), ptrs.as_ptr());
+                let e: i32 = *libc::__errno_location();
+                libc::write(ew, &e as *const i32 as *const libc::c_void, 4);
+            }
+            libc::_exit(127);
+        }
+    }
+    drop(gate_r);
+    drop(err_w);
+    // SAFETY: pidfd_open takes a pid and flags; a negative return is an error.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let pidfd = if pidfd >= 0 {
+        // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+        Some(unsafe { OwnedFd::from_raw_fd(pidfd as i32) })
+    } else {
+        None
+    };
+    Ok(GatedChild {
+        pid,
+        gate: Some(gate_w),
+        exec_error: Some(err_r),
+        pidfd,
+        status: None,
+    })
+}
+
+impl GatedChild {
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// A descriptor that becomes readable when the child exits (kernels
+    /// since 5.3; `None` before).
+    pub fn exit_fd(&self) -> Option<BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.pidfd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Let the child exec its command; waits until the exec happened.
+    /// `Err` with `call: "execv"` when the command could not be executed.
+    pub fn release(&mut self) -> Result<(), SysError> {
+        use std::io::{Read, Write};
+        if let Some(gate) = self.gate.take() {
+            let mut f = std::fs::File::from(gate);
+            f.write_all(&[1]).map_err(|e| SysError {
+                call: "write",
+                errno: e.raw_os_error().unwrap_or(libc::EIO),
+            })?;
+        }
+        let Some(err) = self.exec_error.take() else {
+            return Ok(());
+        };
+        let mut f = std::fs::File::from(err);
+        let mut buf = Vec::new();
+        // EOF without data: the exec succeeded (the pipe closed on exec).
+        let _ = f.read_to_end(&mut buf);
+        match <[u8; 4]>::try_from(buf.as_slice()) {
+            Ok(b) => Err(SysError {
+                call: "execv",
+                errno: i32::from_ne_bytes(b),
+            }),
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn wait_flags(&mut self, flags: libc::c_int) -> Result<Option<i32>, SysError> {
+        if let Some(s) = self.status {
+            return Ok(Some(s));
+        }
+        let mut status: libc::c_int = 0;
+        loop {
+            // SAFETY: waits for our own child; `status` is a live int.
+            let r = unsafe { libc::waitpid(self.pid, &mut status, flags) };
+            if r < 0 {
+                let errno = last_errno();
+                if errno == libc::EINTR {
+                    continue;
+                }
+                return Err(SysError {
+                    call: "waitpid",
+                    errno,
+                });
+            }
+            if r == 0 {
+                return Ok(None);
+            }
+            self.status = Some(status);
+            return Ok(Some(status));
+        }
+    }
+
+    /// The child's wait status once it has exited (reaping it), else `None`.
+    pub fn try_wait(&mut self) -> Result<Option<i32>, SysError> {
+        self.wait_flags(libc::WNOHANG)
+    }
+
+    /// Wait for the child to exit; its wait status.
+    pub fn wait(&mut self) -> Result<i32, SysError> {
+        Ok(self.wait_flags(0)?.unwrap_or(0))
+    }
+
+    /// Send `sig` to the child (nothing once it has been reaped).
+    pub fn kill(&self, sig: libc::c_int) -> Result<(), SysError> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        // SAFETY: kill has no memory preconditions; the pid is our unreaped
+        // child, so it cannot have been reused.
+        if unsafe { libc::kill(self.pid, sig) } != 0 {
+            return Err(SysError {
+                call: "kill",
+                errno: last_errno(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Drop for GatedChild {
+    fn drop(&mut self) {
+        if self.status.is_some() {
+            return;
+        }
+        if self.gate.take().is_none() {
+            // Released: the command is running.
+            let _ = self.kill(libc::SIGKILL);
+        }
+        // An unreleased child sees the gate close and exits at once.
+        let _ = self.wait();
+    }
+}
+
+/// The calling task's (pid, tid, uid, gid).
+pub fn current_ids() -> (u32, u32, u32, u32) {
+    // SAFETY: these calls have no preconditions and cannot fail.
+    unsafe {
+        (
+            libc::getpid() as u32,
+            libc::gettid() as u32,
+            libc::getuid(),
+            libc::getgid(),
+        )
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (what the kernel's `ktime_get_ns` reads).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live timespec for the call to fill in.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
 /// The thread-local fake of the syscall layer used by unit tests: a test

@@ -36,6 +36,30 @@ const MAX_HELPER_BYTES: u64 = 1 << 20;
 const MAX_OPEN_RESERVATIONS: usize = 1024;
 
 impl Machine {
+    /// The helpers that take no arguments and cannot fail (time, task, CPU,
+    /// random numbers): the interpreter calls this inline before falling
+    /// back to `call_helper`, so the `pid()`/`cpu()`/`gettimeofday_ns()` a
+    /// script calls on every event cost a few instructions.
+    #[inline(always)]
+    pub(crate) fn simple_helper(&mut self, id: i32) -> Option<u64> {
+        Some(match id {
+            h::KTIME_GET_NS if !self.opts.conformance => self.event.time_ns,
+            h::GET_PRANDOM_U32 => {
+                // xorshift64*: deterministic for a given seed.
+                let mut x = self.rng;
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                self.rng = x;
+                (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32 as u64
+            }
+            h::GET_SMP_PROCESSOR_ID => self.event.cpu as u64,
+            h::GET_CURRENT_PID_TGID => ((self.event.pid as u64) << 32) | self.event.tid as u64,
+            h::GET_CURRENT_UID_GID => ((self.event.gid as u64) << 32) | self.event.uid as u64,
+            _ => return None,
+        })
+    }
+
     /// Run helper `id` with r1–r5 = `a`; returns r0.
     pub(crate) fn call_helper(
         &mut self,
@@ -120,19 +144,11 @@ impl Machine {
                     Ok(a[0])
                 }
             }
-            h::KTIME_GET_NS => Ok(self.event.time_ns),
-            h::GET_PRANDOM_U32 => {
-                // xorshift64*: deterministic for a given seed.
-                let mut x = self.rng;
-                x ^= x >> 12;
-                x ^= x << 25;
-                x ^= x >> 27;
-                self.rng = x;
-                Ok((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32 as u64)
-            }
-            h::GET_SMP_PROCESSOR_ID => Ok(self.event.cpu as u64),
-            h::GET_CURRENT_PID_TGID => Ok(((self.event.pid as u64) << 32) | self.event.tid as u64),
-            h::GET_CURRENT_UID_GID => Ok(((self.event.gid as u64) << 32) | self.event.uid as u64),
+            h::KTIME_GET_NS
+            | h::GET_PRANDOM_U32
+            | h::GET_SMP_PROCESSOR_ID
+            | h::GET_CURRENT_PID_TGID
+            | h::GET_CURRENT_UID_GID => Ok(self.simple_helper(id).unwrap_or(0)),
             h::GET_CURRENT_COMM => {
                 let size = self.size_arg(pc, id, a[1])?;
                 if size == 0 {

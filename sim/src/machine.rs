@@ -896,6 +896,21 @@ pub struct EventContext {
     pub cpu: u32,
     /// Simulated time, what `ktime_get_ns` returns.
     pub time_ns: u64,
+    /// Tracepoint fields by name, in events-file order (`--sim-events`);
+    /// missing fields are 0. See [`EventContext::field`].
+    pub fields: Vec<(String, u64)>,
+    /// Function arguments (`$arg1`…) and return value of kprobe/uprobe events.
+    pub args: Vec<u64>,
+    pub ret: u64,
+}
+
+impl EventContext {
+    /// A tracepoint field's value for this event (0 when the event does
+    /// not give it, as the event model says); `None` only when no field of
+    /// that name was given, so a layout can tell the two apart.
+    pub fn field(&self, name: &str) -> Option<u64> {
+        self.fields.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
+    }
 }
 
 impl Default for EventContext {
@@ -908,6 +923,9 @@ impl Default for EventContext {
             comm: "stapc-sim".to_string(),
             cpu: 0,
             time_ns: 0,
+            fields: Vec::new(),
+            args: Vec::new(),
+            ret: 0,
         }
     }
 }
@@ -1310,6 +1328,12 @@ impl Machine {
                 Jsle32X => j64!(regs[d] as i32 <= regs[s] as i32),
 
                 CallHelper => {
+                    if let Some(v) = self.simple_helper(op.imm as i32) {
+                        regs[0] = v;
+                        // Helpers clobber r1–r5 (see below).
+                        regs[1..6].fill(0);
+                        continue;
+                    }
                     let args = [regs[1], regs[2], regs[3], regs[4], regs[5]];
                     self.depth = base_depth + nframes;
                     sync_out!();

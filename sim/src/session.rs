@@ -4,7 +4,13 @@
 //! priority, then synthetic kernel events in simulated-time order, then `end`
 //! (or `error` after an uncaught error) programs; after every program run
 //! the output map is drained and its records printed.
+//!
+//! `UserspaceRunner` is the same session without the simulated kernel
+//! events, for the loader's runtime: it runs `begin`/`end`/`error` against
+//! any `MapStore` (the kernel's maps) and prints the records the kernel's
+//! programs send, so `stapc SCRIPT` prints exactly what `--sim` prints.
 
+use crate::events::{self, SimEvent};
 use crate::format;
 use crate::machine::{Code, EventContext, ExecError, Machine, MachineOptions};
 use crate::maps::{MapError, MapStore, SimMaps, BPF_ANY};
@@ -28,6 +34,9 @@ pub struct SessionOptions {
     pub fuel: u64,
     /// Simulated CPUs (per-CPU maps get one copy each; `timer.profile` fires on each).
     pub cpus: u32,
+    /// `--sim-events FILE` (see `events`): the probes these events name
+    /// fire only at them instead of every 1 ms.
+    pub events: Option<Vec<SimEvent>>,
 }
 
 impl Default for SessionOptions {
@@ -37,6 +46,7 @@ impl Default for SessionOptions {
             target_pid: None,
             fuel: 200_000_000,
             cpus: 1,
+            events: None,
         }
     }
 }
@@ -52,6 +62,11 @@ pub enum SimError {
     },
     /// The object breaks the runtime conventions (e.g. no usable output map).
     BadObject(String),
+    /// An event of the events file names a probe the script does not have.
+    UnknownProbe {
+        line: usize,
+        probe: String,
+    },
     Io(std::io::Error),
 }
 
@@ -60,6 +75,10 @@ impl fmt::Display for SimError {
         match self {
             SimError::Map { map, error } => write!(f, "map `{map}`: {error}"),
             SimError::BadObject(m) => write!(f, "invalid object: {m}"),
+            SimError::UnknownProbe { line, probe } => write!(
+                f,
+                "events file line {line}: no probe `{probe}` in the script (give a probe point as pp() prints it, or a program name)"
+            ),
             SimError::Io(e) => write!(f, "output: {e}"),
         }
     }
@@ -189,8 +208,11 @@ struct Session<'a> {
     control: u32,
     out: &'a mut dyn Write,
     err: &'a mut dyn Write,
-    opts: &'a SessionOptions,
+    opts: SessionOptions,
     now: u64,
+    /// The context userspace probes run in; `None`: the simulator's
+    /// default task at the current simulated time.
+    userspace_ctx: Option<EventContext>,
     errored: bool,
     faulted: bool,
 }
@@ -224,67 +246,12 @@ pub fn run(
                 })?;
         }
     }
-    let output = obj.output_map;
-    match obj.maps.get(output as usize).map(|m| m.kind) {
-        Some(MapKind::RingBuf | MapKind::PerfEventArray) => {}
-        _ => {
-            return Err(SimError::BadObject(format!(
-                "output map #{output} is not a ring buffer or perf event array"
-            )))
-        }
-    }
-    let control = obj.control_map;
-    match obj.maps.get(control as usize) {
-        Some(m)
-            if m.kind == MapKind::Array
-                && m.key_size == 4
-                && m.value_size >= control::VALUE_SIZE => {}
-        _ => {
-            return Err(SimError::BadObject(format!(
-                "control map #{control} is not a 16-byte array"
-            )))
-        }
-    }
-    // ---- functions/strings ----
-    // `target()` reads the control map's TARGET_PID: write it before begin.
+    let mut s = Session::new(obj, store, opts.clone(), out, err)?;
     if let Some(pid) = opts.target_pid {
-        let key = 0u32.to_le_bytes();
-        let map_err = |error| SimError::Map {
-            map: obj.maps[control as usize].name.clone(),
-            error,
-        };
-        let mut value = store
-            .lookup(control, &key, 0)
-            .map_err(map_err)?
-            .unwrap_or_default();
-        let at = control::TARGET_PID as usize;
-        if value.len() >= at + 8 {
-            value[at..at + 8].copy_from_slice(&pid.to_le_bytes());
-            store
-                .update(control, &key, &value, BPF_ANY, None)
-                .map_err(map_err)?;
-        }
+        write_target_pid(obj, s.machine.store_mut(), pid)?;
     }
-    let machine_opts = MachineOptions {
-        fuel: opts.fuel,
-        ..MachineOptions::default()
-    };
-    let mut s = Session {
-        obj,
-        machine: Machine::new(store, machine_opts)
-            .with_formats(obj.formats.clone(), obj.max_string_len),
-        codes: obj.programs.iter().map(|p| Code::new(&p.insns)).collect(),
-        output,
-        control,
-        out,
-        err,
-        opts,
-        now: 0,
-        errored: false,
-        faulted: false,
-    };
     s.run_all()?;
-    let dropped = s.machine.store().dropped(output);
+    let dropped = s.machine.store().dropped(s.output);
     if dropped > 0 {
         writeln!(
             s.err,
@@ -295,7 +262,85 @@ pub fn run(
     Ok(if s.errored || s.faulted { 1 } else { 0 })
 }
 
-impl Session<'_> {
+/// Write `pid` where `target()` reads it (`control::TARGET_PID`), when the
+/// object's control value has room for it (older objects have not).
+fn write_target_pid(obj: &Object, store: &mut dyn MapStore, pid: i64) -> Result<(), SimError> {
+    let control = obj.control_map;
+    let Some(m) = obj.maps.get(control as usize) else {
+        return Ok(());
+    };
+    let o = control::TARGET_PID as usize;
+    if (m.value_size as usize) < o + 8 {
+        return Ok(());
+    }
+    let key = 0u32.to_le_bytes();
+    let map_err = |error| SimError::Map {
+        map: m.name.clone(),
+        error,
+    };
+    let mut value = store
+        .lookup(control, &key, 0)
+        .map_err(map_err)?
+        .unwrap_or_else(|| vec![0; m.value_size as usize]);
+    if let Some(w) = value.get_mut(o..o + 8) {
+        w.copy_from_slice(&pid.to_le_bytes());
+    }
+    store
+        .update(control, &key, &value, BPF_ANY, None)
+        .map_err(map_err)
+}
+
+impl<'a> Session<'a> {
+    /// A session over `store`, whose maps already hold their `init` entries.
+    fn new(
+        obj: &'a Object,
+        store: Box<dyn MapStore>,
+        opts: SessionOptions,
+        out: &'a mut dyn Write,
+        err: &'a mut dyn Write,
+    ) -> Result<Session<'a>, SimError> {
+        let output = obj.output_map;
+        match obj.maps.get(output as usize).map(|m| m.kind) {
+            Some(MapKind::RingBuf | MapKind::PerfEventArray) => {}
+            _ => {
+                return Err(SimError::BadObject(format!(
+                    "output map #{output} is not a ring buffer or perf event array"
+                )))
+            }
+        }
+        let control = obj.control_map;
+        match obj.maps.get(control as usize) {
+            Some(m)
+                if m.kind == MapKind::Array
+                    && m.key_size == 4
+                    && m.value_size >= control::MIN_VALUE_SIZE => {}
+            _ => {
+                return Err(SimError::BadObject(format!(
+                    "control map #{control} is not a 16-byte array"
+                )))
+            }
+        }
+        let machine_opts = MachineOptions {
+            fuel: opts.fuel,
+            ..MachineOptions::default()
+        };
+        Ok(Session {
+            obj,
+            machine: Machine::new(store, machine_opts)
+                .with_formats(obj.formats.clone(), obj.max_string_len),
+            codes: obj.programs.iter().map(|p| Code::new(&p.insns)).collect(),
+            output,
+            control,
+            out,
+            err,
+            opts,
+            now: 0,
+            userspace_ctx: None,
+            errored: false,
+            faulted: false,
+        })
+    }
+
     /// Indexes of the programs of one userspace kind, by priority then source order.
     fn userspace(&self, want: fn(&ProbeKind) -> Option<i64>) -> Vec<usize> {
         let mut v: Vec<(i64, usize)> = self
@@ -310,6 +355,22 @@ impl Session<'_> {
     }
 
     fn run_all(&mut self) -> Result<(), SimError> {
+        let stopping = self.run_begins()?;
+        if self.faulted {
+            return Ok(());
+        }
+        if !stopping && !self.exit_flag()? {
+            self.run_events()?;
+            if self.faulted {
+                return Ok(());
+            }
+        }
+        self.run_finals()
+    }
+
+    /// Run the `begin` programs by priority until one stops the session;
+    /// returns whether it is stopping (exit, an uncaught error or a fault).
+    fn run_begins(&mut self) -> Result<bool, SimError> {
         let begins = self.userspace(|k| match k {
             ProbeKind::Begin { priority } => Some(*priority),
             _ => None,
@@ -322,15 +383,15 @@ impl Session<'_> {
             }
             stopping |= self.run_program(i, self.userspace_event())?;
             if self.faulted {
-                return Ok(());
+                return Ok(true);
             }
         }
-        if !stopping && !self.exit_flag()? {
-            self.run_events()?;
-            if self.faulted {
-                return Ok(());
-            }
-        }
+        Ok(stopping)
+    }
+
+    /// Run the `end` programs, or the `error` programs after an uncaught
+    /// error, each with the exit flag cleared.
+    fn run_finals(&mut self) -> Result<(), SimError> {
         let finals = if self.errored {
             self.userspace(|k| match k {
                 ProbeKind::Error { priority } => Some(*priority),
@@ -354,9 +415,12 @@ impl Session<'_> {
     }
 
     fn userspace_event(&self) -> EventContext {
-        EventContext {
-            time_ns: self.now,
-            ..EventContext::default()
+        match &self.userspace_ctx {
+            Some(e) => e.clone(),
+            None => EventContext {
+                time_ns: self.now,
+                ..EventContext::default()
+            },
         }
     }
 
@@ -374,13 +438,35 @@ impl Session<'_> {
     }
 
     /// Fire kernel probes in time order until exit, the duration, or no
-    /// probe can fire.
+    /// probe can fire. Queue entries are (time, program, source, cpu):
+    /// source 0 is the probe's own period, 1 + n the events file's event n,
+    /// so same-instant events fire in script order, then file order.
     fn run_events(&mut self) -> Result<(), SimError> {
-        let mut queue: BinaryHeap<Reverse<(u64, usize, u32)>> = BinaryHeap::new();
+        let mut queue: BinaryHeap<Reverse<(u64, usize, usize, u32)>> = BinaryHeap::new();
         let mut periods = vec![0u64; self.obj.programs.len()];
+        // Cloned so the loop below can run programs (which borrow self mutably).
+        let file: Vec<SimEvent> = self.opts.events.clone().unwrap_or_default();
+        let mut from_file = vec![false; self.obj.programs.len()];
+        for (n, e) in file.iter().enumerate() {
+            let mut found = false;
+            for (i, p) in self.obj.programs.iter().enumerate() {
+                if !p.kind.is_userspace() && (p.point == e.probe || p.name == e.probe) {
+                    found = true;
+                    from_file[i] |= !matches!(p.kind, ProbeKind::Timer { .. });
+                    queue.push(Reverse((e.time_ns, i, 1 + n, e.cpu.unwrap_or(0))));
+                }
+            }
+            if !found {
+                return Err(SimError::UnknownProbe {
+                    line: e.line,
+                    probe: e.probe.clone(),
+                });
+            }
+        }
         for (i, p) in self.obj.programs.iter().enumerate() {
             let (period, all_cpus) = match &p.kind {
                 k if k.is_userspace() => continue,
+                _ if from_file[i] => continue,
                 ProbeKind::Timer { period_ns, profile } => (*period_ns, *profile),
                 _ => (DEFAULT_EVENT_PERIOD_NS, false),
             };
@@ -394,20 +480,26 @@ impl Session<'_> {
                 1
             };
             for cpu in 0..cpus {
-                queue.push(Reverse((period, i, cpu)));
+                queue.push(Reverse((period, i, 0, cpu)));
             }
         }
-        while let Some(Reverse((t, i, cpu))) = queue.pop() {
+        while let Some(Reverse((t, i, source, cpu))) = queue.pop() {
             if t > self.opts.duration_ns {
                 break;
             }
             self.now = t;
-            let stop = self.run_program(i, self.kernel_event(cpu))?;
+            let mut event = self.kernel_event(cpu);
+            if let Some(e) = source.checked_sub(1).and_then(|n| file.get(n)) {
+                events::apply(e, &mut event);
+            }
+            let stop = self.run_program(i, event)?;
             if self.faulted || stop || self.exit_flag()? {
                 break;
             }
-            if let Some(next) = t.checked_add(periods[i]) {
-                queue.push(Reverse((next, i, cpu)));
+            if source == 0 {
+                if let Some(next) = t.checked_add(periods[i]) {
+                    queue.push(Reverse((next, i, 0, cpu)));
+                }
             }
         }
         Ok(())
@@ -417,6 +509,8 @@ impl Session<'_> {
     /// when the session should stop (exit or an uncaught error).
     fn run_program(&mut self, i: usize, event: EventContext) -> Result<bool, SimError> {
         let prog = &self.obj.programs[i];
+        let t = prog.kind.program_type();
+        let ctx = events::context_bytes(t, context_size(t), &event);
         self.machine.set_event(event);
         self.machine
             .store_mut()
@@ -429,7 +523,6 @@ impl Session<'_> {
         } else {
             crate::memory::MAX_FRAMES
         });
-        let ctx = vec![0u8; context_size(prog.kind.program_type())];
         let result = self.machine.run(&self.codes[i], &ctx);
         for line in std::mem::take(&mut self.machine.trace_log) {
             writeln!(self.err, "trace_printk: {}", line.trim_end_matches('\n'))?;
@@ -485,6 +578,26 @@ impl Session<'_> {
         Ok(d)
     }
 
+    /// Print records drained elsewhere (the kernel's output buffer); true
+    /// when the session should stop.
+    fn external_records(&mut self, records: &[Vec<u8>]) -> Result<bool, SimError> {
+        let mut d = Drained::default();
+        for r in records {
+            if d.broken {
+                break;
+            }
+            self.record(r, &mut d)?;
+        }
+        self.out.flush()?;
+        if d.broken {
+            self.faulted = true;
+        }
+        if d.error {
+            self.errored = true;
+        }
+        Ok(d.exit || d.error || d.broken)
+    }
+
     fn record(&mut self, r: &[u8], d: &mut Drained) -> Result<(), SimError> {
         match handle_record(self.obj, r, &mut *self.out, &mut *self.err)? {
             RecordAction::Printed => {}
@@ -511,7 +624,9 @@ impl Session<'_> {
     fn control_word(&mut self, off: i16) -> Result<u64, SimError> {
         let v = self.control_value()?;
         let o = off as usize;
-        Ok(u64::from_le_bytes(v[o..o + 8].try_into().unwrap_or([0; 8])))
+        Ok(v.get(o..o + 8)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u64::from_le_bytes))
     }
 
     fn exit_flag(&mut self) -> Result<bool, SimError> {
@@ -525,11 +640,130 @@ impl Session<'_> {
     fn set_exit_flag(&mut self, v: u64) -> Result<(), SimError> {
         let mut value = self.control_value()?;
         let o = control::EXIT_FLAG as usize;
-        value[o..o + 8].copy_from_slice(&v.to_le_bytes());
+        let Some(w) = value.get_mut(o..o + 8) else {
+            return Err(SimError::BadObject("control map value is too short".into()));
+        };
+        w.copy_from_slice(&v.to_le_bytes());
         let name = self.obj.maps[self.control as usize].name.clone();
         self.machine
             .store_mut()
             .update(self.control, &0u32.to_le_bytes(), &value, BPF_ANY, None)
             .map_err(|error| SimError::Map { map: name, error })
+    }
+}
+
+/// The simulator's handling of userspace probes (`begin`, `end`, `error`)
+/// for a caller that runs the kernel probes elsewhere: the loader's runtime
+/// runs them on the simulator against the kernel's own maps (its
+/// `MapStore`) and prints the kernel's records through [`Self::records`],
+/// so both print exactly as `--sim` does.
+///
+/// The order is the session's: [`Self::run_begin`], then (unless it says
+/// the session is stopping) the kernel's events, then [`Self::run_end`].
+pub struct UserspaceRunner<'a> {
+    s: Session<'a>,
+}
+
+impl<'a> UserspaceRunner<'a> {
+    /// A runner over `store`, whose maps must already hold their `init`
+    /// entries (the loader writes them when it creates the maps).
+    /// `opts.fuel` bounds each program run; `opts.target_pid` is what
+    /// `target()` returns (written with [`Self::set_target_pid`]).
+    pub fn new(
+        obj: &'a Object,
+        store: Box<dyn MapStore>,
+        opts: &SessionOptions,
+        out: &'a mut dyn Write,
+        err: &'a mut dyn Write,
+    ) -> Result<UserspaceRunner<'a>, SimError> {
+        Ok(UserspaceRunner {
+            s: Session::new(obj, store, opts.clone(), out, err)?,
+        })
+    }
+
+    /// Make `target()` return `pid` (stored in the control map).
+    pub fn set_target_pid(&mut self, pid: i64) -> Result<(), SimError> {
+        let obj = self.s.obj;
+        write_target_pid(obj, self.s.machine.store_mut(), pid)
+    }
+
+    /// The task, CPU and time userspace probes see from now on (`pid()`,
+    /// `execname()`, `gettimeofday_ns()`...).
+    pub fn set_event(&mut self, event: EventContext) {
+        self.s.userspace_ctx = Some(event);
+    }
+
+    /// Run the `begin` probes by priority, then source order, stopping at
+    /// the first that sets the exit flag; true when the session is stopping
+    /// (`exit()`, an uncaught error, or a program fault).
+    pub fn run_begin(&mut self) -> Result<bool, SimError> {
+        let stopping = self.s.run_begins()?;
+        Ok(stopping || self.s.exit_flag()?)
+    }
+
+    /// Print records the kernel's programs sent, in order; true when one
+    /// asks the session to stop (EXIT, ERROR, or a malformed record).
+    pub fn records(&mut self, records: &[Vec<u8>]) -> Result<bool, SimError> {
+        self.s.external_records(records)
+    }
+
+    /// Whether a program set the exit flag.
+    pub fn exit_requested(&mut self) -> Result<bool, SimError> {
+        self.s.exit_flag()
+    }
+
+    /// Note errors the kernel programs counted in the control map (their
+    /// ERROR records may have been lost): the session then ends with the
+    /// `error` probes and status 1.
+    pub fn check_error_count(&mut self) -> Result<(), SimError> {
+        if self.s.error_count()? > 0 {
+            self.s.errored = true;
+        }
+        Ok(())
+    }
+
+    /// Run the `end` probes, or the `error` probes after an uncaught error
+    /// (nothing after a program fault).
+    pub fn run_end(&mut self) -> Result<(), SimError> {
+        if self.s.faulted {
+            return Ok(());
+        }
+        self.s.run_finals()?;
+        self.s.out.flush()?;
+        Ok(())
+    }
+
+    /// An uncaught error was reported.
+    pub fn errored(&self) -> bool {
+        self.s.errored
+    }
+
+    /// A userspace program faulted or a record was malformed: the session
+    /// stops at once, without `end` probes.
+    pub fn faulted(&self) -> bool {
+        self.s.faulted
+    }
+
+    /// The script's exit status so far (0, or 1 after an error or a fault).
+    pub fn status(&self) -> i32 {
+        if self.s.errored || self.s.faulted {
+            1
+        } else {
+            0
+        }
+    }
+
+    pub fn store_mut(&mut self) -> &mut dyn MapStore {
+        self.s.machine.store_mut()
+    }
+
+    /// Where the script's output goes.
+    pub fn out(&mut self) -> &mut dyn Write {
+        &mut *self.s.out
+    }
+
+    /// Where messages go.
+    pub fn err(&mut self) -> &mut dyn Write {
+        &mut *self.s.err
     }
 }

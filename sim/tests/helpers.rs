@@ -154,6 +154,7 @@ fn time_task_and_cpu_helpers() {
         comm: "a-very-long-command-name".into(),
         cpu: 0,
         time_ns: 12345,
+        ..EventContext::default()
     });
     assert_eq!(
         run_m(&mut m, &[Insn::call(h::KTIME_GET_NS), Insn::exit()]).unwrap(),

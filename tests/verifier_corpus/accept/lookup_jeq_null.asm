@@ -1,0 +1,13 @@
+; expect: accept
+; prog-type: kprobe
+; map: m hash 4 16 64
+stw [%r10-4], 0
+mov %r2, %r10
+add %r2, -4
+ldmap %r1, m
+call 1
+jeq %r0, 0, +2
+ldxdw %r0, [%r0+0]
+exit
+mov %r0, 0
+exit

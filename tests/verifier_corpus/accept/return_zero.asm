@@ -1,0 +1,4 @@
+; expect: accept
+; prog-type: kprobe
+mov %r0, 0
+exit

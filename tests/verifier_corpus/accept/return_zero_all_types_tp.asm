@@ -1,0 +1,4 @@
+; expect: accept
+; prog-type: tracepoint
+mov %r0, 0
+exit

@@ -1,0 +1,4 @@
+; expect: accept
+; prog-type: perf_event
+mov %r0, 0
+exit

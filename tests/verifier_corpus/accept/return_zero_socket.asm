@@ -1,0 +1,4 @@
+; expect: accept
+; prog-type: socket_filter
+mov %r0, 0
+exit

@@ -1,0 +1,17 @@
+; expect: accept
+; prog-type: kprobe
+; map: rb ringbuf 0 0 4096
+ldmap %r1, rb
+mov %r2, 16
+mov %r3, 0
+call 131
+jne %r0, 0, +2
+mov %r0, 0
+exit
+stdw [%r0+0], 1
+stdw [%r0+8], 2
+mov %r1, %r0
+mov %r2, 0
+call 132
+mov %r0, 0
+exit

@@ -1,0 +1,13 @@
+; before 6.14 even a constant-key array lookup may return NULL
+; expect: R0 invalid mem access 'map_value_or_null'
+; prog-type: kprobe
+; kernel: 6.1
+; insn: 6
+; map: m array 4 16 4
+stw [%r10-4], 0
+mov %r2, %r10
+add %r2, -4
+ldmap %r1, m
+call 1
+ldxdw %r0, [%r0+8]
+exit

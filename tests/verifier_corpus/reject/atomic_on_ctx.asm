@@ -1,0 +1,7 @@
+; expect: BPF_ATOMIC stores into R1 ctx is not allowed
+; prog-type: kprobe
+; insn: 1
+mov %r2, 1
+lock add [%r1+0], %r2
+mov %r0, 0
+exit

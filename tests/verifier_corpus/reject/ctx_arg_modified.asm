@@ -1,0 +1,14 @@
+; expect: dereference of modified ctx ptr R1 off=8 disallowed
+; prog-type: kprobe
+; map: events perf_event_array 4 4 0
+; insn: 9
+stdw [%r10-8], 0
+add %r1, 8
+ldmap %r2, events
+lddw %r3, 0xffffffff
+mov %r4, %r10
+add %r4, -8
+mov %r5, 8
+call 25
+mov %r0, 0
+exit

@@ -1,0 +1,5 @@
+; r0 is never set
+; expect: R0 !read_ok
+; prog-type: kprobe
+; insn: 0
+exit

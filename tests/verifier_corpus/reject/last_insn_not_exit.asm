@@ -1,0 +1,5 @@
+; expect: last insn is not an exit or jmp
+; prog-type: kprobe
+mov %r0, 0
+exit
+mov %r0, 1

@@ -1,0 +1,18 @@
+; index masked to 0..15, but 8 bytes at 15 leave the 16-byte value
+; expect: R0 max value is outside of the allowed memory range
+; prog-type: kprobe
+; map: m hash 4 16 64
+; insn: 12
+stw [%r10-4], 0
+mov %r2, %r10
+add %r2, -4
+ldmap %r1, m
+call 1
+jne %r0, 0, +2
+mov %r0, 0
+exit
+ldxw %r1, [%r0+0]
+and %r1, 15
+add %r0, %r1
+ldxdw %r0, [%r0+0]
+exit

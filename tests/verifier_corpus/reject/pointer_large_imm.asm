@@ -1,0 +1,7 @@
+; expect: math between fp pointer and 536870912 is not allowed
+; prog-type: kprobe
+; insn: 1
+mov %r1, %r10
+add %r1, 0x20000000
+mov %r0, 0
+exit

@@ -1,0 +1,9 @@
+; expect: program of this type cannot use helper bpf_probe_read#4
+; prog-type: socket_filter
+; insn: 4
+mov %r1, %r10
+add %r1, -8
+mov %r2, 8
+mov %r3, 0
+call 4
+exit

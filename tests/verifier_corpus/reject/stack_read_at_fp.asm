@@ -1,0 +1,5 @@
+; expect: invalid read from stack R10 off=0 size=8
+; prog-type: kprobe
+; insn: 0
+ldxdw %r0, [%r10+0]
+exit

@@ -1,0 +1,6 @@
+; expect: invalid write to stack R10 off=-520 size=8
+; prog-type: kprobe
+; insn: 0
+stdw [%r10-520], 0
+mov %r0, 0
+exit
