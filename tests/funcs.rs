@@ -126,3 +126,32 @@ fn mini_verifier_accepts_the_feature_programs() {
         }
     }
 }
+
+#[test]
+fn target_variables_read_the_event_context() {
+    let dir = std::env::temp_dir().join(format!("stapc-funcs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("ev.jsonl");
+    std::fs::write(
+        &events,
+        "{\"time\": \"5ms\", \"probe\": \"kernel.function(\\\"vfs_read\\\")\", \"args\": [3, 4096, -7]}\n\
+         {\"time\": \"6ms\", \"probe\": \"kernel.function(\\\"vfs_read\\\").return\", \"return\": -2}\n",
+    )
+    .unwrap();
+    let src = r#"probe kernel.function("vfs_read") { printf("%d %d\n", $file, $count) }
+probe kernel.function("vfs_read").return { printf("ret %d\n", $return); exit() }"#;
+    let out = run(&["--sim", "--sim-events", events.to_str().unwrap(), "-e", src]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "3 -7\nret -2\n");
+    // Without events every field and argument is 0.
+    let out = run(&[
+        "--sim",
+        "-e",
+        "probe syscall.write { printf(\"%d\\n\", $count); exit() }",
+    ]);
+    assert_eq!(text(&out.stdout), "0\n");
+    // begin has no context.
+    let out = run(&["--sim", "-e", "probe begin { println($count) }"]);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -876,6 +876,32 @@ impl<'a> Isel<'a> {
                 let d = self.result(inst)?;
                 self.local_call(d, func, &args)?;
             }
+            InstData::LoadCtx {
+                offset,
+                size,
+                signed,
+            } => {
+                let d = Reg::V(self.result(inst)?);
+                let (bsize, bits) = match size {
+                    1 => (BPF_B, 8),
+                    2 => (BPF_H, 16),
+                    4 => (BPF_W, 32),
+                    8 => (BPF_DW, 64),
+                    _ => return Err(self.malformed(format!("load_ctx of {size} bytes"))),
+                };
+                let off = i16::try_from(offset)
+                    .map_err(|_| self.malformed(format!("load_ctx at offset {offset}")))?;
+                self.emit(VInst::Load {
+                    size: bsize,
+                    dst: d,
+                    base: Reg::V(self.ctx),
+                    off,
+                });
+                if signed && bits < 64 {
+                    self.emit(VInst::alu(BPF_LSH, d, Src::Imm(64 - bits)));
+                    self.emit(VInst::alu(BPF_ARSH, d, Src::Imm(64 - bits)));
+                }
+            }
             InstData::ReturnValue { arg } => {
                 if !self.callee {
                     return Err(self.malformed("return with a value outside a function"));

@@ -176,9 +176,10 @@ pub fn run_ir(f: &Function, msl: usize, w: &mut World) -> Result<u64, String> {
                 }
                 InstData::StrOp { op, .. } => return Err(format!("str_op {op:?} is not modelled")),
                 InstData::Sprintf { .. } => return Err("sprintf is not modelled".into()),
-                InstData::Call { .. } | InstData::Arg { .. } | InstData::ReturnValue { .. } => {
-                    return Err("function calls are not modelled".into())
-                }
+                InstData::Call { .. }
+                | InstData::Arg { .. }
+                | InstData::ReturnValue { .. }
+                | InstData::LoadCtx { .. } => return Err("function calls are not modelled".into()),
                 InstData::StrContext {
                     dst,
                     op: StrContextOp::Execname,

@@ -80,6 +80,8 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         // Argument moves, the call, the error-count check around it.
         InstData::Call { args, .. } => 6 + args.len() as u64,
         InstData::Arg { .. } => 1,
+        // The load, and two shifts to sign-extend a narrow field.
+        InstData::LoadCtx { .. } => 3,
         InstData::ReturnValue { .. } => 2,
         InstData::Sprintf { args, .. } => {
             10 + args

@@ -235,6 +235,13 @@ pub enum InstData {
     Arg {
         index: u32,
     },
+    /// A target variable: `size` (1, 2, 4 or 8) bytes of the probe's
+    /// context at `offset`, sign-extended when `signed` (kernel probes only).
+    LoadCtx {
+        offset: u32,
+        size: u8,
+        signed: bool,
+    },
 
     // ---- terminators (exactly one, last in its block) ----
     Jump {
@@ -296,6 +303,7 @@ impl InstData {
                 | InstData::StrOp { dst: None, .. }
                 | InstData::Call { .. }
                 | InstData::Arg { .. }
+                | InstData::LoadCtx { .. }
         )
     }
 
@@ -490,6 +498,7 @@ impl InstData {
                 | InstData::StrCompare { .. }
                 | InstData::StrOp { dst: None, .. }
                 | InstData::Arg { .. }
+                | InstData::LoadCtx { .. }
         )
     }
 

@@ -1230,11 +1230,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 self.m.unsupported(span, "statistics");
                 self.dummy(e)
             }
-            ExprKind::Target(t) => {
-                self.m
-                    .unsupported(span, &format!("target variables (${})", t.name));
-                self.dummy(e)
-            }
+            ExprKind::Target(t) => self.target_var(e, t),
         }
     }
 
@@ -1899,6 +1895,67 @@ impl FnCx<'_, '_> {
             Some(_) => Val::Long(r),
             None => Val::Void,
         }
+    }
+}
+
+/// Offsets of the first six function arguments in x86-64 `struct pt_regs`
+/// (di, si, dx, cx, r8, r9), what kprobe and perf-event contexts start with.
+const PT_REGS_ARGS: [u32; 6] = [112, 104, 96, 88, 72, 64];
+/// Offset of ax (the return value) in x86-64 `struct pt_regs`.
+const PT_REGS_RC: u32 = 80;
+
+impl FnCx<'_, '_> {
+    /// `$name`: a load from the probe's context (tracepoint fields and
+    /// syscall arguments at the offset the frontend resolved; function
+    /// arguments and return values from pt_regs on x86-64).
+    fn target_var(&mut self, e: &Expr, t: &stapc_frontend::script::TargetVar) -> Val {
+        use stapc_frontend::script::TargetAccess;
+        let span = e.span;
+        if self.userspace() {
+            self.m.unsupported(
+                span,
+                &format!("target variables (${}) in begin/end/error probes", t.name),
+            );
+            return self.dummy(e);
+        }
+        let (offset, size, signed) = match t.access {
+            TargetAccess::Field {
+                offset,
+                size,
+                signed,
+            } => (offset, size, signed),
+            TargetAccess::Arg(n) => {
+                match PT_REGS_ARGS.get(n as usize) {
+                    Some(&off) => (off, 8, true),
+                    None => {
+                        self.m.unsupported(
+                        span,
+                        &format!("target variable ${}: argument {} (only the first 6 are in registers)", t.name, n + 1),
+                    );
+                        return self.dummy(e);
+                    }
+                }
+            }
+            TargetAccess::Return => (PT_REGS_RC, 8, true),
+        };
+        if !matches!(size, 1 | 2 | 4 | 8) || offset % size != 0 || offset > 0xffff {
+            self.m.unsupported(
+                span,
+                &format!(
+                    "target variable ${} ({size} bytes at offset {offset}: not a naturally aligned integer)",
+                    t.name
+                ),
+            );
+            return self.dummy(e);
+        }
+        Val::Long(self.val(
+            InstData::LoadCtx {
+                offset,
+                size: size as u8,
+                signed,
+            },
+            span,
+        ))
     }
 }
 

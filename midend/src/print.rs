@@ -252,6 +252,15 @@ pub fn inst_text(data: &InstData) -> String {
             format!("call fn{func}({})", a.join(", "))
         }
         InstData::Arg { index } => format!("arg {index}"),
+        InstData::LoadCtx {
+            offset,
+            size,
+            signed,
+        } => format!(
+            "load_ctx +{offset}, {}{}",
+            if *signed { "s" } else { "u" },
+            size * 8
+        ),
         InstData::ReturnValue { arg } => format!("return {arg}"),
         InstData::Sprintf { dst, format, args } => {
             let a: Vec<String> = args

@@ -203,3 +203,24 @@ probe begin { println(r(3)) }";
         d[0].message
     );
 }
+
+#[test]
+fn target_variables_are_context_loads() {
+    let src = "probe syscall.write { printf(\"%d\\n\", $count) }
+probe kernel.function(\"vfs_read\").return { printf(\"%d\\n\", $return) }";
+    let (_, r) = lower_src(src, (6, 18));
+    let m = r.unwrap_or_else(|d| panic!("{d:#?}"));
+    let loads: Vec<(u32, u8, bool)> = insts(&m)
+        .into_iter()
+        .filter_map(|i| match i {
+            InstData::LoadCtx {
+                offset,
+                size,
+                signed,
+            } => Some((offset, size, signed)),
+            _ => None,
+        })
+        .collect();
+    // count: the third field after the syscall number; ax of pt_regs.
+    assert_eq!(loads, vec![(32, 8, true), (80, 8, true)]);
+}
