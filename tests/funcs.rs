@@ -155,3 +155,14 @@ probe kernel.function("vfs_read").return { printf("ret %d\n", $return); exit() }
     let out = run(&["--sim", "-e", "probe begin { println($count) }"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn a_recursive_call_as_a_statement_runs_for_its_output() {
+    let src = r#"function f(n) { if (n == 0) return 0; printf("%s %d\n", pp(), n); return f(n - 1) }
+probe begin { f(2) }"#;
+    for kernel in ["6.18", "4.14"] {
+        let out = run(&["--sim", "--target-kernel", kernel, "-e", src]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "begin 2\nbegin 1\n", "target {kernel}");
+    }
+}

@@ -685,7 +685,8 @@ impl<'a> Isel<'a> {
 
     fn inst(&mut self, inst: Inst) -> R<()> {
         let data = self.f.insts[inst].clone();
-        if data.has_result() && self.dead(inst) {
+        // A call runs for its effects even when its result is unused.
+        if data.has_result() && data.is_pure() && self.dead(inst) {
             return Ok(());
         }
         match data {
