@@ -166,3 +166,27 @@ probe begin { f(2) }"#;
         assert_eq!(text(&out.stdout), "begin 2\nbegin 1\n", "target {kernel}");
     }
 }
+
+#[test]
+fn string_locals_of_recursive_functions_are_per_call() {
+    let src = r#"function f(n) { s = sprint(n); t = "<" . s . ">"; if (n == 0) return 0; r = f(n - 1); printf("%s %s %d %s\n", s, t, r, sprint(n * 10)); return r + 1 }
+probe begin { printf("%d\n", f(3)); println(sprintf("%d", f(1))) }"#;
+    let out = run(&["--sim", "-e", src]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "1 <1> 0 10\n2 <2> 1 20\n3 <3> 2 30\n3\n1 <1> 0 10\n1\n"
+    );
+    // String parameters cannot be passed (yet): a clear error.
+    let out = run(&[
+        "--sim",
+        "-e",
+        "function g(s:string, n) { if (n == 0) return 0; return g(s, n - 1) }\nprobe begin { println(g(\"a\", 2)) }",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("string parameters or results of recursive functions"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -48,6 +48,11 @@ pub struct ScratchLayout {
     pub size: u32,
     pub needs_scratch: bool,
     pub needs_globals: bool,
+    // ---- functions/strings ----
+    /// A called function's scratch frame size (0 for probes): the scratch
+    /// pointer is moved by `depth * frame_size`, depth clamped to `max_depth`.
+    pub frame_size: u32,
+    pub max_depth: u32,
 }
 
 fn round8(n: u64) -> u64 {
@@ -1377,6 +1382,36 @@ impl<'a> Isel<'a> {
             let s = self.new_vreg();
             self.lookup(MAP_SCRATCH, s);
             self.scratch = Some(s);
+            if self.layout.frame_size > 0 {
+                // s += min(depth, max_depth) * frame_size (depth is unsigned:
+                // anything out of range takes the last frame).
+                let d = Reg::V(self.new_vreg());
+                let depth = *self
+                    .argv
+                    .first()
+                    .ok_or_else(|| self.malformed("a called function without its depth"))?;
+                self.emit(VInst::mov(d, Src::Reg(Reg::V(depth))));
+                let max = self.layout.max_depth as i32;
+                let clamp = self.new_block();
+                let cont = self.new_block();
+                self.emit(VInst::Branch {
+                    op: BPF_JLE,
+                    lhs: d,
+                    rhs: Src::Imm(max),
+                    taken: cont,
+                    not_taken: clamp,
+                });
+                self.switch_to(clamp);
+                self.emit(VInst::mov(d, Src::Imm(max)));
+                self.emit(VInst::Jump { dest: cont });
+                self.switch_to(cont);
+                self.emit(VInst::alu(
+                    BPF_MUL,
+                    d,
+                    Src::Imm(self.layout.frame_size as i32),
+                ));
+                self.emit(VInst::alu(BPF_ADD, Reg::V(s), Src::Reg(d)));
+            }
         }
         let dest = self.vblock(entry)?;
         self.emit(VInst::Jump { dest });

@@ -53,25 +53,35 @@ pub fn compile_function(
     compile_function_with(func, target, msl, userspace, sm, None)
 }
 
-/// `compile_function`; `callee = Some(base)` compiles a function of
+/// `compile_function`; `callee = Some((base, depth))` compiles a function of
 /// `Module::functions` whose scratch memory starts at byte `base` (after
-/// every probe's, so a call never overwrites its caller's strings).
+/// every probe's, so a call never overwrites its caller's strings), one
+/// frame per call depth up to `depth`.
 pub fn compile_function_with(
     func: &Function,
     target: &Target,
     msl: u32,
     userspace: bool,
     sm: &SourceMap,
-    callee: Option<u32>,
+    callee: Option<(u32, u32)>,
 ) -> Result<CompiledFunction, BackendError> {
     let mut layout = isel::scratch_layout(func, msl, userspace)?;
-    if let Some(base) = callee {
+    if let Some((base, frames)) = callee {
+        // Frame d (the call depth, 1..=frames) of a called function is at
+        // base + d * frame: its strings are its own at every depth.
+        let frame = layout.size.div_ceil(8) * 8;
+        layout.frame_size = frame;
+        layout.max_depth = frames;
         for (_, off) in layout.slot_off.iter_mut() {
             *off += base;
         }
         layout.record_off += base;
         layout.tmp_off += base;
-        layout.size += base;
+        let total = u64::from(base) + (u64::from(frames) + 1) * u64::from(frame);
+        layout.size = u32::try_from(total).map_err(|_| BackendError::OffsetTooLarge {
+            func: func.name.clone(),
+            offset: total,
+        })?;
     }
     let stages = |far: bool| -> Result<_, BackendError> {
         let vcode =
@@ -211,7 +221,16 @@ pub fn compile(
     let base = scratch.div_ceil(8) * 8;
     let mut bodies = Vec::new();
     for f in &module.functions {
-        match compile_function_with(f, target, module.max_string_len, true, sm, Some(base)) {
+        // MAXNESTING + 1: the call one level too deep still runs its check.
+        let depth = module.max_nesting.clamp(1, 1000) + 1;
+        match compile_function_with(
+            f,
+            target,
+            module.max_string_len,
+            true,
+            sm,
+            Some((base, depth)),
+        ) {
             Ok(c) => {
                 scratch = scratch.max(c.scratch_size);
                 bodies.push(c);

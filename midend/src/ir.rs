@@ -474,6 +474,9 @@ pub struct Module {
     /// indexed by `Call::func`. Argument 0 is the call depth (for
     /// MAXNESTING), the script's parameters follow.
     pub functions: Vec<Function>,
+    /// MAXNESTING: the deepest call depth a function of `functions` runs at
+    /// (deeper calls trap); each depth gets its own scratch frame.
+    pub max_nesting: u32,
 }
 
 /// Most arguments of a `Call` (BPF passes five in r1–r5; r1 carries the

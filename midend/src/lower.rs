@@ -60,6 +60,7 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         globals,
         max_string_len: msl,
         functions: Vec::new(),
+        max_nesting: opts.max_nesting,
     };
     for probe in &script.probes {
         for point in &probe.points {
@@ -1832,13 +1833,18 @@ impl FnCx<'_, '_> {
             );
             return self.dummy(e);
         }
-        let strings = fd.ret == Some(ScalarType::String)
-            || fd.locals.values().any(|l| l.ty == ScalarType::String);
-        if strings {
+        // String locals and temporaries live in a scratch frame per call
+        // depth; strings cannot be passed in registers.
+        let string_params = fd.params.iter().any(|p| {
+            fd.locals
+                .get(*p)
+                .is_some_and(|l| l.ty == ScalarType::String)
+        });
+        if fd.ret == Some(ScalarType::String) || string_params {
             self.m.unsupported(
                 span,
                 &format!(
-                    "strings in recursive functions (`{}` has string parameters, locals or result)",
+                    "string parameters or results of recursive functions (`{}`)",
                     fd.name
                 ),
             );

@@ -198,7 +198,8 @@ probe begin { println(r(3)) }";
     let (_, r) = lower_src(src, (6, 18));
     let d = r.expect_err("strings");
     assert!(
-        d[0].message.contains("strings in recursive functions"),
+        d[0].message
+            .contains("string parameters or results of recursive functions"),
         "{}",
         d[0].message
     );

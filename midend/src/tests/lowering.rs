@@ -803,7 +803,7 @@ fn unsupported_constructs_are_diagnostics_at_their_span() {
                 "n.stp:1:20".to_string()
             ),
             (
-                "not yet supported by stapc: strings in recursive functions (`f` has string parameters, locals or result)".to_string(),
+                "not yet supported by stapc: string parameters or results of recursive functions (`f`)".to_string(),
                 "n.stp:1:30".to_string()
             ),
             (

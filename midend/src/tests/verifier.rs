@@ -69,6 +69,7 @@ fn module(f: Function) -> Module {
         },
         max_string_len: 64,
         functions: Vec::new(),
+        max_nesting: crate::DEFAULT_MAX_NESTING,
     }
 }
 
