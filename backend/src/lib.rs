@@ -6,6 +6,12 @@
 //! - `compile_function` runs one `ir::Function` through every stage and
 //!   returns each stage's result; `print_vcode` prints them for debugging.
 //!
+//! Functions of `Module::functions` (recursive script functions) are
+//! compiled once (`compile_function_with(.., Some((base, depth)))`: r1 =
+//! ctx, r2.. = arguments, scratch frames after every probe's, one per call
+//! depth) and appended to each program that calls one (`link_functions`
+//! patches `call` with src = BPF_PSEUDO_CALL to relative offsets).
+//!
 //! Stages: `isel` (instruction selection on virtual registers, `vcode`),
 //! `regalloc` (linear scan with spilling), `checker` (proves the allocation,
 //! always in debug builds), `emit` (branch resolution and relaxation, line

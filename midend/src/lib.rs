@@ -9,6 +9,21 @@
 //!   checks as explicit trap branches; `try`/`catch` as handler jumps;
 //!   non-recursive script functions inlined per call). Unsupported
 //!   constructs are `E0900` diagnostics at their span.
+//! - Recursive script functions (userspace probes only; sema rejects a
+//!   kernel probe reaching one) become `Module::functions`, called with
+//!   `InstData::Call`: argument 0 is the call depth, checked on entry
+//!   against MAXNESTING (`Options::max_nesting`, `-D MAXNESTING=N`, default
+//!   `DEFAULT_MAX_NESTING` = 32) — "MAXNESTING exceeded" otherwise; at most
+//!   three long parameters, a long result; string locals are allowed (the
+//!   backend gives each depth its own scratch frame), string parameters and
+//!   results are `E0900`. An error inside a called function is not caught
+//!   by a `try` in its caller.
+//! - String built-ins (`StrOp`), `sprintf` (`Sprintf`) and the context
+//!   built-ins `ppid`/`euid`/`gettimeofday_*` exist in userspace probes
+//!   only (`E0900` "… in kernel probes" elsewhere: BPF has no verifier-safe
+//!   way to run them cheaply; bpf_snprintf's limits are not worth it);
+//!   kernel probes get `strlen`, `target()`, `randint()`, `jiffies()` (5.5+)
+//!   and `$name` target variables (`LoadCtx`).
 //! - `optimize`: cleanup (always), the -O2 scalar pipeline (`passes`), and
 //!   for kernel probes full unrolling of constant loops, the rule that no
 //!   loop may remain (`E0901`) and the instruction budget (`E0902`, see

@@ -7,6 +7,13 @@
 //!   `Machine::run` executes it with fuel, BPF-to-BPF calls and helpers.
 //! - `maps`: the `MapStore` trait and `SimMaps`, the in-memory maps.
 //! - `format`: printf records and SystemTap's histogram text.
+//! - `strings`: SystemTap's string built-ins (`substr`, `strtol`, …) for
+//!   the `stapc_*` helpers. The simulated machine's clocks: `ktime_get_ns`
+//!   is simulated time; `gettimeofday_*` (stapc_context) is simulated time
+//!   since the Unix epoch (0 = 1970-01-01 00:00:00 UTC); `jiffies64` counts
+//!   at HZ = 250; `ppid()` is 1, `euid()` the event's uid. Userspace
+//!   programs may nest 255 BPF-to-BPF frames (`MachineOptions::max_frames`,
+//!   kernel programs keep Linux's 8).
 //! - `session`: `run(&Object, &SessionOptions, out, err)` plays a whole
 //!   compiled script through the event model of shared/conformance/README.md.
 //! - `events`: `--sim-events FILE`, JSON lines of kernel events
