@@ -98,18 +98,18 @@ pub enum ContextOp {
 /// String built-ins (`InstData::StrOp`): which one, with its operands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StrOp {
-    /// `strlen(s)`: srcs = [s]; result.
+    /// `strlen(s)`: `srcs = [s]`; result.
     Len,
-    /// `substr(s, start, len)`: srcs = [s], args = [start, len]; writes dst.
+    /// `substr(s, start, len)`: `srcs = [s]`, `args = [start, len]`; writes dst.
     Substr,
-    /// `isinstr(s1, s2)`: srcs = [s1, s2]; result 1 or 0.
+    /// `isinstr(s1, s2)`: `srcs = [s1, s2]`; result 1 or 0.
     Isinstr,
-    /// `strtol(s, base)`: srcs = [s], args = [base] (checked to be 0 or
+    /// `strtol(s, base)`: `srcs = [s]`, `args = [base]` (checked to be 0 or
     /// 2..=36 before); result.
     Strtol,
-    /// `str_replace(s, search, replace)`: srcs = [s, search, replace]; writes dst.
+    /// `str_replace(s, search, replace)`: `srcs = [s, search, replace]`; writes dst.
     Replace,
-    /// `text_str(s)`: srcs = [s]; writes dst (escaped).
+    /// `text_str(s)`: `srcs = [s]`; writes dst (escaped).
     TextStr,
 }
 
