@@ -2449,3 +2449,156 @@ fn stack_errors_point_at_the_probe_and_say_what_to_do() {
     m.probes[0].func = bad;
     assert!(crate::compile(&m, &new_target(), &sm).is_err());
 }
+
+// ---- statistics ----
+
+fn stat_desc(log: bool, linear: Option<(i64, i64, i64)>) -> stapc_bpf::StatDesc {
+    stapc_bpf::StatDesc {
+        name: "s".into(),
+        map: 4,
+        keys: vec![],
+        log,
+        linear,
+    }
+}
+
+/// `s <<< v` for each value (passed through a global, so not a constant),
+/// then a histogram print.
+fn stat_fn(values: &[i64]) -> Function {
+    let mut f = Function::new("k");
+    let b = f.create_block();
+    for (k, &v) in values.iter().enumerate() {
+        let off = 8 * (k as u32 % 8);
+        let c = iconst(&mut f, b, v);
+        f.append(
+            b,
+            InstData::StoreGlobal {
+                offset: off,
+                arg: c,
+            },
+            sp(),
+        );
+        let x = f
+            .append(b, InstData::LoadGlobal { offset: off }, sp())
+            .unwrap();
+        f.append(b, InstData::StatAdd { stat: 0, arg: x }, sp());
+    }
+    f.append(b, InstData::PrintHist { hist: 0 }, sp());
+    ret(&mut f, b);
+    f
+}
+
+fn stat_agree(values: &[i64], desc: stapc_bpf::StatDesc, t: &Target) {
+    let f = stat_fn(values);
+    let c = crate::compile_function_with(
+        &f,
+        t,
+        MSL,
+        false,
+        std::slice::from_ref(&desc),
+        &SourceMap::new(),
+    )
+    .unwrap_or_else(|e| panic!("compile failed: {e}"));
+    checker::check(&c.alloc).unwrap();
+    check_program(&c.insns);
+    let mut want = World::new(GLOBALS);
+    want.stats = vec![(desc.clone(), vec![0; desc.value_size() as usize])];
+    let mut got = want.clone();
+    run_ir(&f, MSL as usize, &mut want).expect("IR run");
+    run_bpf(&c.insns, c.scratch_size as usize, &mut got)
+        .unwrap_or_else(|e| panic!("bpf run: {e}\n{}", c.alloc.physical()));
+    assert_eq!(got, want, "\n{}", c.alloc.physical());
+}
+
+#[test]
+fn stat_add_counts_and_buckets_extremes() {
+    let values = [
+        0,
+        1,
+        -1,
+        2,
+        3,
+        1000,
+        -1000,
+        i64::MAX,
+        i64::MIN,
+        i64::MIN + 1,
+        49,
+        50,
+        59,
+        60,
+        -3,
+    ];
+    for t in [new_target(), old_target()] {
+        stat_agree(&values, stat_desc(true, Some((0, 50, 10))), &t);
+        stat_agree(
+            &values,
+            stat_desc(false, Some((-1 << 40, 1 << 40, 1 << 33))),
+            &t,
+        );
+        stat_agree(&values, stat_desc(true, None), &t);
+        stat_agree(&values, stat_desc(false, None), &t);
+    }
+}
+
+#[test]
+fn stat_add_is_branch_free_in_the_log_bucket() {
+    // Lookup, count/sum/min/max, log bucket: the verifier should see few
+    // paths, so the number of conditional jumps stays small.
+    let f = stat_fn(&[5]);
+    let desc = stat_desc(true, None);
+    let c = crate::compile_function_with(&f, &new_target(), MSL, false, &[desc], &SourceMap::new())
+        .unwrap();
+    let jumps = count(&c.insns, |i| {
+        i.class() == BPF_JMP && !matches!(i.code & 0xf0, BPF_JA | BPF_CALL | BPF_EXIT)
+    });
+    // prologue (control NULL, exit flag, globals NULL, scratch NULL),
+    // stat NULL, first value, min, max, log index bound.
+    assert!(jumps <= 9, "{jumps} conditional jumps");
+    assert!(
+        c.insns.len() as u64 <= stapc_midend::budget::STAT_ADD_COST + 60,
+        "{}",
+        c.insns.len()
+    );
+}
+
+#[test]
+fn stat_add_cost_matches_the_midend_budget() {
+    let desc = stat_desc(true, Some((-50, 50, 10)));
+    let len = |values: &[i64]| {
+        let f = stat_fn(values);
+        crate::compile_function_with(
+            &f,
+            &new_target(),
+            MSL,
+            false,
+            std::slice::from_ref(&desc),
+            &SourceMap::new(),
+        )
+        .unwrap()
+        .insns
+        .len() as i64
+    };
+    // One value: the StatAdd, plus the globals lookup (6) and the global
+    // store/load of the value (3).
+    let one = len(&[5]) - len(&[]) - 9;
+    let budget = stapc_midend::budget::STAT_ADD_COST as i64;
+    assert!((one - budget).abs() <= 4, "{one} vs {budget}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn stat_add_agrees_with_the_reference(
+        values in proptest::collection::vec(
+            prop_oneof![any::<i64>(), -300i64..300, (0u32..64).prop_map(|k| 1i64 << k)],
+            1..6,
+        ),
+        start in -100i64..100,
+        width in 1i64..200,
+        interval in 1i64..40,
+    ) {
+        let desc = stat_desc(true, Some((start, start + width, interval)));
+        stat_agree(&values, desc, &new_target());
+    }
+}

@@ -14,6 +14,7 @@
 //!   at HZ = 250; `ppid()` is 1, `euid()` the event's uid. Userspace
 //!   programs may nest 255 BPF-to-BPF frames (`MachineOptions::max_frames`,
 //!   kernel programs keep Linux's 8).
+//! - `stats`: statistics merged over the CPUs (`MapStore`), `@hist` text.
 //! - `session`: `run(&Object, &SessionOptions, out, err)` plays a whole
 //!   compiled script through the event model of shared/conformance/README.md.
 //! - `events`: `--sim-events FILE`, JSON lines of kernel events
@@ -30,6 +31,7 @@ pub mod machine;
 pub mod maps;
 pub mod memory;
 pub mod session;
+pub mod stats;
 pub mod strings;
 pub mod testgen;
 pub mod verifier;

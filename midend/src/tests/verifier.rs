@@ -68,8 +68,7 @@ fn module(f: Function) -> Module {
             init: vec![0; 8],
         },
         max_string_len: 64,
-        functions: Vec::new(),
-        max_nesting: crate::DEFAULT_MAX_NESTING,
+        ..Module::default()
     }
 }
 

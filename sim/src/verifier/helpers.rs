@@ -286,6 +286,23 @@ static PROTOS: &[Proto] = &[
         &[UninitMem, Anything, Anything, ConstSize],
     ),
     stapc(h::STAPC_CONTEXT, "stapc_context", &[Anything]),
+    // ---- statistics ----
+    Proto {
+        id: h::STAPC_STAT_READ,
+        name: "stapc_stat_read",
+        args: &[ConstMapPtr, MapKey, Anything],
+        ret: Ret::Integer,
+        since: KernelVersion::new(0, 0),
+        stapc: true,
+    },
+    Proto {
+        id: h::STAPC_STAT_CLEAR,
+        name: "stapc_stat_clear",
+        args: &[ConstMapPtr, MapKey],
+        ret: Ret::Integer,
+        since: KernelVersion::new(0, 0),
+        stapc: true,
+    },
 ];
 
 /// A stapc helper's prototype (userspace programs only).
