@@ -190,3 +190,30 @@ probe begin { printf("%d\n", f(3)); println(sprintf("%d", f(1))) }"#;
         text(&out.stderr)
     );
 }
+
+/// Programs calling recursive functions are "not modelled" for the
+/// mini-verifier (never a false rejection in the pipeline).
+#[test]
+fn mini_verifier_says_it_does_not_model_subprograms() {
+    use stapc::{Options, Session, Stage};
+    use stapc_bpf::{KernelVersion, Target};
+    let p = common::shared_dir().join("conformance/functions.stp");
+    let target = Target::new(KernelVersion::new(6, 18));
+    let opts = Options {
+        target,
+        ..Options::default()
+    };
+    let mut s = Session::new(
+        p.to_str().unwrap(),
+        std::fs::read_to_string(&p).unwrap(),
+        opts,
+    );
+    let Ok(out) = s.run(Stage::Compile) else {
+        panic!("{:#?}", s.diagnostics);
+    };
+    let obj = out.object.unwrap();
+    let verdicts = stapc_sim::verifier::verify_object(&obj, &target);
+    let (_, r) = &verdicts[0];
+    let e = r.as_ref().expect_err("has a BPF-to-BPF call");
+    assert_eq!(e.kind, stapc_sim::verifier::VerifierErrorKind::Unsupported);
+}
