@@ -33,6 +33,8 @@ pub struct Options {
     pub message_format: DiagFormat,
     /// `-v`: print pass timings to stderr.
     pub verbose: u8,
+    /// `-D MAXNESTING=N`: deepest recursion of script functions.
+    pub max_nesting: u32,
     /// Run the mini-verifier on every compiled program (off for
     /// `--explain-verifier`, which reports its verdicts itself).
     pub precheck: bool,
@@ -49,6 +51,7 @@ impl Default for Options {
             arch: std::env::consts::ARCH.to_string(),
             message_format: DiagFormat::Plain,
             verbose: 0,
+            max_nesting: stapc_midend::DEFAULT_MAX_NESTING,
             precheck: true,
         }
     }
@@ -101,6 +104,7 @@ impl Session {
             max_string_len: self.opts.max_string_len,
             opt_level: self.opts.opt_level,
             max_map_entries: self.opts.max_map_entries,
+            max_nesting: self.opts.max_nesting,
         }
     }
 

@@ -143,7 +143,13 @@ fn apply_define(opts: &mut Options, d: &str) -> Result<(), String> {
             }
             opts.max_map_entries = n as u32;
         }
-        "MAXERRORS" | "MAXNESTING" | "MAXACTION" => {}
+        "MAXNESTING" => {
+            if !(1..=200).contains(&n) {
+                return Err(format!("-D {d}: MAXNESTING must be between 1 and 200"));
+            }
+            opts.max_nesting = n as u32;
+        }
+        "MAXERRORS" | "MAXACTION" => {}
         other => {
             return Err(format!(
             "-D {other}: unknown limit (known: MAXSTRINGLEN, MAXMAPENTRIES, MAXERRORS, MAXNESTING)"

@@ -184,6 +184,10 @@ pub fn check(a: &Allocation) -> Result<(), BackendError> {
     // At entry r1 holds the context.
     let mut entry = State::new(a.spill_slots);
     entry.set(Loc::R(1), vec![Val::P(1)]);
+    // A called function also gets its arguments (functions/strings).
+    for p in 2..2 + a.vcode.entry_args.min(4) {
+        entry.set(Loc::R(p), vec![Val::P(p)]);
+    }
     ins[0] = Some(entry);
     let mut work: Vec<usize> = vec![0];
     while let Some(bi) = work.pop() {

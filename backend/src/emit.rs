@@ -144,6 +144,16 @@ pub fn emit(
                     *off,
                     i32::from(BPF_ADD),
                 ))),
+                // ---- functions/strings ----
+                VInst::Call { helper, .. } if *helper <= crate::isel::LOCAL_CALL_BASE => {
+                    push(Piece::Insn(Insn::new(
+                        BPF_JMP | BPF_CALL,
+                        0,
+                        BPF_PSEUDO_CALL,
+                        0,
+                        crate::isel::LOCAL_CALL_BASE - *helper,
+                    )))
+                }
                 VInst::Call { helper, .. } => push(Piece::Insn(Insn::call(*helper))),
                 VInst::Spill { slot, src } => push(Piece::Insn(Insn::stx(
                     BPF_DW,

@@ -15,7 +15,7 @@ use stapc_bpf::{ArgKind, StatDesc, Target};
 use stapc_frontend::Span;
 use stapc_midend::ir::{
     ArrayInfo, BinaryOp, Block, ContextOp, Function, Inst, InstData, IntCC, IterSort, OutArg, Slot,
-    StrContextOp, UnaryOp, Value, ValueDef,
+    StrContextOp, StrOp, UnaryOp, Value, ValueDef,
 };
 
 use crate::error::BackendError;
@@ -57,6 +57,11 @@ pub struct ScratchLayout {
     pub array_val_off: u32,
     /// Map index of array 0 (after the runtime maps and the statistics').
     pub array_map_base: u32,
+    // ---- functions/strings ----
+    /// A called function's scratch frame size (0 for probes): the scratch
+    /// pointer is moved by `depth * frame_size`, depth clamped to `max_depth`.
+    pub frame_size: u32,
+    pub max_depth: u32,
 }
 
 fn round8(n: u64) -> u64 {
@@ -95,7 +100,7 @@ pub fn scratch_layout(
                 _ => {}
             }
             let rec = match data {
-                InstData::Printf { args, .. } => {
+                InstData::Printf { args, .. } | InstData::Sprintf { args, .. } => {
                     8 + args
                         .iter()
                         .map(|a| match a {
@@ -179,6 +184,30 @@ pub fn lower_full(
     far: bool,
     stats: &[StatDesc],
 ) -> Result<VCode, BackendError> {
+    lower_function(func, target, msl, userspace, layout, far, stats, false)
+}
+
+// ---- functions/strings ----
+/// `VInst::Call` helper ids at or below this are BPF-to-BPF calls of
+/// `Module::functions[LOCAL_CALL_BASE - helper]`; emission encodes them as
+/// `call` with src = BPF_PSEUDO_CALL and imm = the function index, which
+/// `link_functions` turns into the relative offset.
+pub const LOCAL_CALL_BASE: i32 = -0x1000;
+
+/// Like `lower_full`; `callee` lowers a function of `Module::functions`:
+/// r1 = ctx, r2.. = its arguments (`InstData::Arg`), no exit-flag check
+/// (a handler goes on after `exit()`), `ReturnValue` returns r0.
+#[allow(clippy::too_many_arguments)]
+pub fn lower_function(
+    func: &Function,
+    target: &Target,
+    msl: u32,
+    userspace: bool,
+    layout: &ScratchLayout,
+    far: bool,
+    stats: &[StatDesc],
+    callee: bool,
+) -> Result<VCode, BackendError> {
     if msl < 8 || msl & 7 != 0 {
         return Err(BackendError::MalformedIr {
             func: func.name.clone(),
@@ -214,6 +243,8 @@ pub fn lower_full(
         ret_block,
         far,
         pending_edges: Vec::new(),
+        callee,
+        argv: Vec::new(),
         stats,
     };
     s.array_stack_buffer()?;
@@ -247,6 +278,11 @@ struct Isel<'a> {
     far: bool,
     /// Edge blocks carrying branch arguments, emitted after the current block.
     pending_edges: Vec<(VBlock, Block, Vec<Value>)>,
+    // ---- functions/strings ----
+    /// Lowering a function of `Module::functions` (see `lower_function`).
+    callee: bool,
+    /// Its arguments, copied out of r2.. in the prologue.
+    argv: Vec<VReg>,
     /// The module's statistics, with their maps.
     stats: &'a [StatDesc],
 }
@@ -649,6 +685,9 @@ impl<'a> Isel<'a> {
         }
         self.switch_to(entry_vb);
         self.emit(VInst::mov(Reg::V(self.ctx), Src::Reg(Reg::P(1))));
+        if self.callee {
+            return self.callee_prologue(entry);
+        }
         self.emit(VInst::Store {
             size: BPF_W,
             base: Reg::P(10),
@@ -690,7 +729,8 @@ impl<'a> Isel<'a> {
 
     fn inst(&mut self, inst: Inst) -> R<()> {
         let data = self.f.insts[inst].clone();
-        // Only pure instructions go when unused (array updates have a status).
+        // Only pure instructions go when unused (array updates have a status,
+        // a call runs for its effects).
         if data.has_result() && data.is_pure() && self.dead(inst) {
             return Ok(());
         }
@@ -790,6 +830,7 @@ impl<'a> Isel<'a> {
                     ContextOp::Gid => (helpers::GET_CURRENT_UID_GID, Some(true)),
                     ContextOp::Cpu => (helpers::GET_SMP_PROCESSOR_ID, None),
                     ContextOp::KtimeNs => (helpers::KTIME_GET_NS, None),
+                    other => return self.funcs_context(other, d),
                 };
                 self.emit(VInst::Call { helper, args: 0 });
                 match post {
@@ -1034,6 +1075,65 @@ impl<'a> Isel<'a> {
                 self.set_exit_flag();
                 self.header(record::EXIT, 0)?;
                 self.output(record::HEADER_SIZE)?;
+            }
+            // ---- functions/strings ----
+            InstData::StrOp {
+                op,
+                dst,
+                srcs,
+                args,
+            } => {
+                let d = match dst {
+                    Some(_) => None,
+                    None => Some(self.result(inst)?),
+                };
+                self.str_op(op, d, dst, &srcs, &args)?;
+            }
+            InstData::Sprintf { dst, format, args } => self.sprintf(dst, format, &args)?,
+            InstData::Arg { index } => {
+                let d = Reg::V(self.result(inst)?);
+                let a = *self
+                    .argv
+                    .get(index as usize)
+                    .ok_or_else(|| self.malformed(format!("arg {index} outside a callee")))?;
+                self.emit(VInst::mov(d, Src::Reg(Reg::V(a))));
+            }
+            InstData::Call { func, args } => {
+                let d = self.result(inst)?;
+                self.local_call(d, func, &args)?;
+            }
+            InstData::LoadCtx {
+                offset,
+                size,
+                signed,
+            } => {
+                let d = Reg::V(self.result(inst)?);
+                let (bsize, bits) = match size {
+                    1 => (BPF_B, 8),
+                    2 => (BPF_H, 16),
+                    4 => (BPF_W, 32),
+                    8 => (BPF_DW, 64),
+                    _ => return Err(self.malformed(format!("load_ctx of {size} bytes"))),
+                };
+                let off = i16::try_from(offset)
+                    .map_err(|_| self.malformed(format!("load_ctx at offset {offset}")))?;
+                self.emit(VInst::Load {
+                    size: bsize,
+                    dst: d,
+                    base: Reg::V(self.ctx),
+                    off,
+                });
+                if signed && bits < 64 {
+                    self.emit(VInst::alu(BPF_LSH, d, Src::Imm(64 - bits)));
+                    self.emit(VInst::alu(BPF_ARSH, d, Src::Imm(64 - bits)));
+                }
+            }
+            InstData::ReturnValue { arg } => {
+                if !self.callee {
+                    return Err(self.malformed("return with a value outside a function"));
+                }
+                self.put(Reg::P(0), arg)?;
+                self.emit(VInst::Exit);
             }
             // ---- statistics ----
             InstData::StatAdd { stat, arg } => self.stat_add(stat, arg)?,
@@ -1736,6 +1836,306 @@ impl<'a> Isel<'a> {
         });
         self.emit(VInst::Jump { dest: join });
         self.switch_to(join);
+        Ok(())
+    }
+
+    // ---- functions/strings ----
+
+    /// The prologue of a callee: arguments out of r2.., then the map
+    /// lookups the body needs (no exit-flag check).
+    fn callee_prologue(&mut self, entry: Block) -> R<()> {
+        let f = self.f;
+        let mut n = 0u32;
+        for b in &f.layout {
+            for i in &f.blocks[*b].insts {
+                if let Some(InstData::Arg { index }) = f.insts.get(*i) {
+                    n = n.max(index + 1);
+                }
+            }
+        }
+        if n as usize > stapc_midend::ir::MAX_CALL_ARGS {
+            return Err(self.malformed(format!("{n} arguments (at most 4)")));
+        }
+        for i in 0..n {
+            let v = self.new_vreg();
+            self.emit(VInst::mov(Reg::V(v), Src::Reg(Reg::P(2 + i as u8))));
+            self.argv.push(v);
+        }
+        self.vc.entry_args = n as u8;
+        self.emit(VInst::Store {
+            size: BPF_W,
+            base: Reg::P(10),
+            off: KEY_OFF,
+            src: Src::Imm(0),
+        });
+        let control = self.control;
+        self.lookup(MAP_CONTROL, control);
+        if self.layout.needs_globals {
+            let g = self.new_vreg();
+            self.lookup(MAP_GLOBALS, g);
+            self.globals = Some(g);
+        }
+        if self.layout.needs_scratch {
+            let s = self.new_vreg();
+            self.lookup(MAP_SCRATCH, s);
+            self.scratch = Some(s);
+            if self.layout.frame_size > 0 {
+                // s += min(depth, max_depth) * frame_size (depth is unsigned:
+                // anything out of range takes the last frame).
+                let d = Reg::V(self.new_vreg());
+                let depth = *self
+                    .argv
+                    .first()
+                    .ok_or_else(|| self.malformed("a called function without its depth"))?;
+                self.emit(VInst::mov(d, Src::Reg(Reg::V(depth))));
+                let max = self.layout.max_depth as i32;
+                let clamp = self.new_block();
+                let cont = self.new_block();
+                self.emit(VInst::Branch {
+                    op: BPF_JLE,
+                    lhs: d,
+                    rhs: Src::Imm(max),
+                    taken: cont,
+                    not_taken: clamp,
+                });
+                self.switch_to(clamp);
+                self.emit(VInst::mov(d, Src::Imm(max)));
+                self.emit(VInst::Jump { dest: cont });
+                self.switch_to(cont);
+                self.emit(VInst::alu(
+                    BPF_MUL,
+                    d,
+                    Src::Imm(self.layout.frame_size as i32),
+                ));
+                self.emit(VInst::alu(BPF_ADD, Reg::V(s), Src::Reg(d)));
+            }
+        }
+        let dest = self.vblock(entry)?;
+        self.emit(VInst::Jump { dest });
+        Ok(())
+    }
+
+    /// `d = fn(args)`: a BPF-to-BPF call (r1 = ctx, r2.. = args). A callee
+    /// that raised a runtime error has counted it: when the error count
+    /// changed across the call, this function leaves at once too.
+    fn local_call(&mut self, d: VReg, func: u32, args: &[Value]) -> R<()> {
+        if !self.userspace {
+            return Err(self.malformed("a function call in a kernel program"));
+        }
+        if args.len() > stapc_midend::ir::MAX_CALL_ARGS || func > 0xfff {
+            return Err(self.malformed(format!("call of fn{func} with {} arguments", args.len())));
+        }
+        let before = Reg::V(self.new_vreg());
+        self.emit(VInst::Load {
+            size: BPF_DW,
+            dst: before,
+            base: Reg::V(self.control),
+            off: control::ERROR_COUNT,
+        });
+        for (i, a) in args.iter().enumerate() {
+            self.put(Reg::P(2 + i as u8), *a)?;
+        }
+        self.emit(VInst::mov(Reg::P(1), Src::Reg(Reg::V(self.ctx))));
+        self.emit(VInst::Call {
+            helper: LOCAL_CALL_BASE - func as i32,
+            args: 1 + args.len() as u8,
+        });
+        self.emit(VInst::mov(Reg::V(d), Src::Reg(Reg::P(0))));
+        let after = Reg::V(self.new_vreg());
+        self.emit(VInst::Load {
+            size: BPF_DW,
+            dst: after,
+            base: Reg::V(self.control),
+            off: control::ERROR_COUNT,
+        });
+        let next = self.new_block();
+        self.emit(VInst::Branch {
+            op: BPF_JNE,
+            lhs: after,
+            rhs: Src::Reg(before),
+            taken: self.ret_block,
+            not_taken: next,
+        });
+        self.switch_to(next);
+        Ok(())
+    }
+
+    /// Context values of the functions/strings feature (see `ContextOp`).
+    fn funcs_context(&mut self, op: ContextOp, d: Reg) -> R<()> {
+        match op {
+            ContextOp::Target => self.emit(VInst::Load {
+                size: BPF_DW,
+                dst: d,
+                base: Reg::V(self.control),
+                off: control::TARGET_PID,
+            }),
+            ContextOp::Jiffies => {
+                self.emit(VInst::Call {
+                    helper: helpers::JIFFIES64,
+                    args: 0,
+                });
+                self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
+            }
+            ContextOp::Prandom => {
+                self.emit(VInst::Call {
+                    helper: helpers::GET_PRANDOM_U32,
+                    args: 0,
+                });
+                // The helper returns a u32: a 32-bit move zero-extends.
+                self.emit(VInst::Alu {
+                    op: BPF_MOV,
+                    wide: false,
+                    signed: false,
+                    dst: d,
+                    src: Src::Reg(Reg::P(0)),
+                });
+            }
+            ContextOp::Ppid | ContextOp::Euid | ContextOp::RealtimeNs => {
+                if !self.userspace {
+                    return Err(self.malformed(format!(
+                        "context value {op:?} in a kernel program (userspace probes only)"
+                    )));
+                }
+                let what = match op {
+                    ContextOp::Ppid => helpers::STAPC_CTX_PPID,
+                    ContextOp::Euid => helpers::STAPC_CTX_EUID,
+                    _ => helpers::STAPC_CTX_REALTIME_NS,
+                };
+                self.emit(VInst::mov(Reg::P(1), Src::Imm(what)));
+                self.emit(VInst::Call {
+                    helper: helpers::STAPC_CONTEXT,
+                    args: 1,
+                });
+                self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
+            }
+            other => {
+                return Err(self.malformed(format!("context value {other:?} not expected here")))
+            }
+        }
+        Ok(())
+    }
+
+    /// String built-ins: stapc helpers in userspace programs; in kernel
+    /// programs only `strlen`, as a bounded `probe_read_kernel_str` of the
+    /// string onto itself (its return value is the length plus the NUL).
+    fn str_op(
+        &mut self,
+        op: StrOp,
+        d: Option<VReg>,
+        dst: Option<Slot>,
+        srcs: &[Slot],
+        args: &[Value],
+    ) -> R<()> {
+        let want = match op {
+            StrOp::Len | StrOp::TextStr | StrOp::Strtol | StrOp::Substr => 1,
+            StrOp::Isinstr => 2,
+            StrOp::Replace => 3,
+        };
+        let want_args = match op {
+            StrOp::Substr => 2,
+            StrOp::Strtol => 1,
+            _ => 0,
+        };
+        if srcs.len() != want || args.len() != want_args || dst.is_some() != op.writes_string() {
+            return Err(self.malformed(format!("str_op {op:?} with the wrong operands")));
+        }
+        let msl = self.msl as i32;
+        let offs = srcs
+            .iter()
+            .map(|s| self.slot(*s))
+            .collect::<R<Vec<u32>>>()?;
+        if !self.userspace {
+            if op != StrOp::Len {
+                return Err(self.malformed(format!(
+                    "string built-in {op:?} in a kernel program (userspace probes only)"
+                )));
+            }
+            let read_str = if self.target.has_probe_read_kernel() {
+                helpers::PROBE_READ_KERNEL_STR
+            } else {
+                helpers::PROBE_READ_STR
+            };
+            self.scratch_ptr(Reg::P(1), offs[0])?;
+            self.emit(VInst::mov(Reg::P(2), Src::Imm(msl)));
+            self.scratch_ptr(Reg::P(3), offs[0])?;
+            self.emit(VInst::Call {
+                helper: read_str,
+                args: 3,
+            });
+            let r = Reg::V(d.ok_or_else(|| self.malformed("strlen without a result"))?);
+            self.emit(VInst::mov(r, Src::Reg(Reg::P(0))));
+            self.emit(VInst::alu(BPF_ADD, r, Src::Imm(-1)));
+            return Ok(());
+        }
+        // Userspace: pointers first (dst, then the sources), then values, then size.
+        let mut n: u8 = 1;
+        if let Some(ds) = dst {
+            let o = self.slot(ds)?;
+            self.scratch_ptr(Reg::P(n), o)?;
+            n += 1;
+        }
+        for o in offs {
+            self.scratch_ptr(Reg::P(n), o)?;
+            n += 1;
+        }
+        for v in args {
+            self.put(Reg::P(n), *v)?;
+            n += 1;
+        }
+        self.emit(VInst::mov(Reg::P(n), Src::Imm(msl)));
+        let helper = match op {
+            StrOp::Len => helpers::STAPC_STR_LEN,
+            StrOp::Substr => helpers::STAPC_SUBSTR,
+            StrOp::Isinstr => helpers::STAPC_ISINSTR,
+            StrOp::Strtol => helpers::STAPC_STRTOL,
+            StrOp::Replace => helpers::STAPC_STR_REPLACE,
+            StrOp::TextStr => helpers::STAPC_TEXT_STR,
+        };
+        self.emit(VInst::Call { helper, args: n });
+        if let Some(r) = d {
+            self.emit(VInst::mov(Reg::V(r), Src::Reg(Reg::P(0))));
+        }
+        Ok(())
+    }
+
+    /// `dst = sprintf(...)`: the arguments are laid out in the record buffer
+    /// as for a PRINTF record, then the stapc formatting helper writes dst.
+    fn sprintf(&mut self, dst: Slot, format: u32, args: &[OutArg]) -> R<()> {
+        if !self.userspace {
+            return Err(self.malformed("sprintf in a kernel program (userspace probes only)"));
+        }
+        let s = self.scratch()?;
+        let start = self.layout.record_off + record::HEADER_SIZE;
+        let mut off = start;
+        for a in args {
+            match *a {
+                OutArg::Long(v) => {
+                    let src = self.src(v)?;
+                    let (base, o) = self.addr(s, off, 8)?;
+                    self.emit(VInst::Store {
+                        size: BPF_DW,
+                        base,
+                        off: o,
+                        src,
+                    });
+                    off += 8;
+                }
+                OutArg::Str(slot) => {
+                    let so = self.slot(slot)?;
+                    self.copy(s, off, s, so, self.msl)?;
+                    off += self.msl;
+                }
+            }
+        }
+        let d = self.slot(dst)?;
+        self.scratch_ptr(Reg::P(1), d)?;
+        self.emit(VInst::mov(Reg::P(2), Src::Imm(format as i32)));
+        self.scratch_ptr(Reg::P(3), start)?;
+        self.emit(VInst::mov(Reg::P(4), Src::Imm(self.msl as i32)));
+        self.emit(VInst::Call {
+            helper: helpers::STAPC_SPRINTF,
+            args: 4,
+        });
         Ok(())
     }
 

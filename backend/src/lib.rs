@@ -21,6 +21,12 @@
 //! branch-free log bucket and a bounded linear bucket); userspace reads
 //! call `stapc_stat_read`/`stapc_stat_clear`, which merge every CPU.
 //!
+//! Functions of `Module::functions` (recursive script functions) are
+//! compiled once (`compile_function_full(.., Some((base, depth)))`: r1 =
+//! ctx, r2.. = arguments, scratch frames after every probe's, one per call
+//! depth) and appended to each program that calls one (`link_functions`
+//! patches `call` with src = BPF_PSEUDO_CALL to relative offsets).
+//!
 //! Stages: `isel` (instruction selection on virtual registers, `vcode`),
 //! `regalloc` (linear scan with spilling), `checker` (proves the allocation,
 //! always in debug builds), `emit` (branch resolution and relaxation, line
@@ -65,7 +71,7 @@ pub fn compile_function(
     userspace: bool,
     sm: &SourceMap,
 ) -> Result<CompiledFunction, BackendError> {
-    compile_function_full(func, target, msl, userspace, &[], &[], sm)
+    compile_function_full(func, target, msl, userspace, &[], &[], sm, None)
 }
 
 /// `compile_function` for a function that uses statistics: `stats` are the
@@ -78,7 +84,7 @@ pub fn compile_function_with(
     stats: &[StatDesc],
     sm: &SourceMap,
 ) -> Result<CompiledFunction, BackendError> {
-    compile_function_full(func, target, msl, userspace, stats, &[], sm)
+    compile_function_full(func, target, msl, userspace, stats, &[], sm, None)
 }
 
 /// `compile_function` for a function of a module with arrays but no
@@ -91,11 +97,16 @@ pub fn compile_function_in(
     userspace: bool,
     sm: &SourceMap,
 ) -> Result<CompiledFunction, BackendError> {
-    compile_function_full(func, target, msl, userspace, &[], arrays, sm)
+    compile_function_full(func, target, msl, userspace, &[], arrays, sm, None)
 }
 
 /// `compile_function` with the module's statistics (see `stat_descs`) and
 /// arrays (`Module::arrays`, whose maps follow the statistics' maps).
+/// `callee = Some((base, depth))` compiles a function of `Module::functions`
+/// whose scratch memory starts at byte `base` (after every probe's, so a call
+/// never overwrites its caller's strings), one frame per call depth up to
+/// `depth`.
+#[allow(clippy::too_many_arguments)]
 pub fn compile_function_full(
     func: &Function,
     target: &Target,
@@ -104,12 +115,39 @@ pub fn compile_function_full(
     stats: &[StatDesc],
     arrays: &[ArrayInfo],
     sm: &SourceMap,
+    callee: Option<(u32, u32)>,
 ) -> Result<CompiledFunction, BackendError> {
     let mut layout = isel::scratch_layout(func, msl, userspace)?;
     layout.arrays = arrays.to_vec();
     layout.array_map_base = isel::MAP_OUTPUT + 1 + stats.len() as u32;
+    if let Some((base, frames)) = callee {
+        // Frame d (the call depth, 1..=frames) of a called function is at
+        // base + d * frame: its strings are its own at every depth.
+        let frame = layout.size.div_ceil(8) * 8;
+        layout.frame_size = frame;
+        layout.max_depth = frames;
+        for (_, off) in layout.slot_off.iter_mut() {
+            *off += base;
+        }
+        layout.record_off += base;
+        layout.tmp_off += base;
+        let total = u64::from(base) + (u64::from(frames) + 1) * u64::from(frame);
+        layout.size = u32::try_from(total).map_err(|_| BackendError::OffsetTooLarge {
+            func: func.name.clone(),
+            offset: total,
+        })?;
+    }
     let stages = |far: bool| -> Result<_, BackendError> {
-        let vcode = isel::lower_full(func, target, msl, userspace, &layout, far, stats)?;
+        let vcode = isel::lower_function(
+            func,
+            target,
+            msl,
+            userspace,
+            &layout,
+            far,
+            stats,
+            callee.is_some(),
+        )?;
         let alloc = regalloc::allocate(
             &vcode,
             target.stack_size().saturating_sub(vcode.stack_buffer),
@@ -191,6 +229,7 @@ fn compile_probe(
         stats,
         &module.arrays,
         sm,
+        None,
     )?;
     Ok((
         Program {
@@ -202,6 +241,50 @@ fn compile_probe(
         },
         c.scratch_size,
     ))
+}
+
+// ---- functions/strings ----
+
+fn is_local_call(i: &Insn) -> bool {
+    i.code == stapc_bpf::insn::BPF_JMP | stapc_bpf::insn::BPF_CALL
+        && i.src == stapc_bpf::insn::BPF_PSEUDO_CALL
+}
+
+/// Append every compiled function to `p` when it calls one, and turn each
+/// BPF-to-BPF call's function index into its offset (`target - (pc + 1)`).
+pub fn link_functions(p: &mut Program, bodies: &[CompiledFunction]) -> Result<(), BackendError> {
+    if !p.insns.iter().any(is_local_call) {
+        return Ok(());
+    }
+    let mut starts = Vec::with_capacity(bodies.len());
+    for b in bodies {
+        starts.push(p.insns.len());
+        let at = p.insns.len() as u32;
+        p.insns.extend(b.insns.iter().copied());
+        p.lines.extend(b.lines.iter().map(|l| LineEntry {
+            insn: l.insn + at,
+            ..*l
+        }));
+    }
+    for pc in 0..p.insns.len() {
+        let i = p.insns[pc];
+        if !is_local_call(&i) {
+            continue;
+        }
+        let start = usize::try_from(i.imm)
+            .ok()
+            .and_then(|f| starts.get(f).copied())
+            .ok_or_else(|| BackendError::MalformedIr {
+                func: p.name.clone(),
+                what: format!("call of function {} that does not exist", i.imm),
+            })?;
+        let rel = start as i64 - (pc as i64 + 1);
+        p.insns[pc].imm = i32::try_from(rel).map_err(|_| BackendError::MalformedIr {
+            func: p.name.clone(),
+            what: "function call offset out of range".into(),
+        })?;
+    }
+    Ok(())
 }
 
 /// Compile a whole module into an object (runtime.md's maps and programs).
@@ -229,6 +312,46 @@ pub fn compile(
                     .map(|i| f.srclocs[*i]);
                 errors.push(e.to_diagnostic_at(span));
             }
+        }
+    }
+    // ---- functions/strings ----
+    // Functions of `Module::functions` (recursive script functions, called
+    // from userspace programs only) are compiled once, with their scratch
+    // after every probe's, and appended to each program that calls one.
+    let base = scratch.div_ceil(8) * 8;
+    let mut bodies = Vec::new();
+    for f in &module.functions {
+        // MAXNESTING + 1: the call one level too deep still runs its check.
+        let depth = module.max_nesting.clamp(1, 1000) + 1;
+        match compile_function_full(
+            f,
+            target,
+            module.max_string_len,
+            true,
+            &stats,
+            &module.arrays,
+            sm,
+            Some((base, depth)),
+        ) {
+            Ok(c) => {
+                scratch = scratch.max(c.scratch_size);
+                bodies.push(c);
+            }
+            Err(e) => {
+                let span = f
+                    .entry()
+                    .and_then(|b| f.blocks.get(b)?.insts.first())
+                    .map(|i| f.srclocs[*i]);
+                errors.push(e.to_diagnostic_at(span));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    for p in &mut programs {
+        if let Err(e) = link_functions(p, &bodies) {
+            errors.push(e.to_diagnostic_at(None));
         }
     }
     if !errors.is_empty() {
@@ -337,6 +460,7 @@ pub fn print_vcode(module: &Module, target: &Target) -> Result<String, Vec<Diagn
             &stats,
             &module.arrays,
             &sm,
+            None,
         ) {
             Ok(c) => {
                 out.push_str(&c.vcode.to_string());

@@ -18,6 +18,7 @@ pub const UID_GID: u64 = (1001 << 32) | 1000;
 pub const CPU: u64 = 3;
 pub const KTIME: u64 = 123_456_789;
 pub const COMM: &[u8] = b"stapc-test";
+pub const JIFFIES: u64 = 4_295_000_000;
 
 /// Observable state: the globals value, the control value and the records sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,8 +193,27 @@ pub fn run_ir(f: &Function, msl: usize, w: &mut World) -> Result<u64, String> {
                         ContextOp::Gid => (UID_GID >> 32) as i64,
                         ContextOp::Cpu => CPU as i64,
                         ContextOp::KtimeNs => KTIME as i64,
+                        // ---- functions/strings ----
+                        ContextOp::Target => rd64(&w.control, 16) as i64,
+                        ContextOp::Jiffies => JIFFIES as i64,
+                        other => return Err(format!("context {other:?} is not modelled")),
                     })
                 }
+                // ---- functions/strings ----
+                InstData::StrOp {
+                    op: StrOp::Len,
+                    srcs,
+                    ..
+                } => {
+                    let s = slot(&mut slots, *srcs.first().ok_or("strlen without operand")?);
+                    res = Some(strlen(&s) as i64);
+                }
+                InstData::StrOp { op, .. } => return Err(format!("str_op {op:?} is not modelled")),
+                InstData::Sprintf { .. } => return Err("sprintf is not modelled".into()),
+                InstData::Call { .. }
+                | InstData::Arg { .. }
+                | InstData::ReturnValue { .. }
+                | InstData::LoadCtx { .. } => return Err("function calls are not modelled".into()),
                 InstData::StrContext {
                     dst,
                     op: StrContextOp::Execname,
@@ -431,6 +451,9 @@ impl Machine<'_> {
                 self.mem(r[1], msl)?.copy_from_slice(&out);
                 0
             }
+            // ---- functions/strings ----
+            helpers::JIFFIES64 => JIFFIES,
+            helpers::STAPC_STR_LEN => self.read_str(r[1], r[2] as usize)?.len() as u64,
             helpers::STAPC_STR_COMPARE => {
                 let msl = r[3] as usize;
                 let a = self.read_str(r[1], msl)?;

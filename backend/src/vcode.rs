@@ -408,6 +408,10 @@ pub struct VCode {
     /// that isel uses for map keys and values on kernels whose map helpers
     /// take only stack pointers; the spill area must stay above them.
     pub stack_buffer: u32,
+    // ---- functions/strings ----
+    /// Argument registers r2..=r(1+n) live at entry besides r1 (a function
+    /// called with BPF-to-BPF calls).
+    pub entry_args: u8,
 }
 
 impl VCode {

@@ -19,6 +19,7 @@ pub const PROBE_READ_USER: i32 = 112;
 pub const PROBE_READ_KERNEL: i32 = 113;
 pub const PROBE_READ_USER_STR: i32 = 114;
 pub const PROBE_READ_KERNEL_STR: i32 = 115;
+pub const JIFFIES64: i32 = 118;
 pub const RINGBUF_OUTPUT: i32 = 130;
 pub const RINGBUF_RESERVE: i32 = 131;
 pub const RINGBUF_SUBMIT: i32 = 132;
@@ -84,6 +85,37 @@ pub fn iter_spec(
     spec
 }
 
+// ---- functions/strings ----
+// Strings are `size`-byte buffers (MAXSTRINGLEN), NUL-terminated with zeros
+// after the NUL; every string a helper writes keeps that invariant.
+/// `(s: *u8, size: u32) -> len`: `strlen(s)`.
+pub const STAPC_STR_LEN: i32 = STAPC_BASE + 0x30;
+/// `(dst: *u8, s: *u8, start: i64, len: i64, size: u32) -> 0`: dst =
+/// `substr(s, start, len)` (0-based; "" when start is outside s or len <= 0).
+pub const STAPC_SUBSTR: i32 = STAPC_BASE + 0x31;
+/// `(s: *u8, sub: *u8, size: u32) -> 0/1`: `isinstr(s, sub)`.
+pub const STAPC_ISINSTR: i32 = STAPC_BASE + 0x32;
+/// `(s: *u8, base: i64, size: u32) -> i64`: `strtol(s, base)` (base 0 or
+/// 2..=36, checked by the program before the call).
+pub const STAPC_STRTOL: i32 = STAPC_BASE + 0x33;
+/// `(dst: *u8, s: *u8, search: *u8, replace: *u8, size: u32) -> 0`: dst =
+/// `str_replace(s, search, replace)`, truncated.
+pub const STAPC_STR_REPLACE: i32 = STAPC_BASE + 0x34;
+/// `(dst: *u8, s: *u8, size: u32) -> 0`: dst = `text_str(s)`, truncated.
+pub const STAPC_TEXT_STR: i32 = STAPC_BASE + 0x35;
+/// `(dst: *u8, format: u32, args: *u8, size: u32) -> 0`: dst = the program's
+/// `Object::formats[format]` applied to `args`, laid out as a PRINTF
+/// record's arguments (Long = 8 bytes LE, Str = `size` bytes), truncated.
+pub const STAPC_SPRINTF: i32 = STAPC_BASE + 0x36;
+/// `(what: u32) -> u64`: a context value of the stapc process, `what` one of
+/// the `STAPC_CTX_*` below.
+pub const STAPC_CONTEXT: i32 = STAPC_BASE + 0x37;
+/// `ppid()`.
+pub const STAPC_CTX_PPID: i32 = 0;
+/// `euid()`.
+pub const STAPC_CTX_EUID: i32 = 1;
+/// Wall-clock nanoseconds since the Unix epoch (`gettimeofday_*`).
+pub const STAPC_CTX_REALTIME_NS: i32 = 2;
 // ---- statistics ----
 /// `(map, key: *u8, op: u64) -> i64`: aggregate `op` (0 count, 1 sum, 2 min,
 /// 3 max, 4 avg truncated toward zero) of the statistic `map[key]` (a per-CPU
@@ -130,6 +162,15 @@ pub fn name(id: i32) -> Option<&'static str> {
         STAPC_ARRAY_ITER_START => "stapc_array_iter_start",
         STAPC_ARRAY_ITER_NEXT => "stapc_array_iter_next",
         STAPC_ARRAY_ITER_END => "stapc_array_iter_end",
+        JIFFIES64 => "jiffies64",
+        STAPC_STR_LEN => "stapc_str_len",
+        STAPC_SUBSTR => "stapc_substr",
+        STAPC_ISINSTR => "stapc_isinstr",
+        STAPC_STRTOL => "stapc_strtol",
+        STAPC_STR_REPLACE => "stapc_str_replace",
+        STAPC_TEXT_STR => "stapc_text_str",
+        STAPC_SPRINTF => "stapc_sprintf",
+        STAPC_CONTEXT => "stapc_context",
         STAPC_STAT_READ => "stapc_stat_read",
         STAPC_STAT_CLEAR => "stapc_stat_clear",
         _ => return None,

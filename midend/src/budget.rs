@@ -116,6 +116,26 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         InstData::Return => 2,
         InstData::Trap { .. } => 17,
         InstData::TrapMsg { .. } => 17 + 2 * words,
+        // ---- functions/strings ----
+        // Kernel programs only get `strlen` (one bounded probe_read_str into
+        // a scratch temporary); the rest are one stapc helper call each in
+        // userspace programs, where the budget does not apply.
+        InstData::StrOp { srcs, args, .. } => 8 + 2 * (srcs.len() + args.len()) as u64,
+        // Argument moves, the call, the error-count check around it.
+        InstData::Call { args, .. } => 6 + args.len() as u64,
+        InstData::Arg { .. } => 1,
+        // The load, and two shifts to sign-extend a narrow field.
+        InstData::LoadCtx { .. } => 3,
+        InstData::ReturnValue { .. } => 2,
+        InstData::Sprintf { args, .. } => {
+            10 + args
+                .iter()
+                .map(|a| match a {
+                    OutArg::Long(_) => 1,
+                    OutArg::Str(_) => 2 * words,
+                })
+                .sum::<u64>()
+        }
     }
 }
 

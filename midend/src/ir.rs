@@ -113,6 +113,46 @@ pub enum ContextOp {
     Gid,
     Cpu,
     KtimeNs,
+    // ---- functions/strings ----
+    /// `target()`: the control map's TARGET_PID (`-x PID`).
+    Target,
+    /// `ppid()` (userspace probes only).
+    Ppid,
+    /// `euid()` (userspace probes only).
+    Euid,
+    /// Wall-clock nanoseconds since the Unix epoch (`gettimeofday_*`;
+    /// userspace probes only).
+    RealtimeNs,
+    /// `jiffies()`.
+    Jiffies,
+    /// A pseudo-random u32 (`randint`).
+    Prandom,
+}
+
+// ---- functions/strings ----
+/// String built-ins (`InstData::StrOp`): which one, with its operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StrOp {
+    /// `strlen(s)`: `srcs = [s]`; result.
+    Len,
+    /// `substr(s, start, len)`: `srcs = [s]`, `args = [start, len]`; writes dst.
+    Substr,
+    /// `isinstr(s1, s2)`: `srcs = [s1, s2]`; result 1 or 0.
+    Isinstr,
+    /// `strtol(s, base)`: `srcs = [s]`, `args = [base]` (checked to be 0 or
+    /// 2..=36 before); result.
+    Strtol,
+    /// `str_replace(s, search, replace)`: `srcs = [s, search, replace]`; writes dst.
+    Replace,
+    /// `text_str(s)`: `srcs = [s]`; writes dst (escaped).
+    TextStr,
+}
+
+impl StrOp {
+    /// Whether the op writes a string (into `dst`) rather than yielding a value.
+    pub fn writes_string(self) -> bool {
+        matches!(self, StrOp::Substr | StrOp::Replace | StrOp::TextStr)
+    }
 }
 
 /// String context values (written into a slot).
@@ -339,6 +379,40 @@ pub enum InstData {
     ArrayIterEnd {
         handle: Value,
     },
+    // ---- functions/strings ----
+    /// A string built-in (see `StrOp`). `dst` is `Some` exactly when
+    /// `op.writes_string()`; otherwise the instruction has a result.
+    StrOp {
+        op: StrOp,
+        dst: Option<Slot>,
+        srcs: Vec<Slot>,
+        args: Vec<Value>,
+    },
+    /// `dst = sprintf(format, args…)` (format indexes `Module::formats`).
+    Sprintf {
+        dst: Slot,
+        format: u32,
+        args: Vec<OutArg>,
+    },
+    /// Call `Module::functions[func]` (a recursive script function, userspace
+    /// programs only) with at most `MAX_CALL_ARGS` arguments; the result is
+    /// its return value (0 for a function without one). When the callee
+    /// raised a runtime error, the caller leaves at once (like `Return`).
+    Call {
+        func: u32,
+        args: Vec<Value>,
+    },
+    /// Argument `index` of the function being defined (in `Module::functions`).
+    Arg {
+        index: u32,
+    },
+    /// A target variable: `size` (1, 2, 4 or 8) bytes of the probe's
+    /// context at `offset`, sign-extended when `signed` (kernel probes only).
+    LoadCtx {
+        offset: u32,
+        size: u8,
+        signed: bool,
+    },
     // ---- statistics ----
     /// `s <<< arg`: add `arg` to statistic `stat` (index into
     /// `Module::stats`) on the current CPU: count, sum, min, max and the
@@ -378,6 +452,11 @@ pub enum InstData {
     },
     /// Leave the handler normally.
     Return,
+    // ---- functions/strings ----
+    /// Return `arg` from a function of `Module::functions`.
+    ReturnValue {
+        arg: Value,
+    },
     /// Raise runtime error `error` (index into `Module::errors`): count it, set
     /// the exit flag, send an ERROR record, leave the handler.
     Trap {
@@ -398,6 +477,7 @@ impl InstData {
             InstData::Jump { .. }
                 | InstData::Brif { .. }
                 | InstData::Return
+                | InstData::ReturnValue { .. }
                 | InstData::Trap { .. }
                 | InstData::TrapMsg { .. }
         )
@@ -423,6 +503,10 @@ impl InstData {
                 | InstData::ArrayIn { .. }
                 | InstData::ArrayIterStart { .. }
                 | InstData::ArrayIterNext { .. }
+                | InstData::StrOp { dst: None, .. }
+                | InstData::Call { .. }
+                | InstData::Arg { .. }
+                | InstData::LoadCtx { .. }
                 | InstData::StatRead { .. }
         )
     }
@@ -442,13 +526,15 @@ impl InstData {
             | InstData::ArrayIterNext { handle: arg, .. }
             | InstData::ArrayIterEnd { handle: arg } => vec![*arg],
             InstData::Binary { args, .. } | InstData::Icmp { args, .. } => args.to_vec(),
-            InstData::Printf { args, .. } => args
+            InstData::Printf { args, .. } | InstData::Sprintf { args, .. } => args
                 .iter()
                 .filter_map(|a| match a {
                     OutArg::Long(v) => Some(*v),
                     OutArg::Str(_) => None,
                 })
                 .collect(),
+            InstData::StrOp { args, .. } | InstData::Call { args, .. } => args.clone(),
+            InstData::ReturnValue { arg } => vec![*arg],
             InstData::Jump { args, .. } => args.clone(),
             InstData::Brif {
                 cond,
@@ -598,6 +684,14 @@ pub struct Module {
     /// The script's arrays (arrays), indexed by the `array` of the array
     /// instructions; their maps follow the four runtime maps in this order.
     pub arrays: Vec<ArrayInfo>,
+    // ---- functions/strings ----
+    /// Functions called with `InstData::Call` (recursive script functions),
+    /// indexed by `Call::func`. Argument 0 is the call depth (for
+    /// MAXNESTING), the script's parameters follow.
+    pub functions: Vec<Function>,
+    /// MAXNESTING: the deepest call depth a function of `functions` runs at
+    /// (deeper calls trap); each depth gets its own scratch frame.
+    pub max_nesting: u32,
     // ---- statistics ----
     /// One per statistic global, in `GlobalId` order (`map` is filled in by
     /// the backend, which places the maps).
@@ -605,6 +699,10 @@ pub struct Module {
     /// One per `print(@hist_…)` site.
     pub hists: Vec<HistDesc>,
 }
+
+/// Most arguments of a `Call` (BPF passes five in r1–r5; r1 carries the
+/// context).
+pub const MAX_CALL_ARGS: usize = 4;
 
 // ---- helpers added by the midend (methods only; the data types above are the contract) ----
 
@@ -626,6 +724,9 @@ impl InstData {
                 | InstData::KeyLoad { .. }
                 | InstData::ArrayGet { .. }
                 | InstData::ArrayIn { .. }
+                | InstData::StrOp { dst: None, .. }
+                | InstData::Arg { .. }
+                | InstData::LoadCtx { .. }
                 | InstData::StatRead { .. }
         )
     }
@@ -649,13 +750,19 @@ impl InstData {
                     *a = f(*a);
                 }
             }
-            InstData::Printf { args, .. } => {
+            InstData::Printf { args, .. } | InstData::Sprintf { args, .. } => {
                 for a in args.iter_mut() {
                     if let OutArg::Long(v) = a {
                         *v = f(*v);
                     }
                 }
             }
+            InstData::StrOp { args, .. } | InstData::Call { args, .. } => {
+                for a in args.iter_mut() {
+                    *a = f(*a);
+                }
+            }
+            InstData::ReturnValue { arg } => *arg = f(*arg),
             InstData::Jump { args, .. } => {
                 for a in args.iter_mut() {
                     *a = f(*a);
@@ -709,6 +816,14 @@ impl InstData {
             InstData::KeyLoadStr { dst, key, .. } | InstData::ArrayGetStr { dst, key, .. } => {
                 vec![*dst, *key]
             }
+            // ---- functions/strings ----
+            InstData::StrOp { dst, srcs, .. } => dst.iter().chain(srcs).copied().collect(),
+            InstData::Sprintf { dst, args, .. } => std::iter::once(*dst)
+                .chain(args.iter().filter_map(|a| match a {
+                    OutArg::Str(s) => Some(*s),
+                    OutArg::Long(_) => None,
+                }))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -882,6 +997,23 @@ impl InstData {
             InstData::KeyLoadStr { dst, key, .. } | InstData::ArrayGetStr { dst, key, .. } => {
                 *dst = f(*dst);
                 *key = f(*key);
+            }
+            // ---- functions/strings ----
+            InstData::StrOp { dst, srcs, .. } => {
+                if let Some(d) = dst {
+                    *d = f(*d);
+                }
+                for s in srcs.iter_mut() {
+                    *s = f(*s);
+                }
+            }
+            InstData::Sprintf { dst, args, .. } => {
+                *dst = f(*dst);
+                for a in args.iter_mut() {
+                    if let OutArg::Str(s) = a {
+                        *s = f(*s);
+                    }
+                }
             }
             _ => {}
         }

@@ -10,6 +10,22 @@
 //!   non-recursive script functions inlined per call; arrays as key packing
 //!   plus map get/set/add/in/delete instructions, `foreach` in userspace
 //!   probes as a sorted-snapshot iterator). Unsupported
+//!   constructs are `E0900` diagnostics at their span.
+//! - Recursive script functions (userspace probes only; sema rejects a
+//!   kernel probe reaching one) become `Module::functions`, called with
+//!   `InstData::Call`: argument 0 is the call depth, checked on entry
+//!   against MAXNESTING (`Options::max_nesting`, `-D MAXNESTING=N`, default
+//!   `DEFAULT_MAX_NESTING` = 32) — "MAXNESTING exceeded" otherwise; at most
+//!   three long parameters, a long result; string locals are allowed (the
+//!   backend gives each depth its own scratch frame), string parameters and
+//!   results are `E0900`. An error inside a called function is not caught
+//!   by a `try` in its caller.
+//! - String built-ins (`StrOp`), `sprintf` (`Sprintf`) and the context
+//!   built-ins `ppid`/`euid`/`gettimeofday_*` exist in userspace probes
+//!   only (`E0900` "… in kernel probes" elsewhere: BPF has no verifier-safe
+//!   way to run them cheaply; bpf_snprintf's limits are not worth it);
+//!   kernel probes get `strlen`, `target()`, `randint()`, `jiffies()` (5.5+)
+//!   and `$name` target variables (`LoadCtx`).
 //!   constructs are `E0900` diagnostics at their span. Statistics become
 //!   `StatAdd` (any probe), `StatRead`/`StatClear` (userspace probes only:
 //!   merging the per-CPU copies needs userspace, so `@count`… and `delete`
@@ -58,7 +74,15 @@ pub struct Options {
     pub opt_level: u8,
     /// MAXMAPENTRIES: the size of an array declared without one (arrays).
     pub max_map_entries: u32,
+    /// MAXNESTING: the deepest chain of recursive script-function calls
+    /// (`-D MAXNESTING=N`; default `DEFAULT_MAX_NESTING`). Exceeding it is
+    /// the runtime error "MAXNESTING exceeded".
+    pub max_nesting: u32,
 }
+
+/// Default MAXNESTING (SystemTap's default is 10; stapc allows 32 calls,
+/// which the simulator's userspace frame limit accommodates).
+pub const DEFAULT_MAX_NESTING: u32 = 32;
 
 impl Default for Options {
     fn default() -> Options {
@@ -67,6 +91,7 @@ impl Default for Options {
             max_string_len: 64,
             opt_level: 2,
             max_map_entries: lower::MAXMAPENTRIES,
+            max_nesting: DEFAULT_MAX_NESTING,
         }
     }
 }
@@ -157,6 +182,17 @@ pub fn optimize(module: &mut Module, opts: &Options) -> Result<(), Vec<Diagnosti
     for p in &mut module.probes {
         passes::compact_slots(&mut p.func);
         passes::renumber(&mut p.func);
+    }
+    // ---- functions/strings ----
+    // Functions called from userspace programs: folded like their callers.
+    for f in &mut module.functions {
+        passes::cleanup(f);
+        debug_verify(f, "cleanup")?;
+        if opts.opt_level > 0 {
+            passes::simplify_with(f, debug_verify)?;
+        }
+        passes::compact_slots(f);
+        passes::renumber(f);
     }
     passes::prune_tables(module);
     if cfg!(debug_assertions) {

@@ -56,6 +56,9 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         diags: Vec::new(),
         fold_formats: opts.opt_level > 0,
         max_map_entries: opts.max_map_entries.max(1),
+        target: opts.target,
+        max_nesting: opts.max_nesting,
+        rec_funcs: Vec::new(),
         stat_index: SecondaryMap::with_default(None),
         stats: Vec::new(),
         hists: Vec::new(),
@@ -75,6 +78,8 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         globals,
         max_string_len: msl,
         arrays: Vec::new(),
+        functions: Vec::new(),
+        max_nesting: opts.max_nesting,
         stats: Vec::new(),
         hists: Vec::new(),
     };
@@ -93,6 +98,15 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
             });
         }
     }
+    // ---- functions/strings ----
+    // Recursive functions are lowered once each, as they are first called
+    // (lowering one may call more).
+    let mut next = 0;
+    while let Some(&(func, probe, point)) = m.rec_funcs.get(next) {
+        let f = lower_recursive(&mut m, probe, point, func, next);
+        module.functions.push(f);
+        next += 1;
+    }
     module.formats = std::mem::take(&mut m.formats);
     module.errors = std::mem::take(&mut m.errors);
     module.arrays = std::mem::take(&mut m.arrays);
@@ -105,6 +119,11 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         crate::passes::cleanup(&mut p.func);
         crate::passes::compact_slots(&mut p.func);
         crate::passes::renumber(&mut p.func);
+    }
+    for f in &mut module.functions {
+        crate::passes::cleanup(f);
+        crate::passes::compact_slots(f);
+        crate::passes::renumber(f);
     }
     crate::passes::prune_tables(&mut module);
     if let Err(errs) = crate::verifier::verify_module(&module) {
@@ -212,6 +231,13 @@ struct ModCx<'a> {
     fold_formats: bool,
     /// arrays: MAXMAPENTRIES.
     max_map_entries: u32,
+    /// The kernel the kernel programs are for (built-ins check helper availability).
+    target: stapc_bpf::Target,
+    // ---- functions/strings ----
+    max_nesting: u32,
+    /// Recursive functions called so far, in `Module::functions` order, with
+    /// the probe and point of their first caller (for `pp()` inside them).
+    rec_funcs: Vec<(FuncId, &'a Probe, &'a ProbePoint)>,
     // ---- statistics ----
     /// Index into `stats` of each statistic global.
     stat_index: SecondaryMap<GlobalId, Option<u32>>,
@@ -468,6 +494,8 @@ struct FnCx<'m, 'a> {
     depth: u32,
     /// arrays: the key slot of each array (packed right before each use).
     key_slots: FxHashMap<u32, Slot>,
+    /// In a function of `Module::functions`: its call depth (argument 0).
+    call_depth: Option<Value>,
 }
 
 impl<'m, 'a> FnCx<'m, 'a> {
@@ -498,6 +526,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             call_stack: Vec::new(),
             depth: 0,
             key_slots: FxHashMap::default(),
+            call_depth: None,
         }
     }
 
@@ -1332,13 +1361,10 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 Val::Void
             }
             ExprKind::Format {
+                format,
+                args,
                 use_: FormatUse::Sprintf,
-                ..
-            } => {
-                self.m
-                    .unsupported(span, "sprintf/sprint (formatting into a string)");
-                self.dummy(e)
-            }
+            } => self.sprintf(e, format, args),
             // ---- statistics ----
             ExprKind::StatAdd { stat, value } => {
                 let v = self.long(value);
@@ -1357,11 +1383,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 self.print_hist(kind, stat, span);
                 Val::Void
             }
-            ExprKind::Target(t) => {
-                self.m
-                    .unsupported(span, &format!("target variables (${})", t.name));
-                self.dummy(e)
-            }
+            ExprKind::Target(t) => self.target_var(e, t),
         }
     }
 
@@ -1636,11 +1658,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             return self.dummy(e);
         };
         if fd.recursive || self.call_stack.contains(&func) {
-            self.m.unsupported(
-                span,
-                &format!("recursive functions (`{}` calls itself)", fd.name),
-            );
-            return self.dummy(e);
+            return self.recursive_call(e, func, args);
         }
         if self.call_stack.len() >= MAX_INLINE_DEPTH {
             self.m.unsupported(
@@ -1982,6 +2000,9 @@ impl<'m, 'a> FnCx<'m, 'a> {
         };
         if let Some(data) = data {
             return Val::Long(self.val(data, span));
+        }
+        if let Some(v) = self.funcs_builtin(e, func, args) {
+            return v;
         }
         match func {
             Builtin::Exit => {
@@ -2391,6 +2412,521 @@ impl<'m, 'a> FnCx<'m, 'a> {
         self.seal(exit);
         self.switch_to(exit);
         self.ins(InstData::ArrayIterEnd { handle }, span);
+    }
+}
+
+// ---- functions/strings ----
+
+/// Lower recursive function `func` as `Module::functions[index]`: argument
+/// 0 is the call depth, checked against MAXNESTING on entry; the script's
+/// parameters follow; `return` becomes `ReturnValue`.
+fn lower_recursive<'a>(
+    m: &mut ModCx<'a>,
+    probe: &'a Probe,
+    point: &'a ProbePoint,
+    func: FuncId,
+    index: usize,
+) -> Function {
+    let script = m.script;
+    let name = match script.functions.get(func) {
+        Some(fd) => format!("fn_{}_{index}", fd.name),
+        None => format!("fn_{index}"),
+    };
+    let mut cx = FnCx::new(m, probe, point, name);
+    let Some(fd) = script.functions.get(func) else {
+        cx.m.malformed(probe.body.span, "call of a function that does not exist");
+        return cx.f;
+    };
+    cx.frames = vec![&fd.locals];
+    cx.frame = 0;
+    cx.call_stack = vec![func];
+    let span = fd.body.span;
+    let depth = cx.val(InstData::Arg { index: 0 }, span);
+    cx.call_depth = Some(depth);
+    let max = cx.iconst(i64::from(cx.m.max_nesting), span);
+    let deep = cx.val(
+        InstData::Icmp {
+            cond: IntCC::Sgt,
+            args: [depth, max],
+        },
+        span,
+    );
+    let loc = cx.m.location(span);
+    cx.check(
+        deep,
+        "MAXNESTING exceeded",
+        format!("near identifier '{}' at {loc}", fd.name),
+        span,
+    );
+    for (i, p) in fd.params.iter().enumerate() {
+        let v = cx.val(
+            InstData::Arg {
+                index: i as u32 + 1,
+            },
+            span,
+        );
+        let var = cx.var(*p);
+        cx.write_var(var, cx.cur, v);
+    }
+    let ret_b = cx.new_block();
+    let result = cx.f.append_block_param(ret_b);
+    cx.ret = Some(Ret {
+        block: ret_b,
+        ty: Some(ScalarType::Long),
+        slot: None,
+    });
+    cx.stmt(&fd.body);
+    let end = Span {
+        start: fd.body.span.end.saturating_sub(1),
+        ..fd.body.span
+    };
+    cx.return_stmt(None, end);
+    cx.seal(ret_b);
+    cx.switch_to(ret_b);
+    cx.terminate(InstData::ReturnValue { arg: result }, end);
+    for b in cx.f.layout.clone() {
+        if !cx.sealed[b] {
+            cx.seal(b);
+        }
+    }
+    cx.f
+}
+
+impl FnCx<'_, '_> {
+    /// A call of a recursive function: a real `Call` in userspace probes
+    /// (long parameters and result only, at most three parameters, no
+    /// string locals), an error in kernel probes.
+    fn recursive_call(&mut self, e: &Expr, func: FuncId, args: &[Expr]) -> Val {
+        let span = e.span;
+        let script = self.m.script;
+        let Some(fd) = script.functions.get(func) else {
+            self.m
+                .malformed(span, "call of a function that does not exist");
+            return self.dummy(e);
+        };
+        if !self.userspace() {
+            self.m.unsupported(
+                span,
+                &format!(
+                    "recursive functions in kernel probes (`{}` calls itself; the kernel allows no recursion)",
+                    fd.name
+                ),
+            );
+            return self.dummy(e);
+        }
+        // String locals and temporaries live in a scratch frame per call
+        // depth; strings cannot be passed in registers.
+        let string_params = fd.params.iter().any(|p| {
+            fd.locals
+                .get(*p)
+                .is_some_and(|l| l.ty == ScalarType::String)
+        });
+        if fd.ret == Some(ScalarType::String) || string_params {
+            self.m.unsupported(
+                span,
+                &format!(
+                    "string parameters or results of recursive functions (`{}`)",
+                    fd.name
+                ),
+            );
+            return self.dummy(e);
+        }
+        if fd.params.len() > ir::MAX_CALL_ARGS - 1 {
+            self.m.unsupported(
+                span,
+                &format!(
+                    "recursive functions with more than {} parameters (`{}`)",
+                    ir::MAX_CALL_ARGS - 1,
+                    fd.name
+                ),
+            );
+            return self.dummy(e);
+        }
+        if args.len() != fd.params.len() {
+            self.m.malformed(span, "wrong number of arguments");
+            return self.dummy(e);
+        }
+        let index = match self.m.rec_funcs.iter().position(|(f, _, _)| *f == func) {
+            Some(i) => i,
+            None => {
+                self.m.rec_funcs.push((func, self.probe, self.point));
+                self.m.rec_funcs.len() - 1
+            }
+        };
+        let mut vals = Vec::with_capacity(args.len() + 1);
+        let depth = match self.call_depth {
+            Some(d) => {
+                let one = self.iconst(1, span);
+                self.val(
+                    InstData::Binary {
+                        op: ir::BinaryOp::Add,
+                        args: [d, one],
+                    },
+                    span,
+                )
+            }
+            None => self.iconst(1, span),
+        };
+        vals.push(depth);
+        for a in args {
+            vals.push(self.long(a));
+        }
+        let r = self.val(
+            InstData::Call {
+                func: index as u32,
+                args: vals,
+            },
+            span,
+        );
+        match fd.ret {
+            Some(_) => Val::Long(r),
+            None => Val::Void,
+        }
+    }
+}
+
+/// Offsets of the first six function arguments in x86-64 `struct pt_regs`
+/// (di, si, dx, cx, r8, r9), what kprobe and perf-event contexts start with.
+const PT_REGS_ARGS: [u32; 6] = [112, 104, 96, 88, 72, 64];
+/// Offset of ax (the return value) in x86-64 `struct pt_regs`.
+const PT_REGS_RC: u32 = 80;
+
+impl FnCx<'_, '_> {
+    /// `$name`: a load from the probe's context (tracepoint fields and
+    /// syscall arguments at the offset the frontend resolved; function
+    /// arguments and return values from pt_regs on x86-64).
+    fn target_var(&mut self, e: &Expr, t: &stapc_frontend::script::TargetVar) -> Val {
+        use stapc_frontend::script::TargetAccess;
+        let span = e.span;
+        if self.userspace() {
+            self.m.unsupported(
+                span,
+                &format!("target variables (${}) in begin/end/error probes", t.name),
+            );
+            return self.dummy(e);
+        }
+        let (offset, size, signed) = match t.access {
+            TargetAccess::Field {
+                offset,
+                size,
+                signed,
+            } => (offset, size, signed),
+            TargetAccess::Arg(n) => {
+                match PT_REGS_ARGS.get(n as usize) {
+                    Some(&off) => (off, 8, true),
+                    None => {
+                        self.m.unsupported(
+                        span,
+                        &format!("target variable ${}: argument {} (only the first 6 are in registers)", t.name, n + 1),
+                    );
+                        return self.dummy(e);
+                    }
+                }
+            }
+            TargetAccess::Return => (PT_REGS_RC, 8, true),
+        };
+        if !matches!(size, 1 | 2 | 4 | 8) || offset % size != 0 || offset > 0xffff {
+            self.m.unsupported(
+                span,
+                &format!(
+                    "target variable ${} ({size} bytes at offset {offset}: not a naturally aligned integer)",
+                    t.name
+                ),
+            );
+            return self.dummy(e);
+        }
+        Val::Long(self.val(
+            InstData::LoadCtx {
+                offset,
+                size: size as u8,
+                signed,
+            },
+            span,
+        ))
+    }
+}
+
+/// Divisors of `gettimeofday_*` from nanoseconds.
+fn gettimeofday_divisor(func: Builtin) -> Option<i64> {
+    Some(match func {
+        Builtin::GettimeofdayS => 1_000_000_000,
+        Builtin::GettimeofdayMs => 1_000_000,
+        Builtin::GettimeofdayUs => 1_000,
+        Builtin::GettimeofdayNs => 1,
+        _ => return None,
+    })
+}
+
+/// Largest `randint(n)` range (SystemTap's limit: 2^20).
+pub const RANDINT_MAX: i64 = 1 << 20;
+
+impl FnCx<'_, '_> {
+    /// Report a built-in that only userspace probes (begin/end/error) have;
+    /// `Some(dummy)` when the current probe is a kernel probe.
+    fn userspace_only(&mut self, e: &Expr, func: Builtin) -> Option<Val> {
+        if self.userspace() {
+            return None;
+        }
+        self.m.unsupported(
+            e.span,
+            &format!(
+                "{}() in kernel probes (only in begin/end/error probes)",
+                builtin_name(func)
+            ),
+        );
+        Some(self.dummy(e))
+    }
+
+    fn builtin_location(&self, span: Span, func: Builtin) -> String {
+        let loc = self.m.location(span);
+        format!("near identifier '{}' at {loc}", builtin_name(func))
+    }
+
+    /// Context and string built-ins of the functions/strings feature;
+    /// `None` for the others.
+    fn funcs_builtin(&mut self, e: &Expr, func: Builtin, args: &[Expr]) -> Option<Val> {
+        let span = e.span;
+        let want = match func {
+            Builtin::Target
+            | Builtin::Ppid
+            | Builtin::Euid
+            | Builtin::Jiffies
+            | Builtin::GettimeofdayS
+            | Builtin::GettimeofdayMs
+            | Builtin::GettimeofdayUs
+            | Builtin::GettimeofdayNs => 0,
+            Builtin::Strlen | Builtin::TextStr | Builtin::Randint => 1,
+            Builtin::Isinstr | Builtin::Strtol => 2,
+            Builtin::Substr | Builtin::StrReplace => 3,
+            _ => return None,
+        };
+        if args.len() != want {
+            self.m.malformed(span, "wrong number of arguments");
+            return Some(self.dummy(e));
+        }
+        let ctx = match func {
+            Builtin::Target => Some(ContextOp::Target),
+            Builtin::Ppid => Some(ContextOp::Ppid),
+            Builtin::Euid => Some(ContextOp::Euid),
+            Builtin::Jiffies => Some(ContextOp::Jiffies),
+            _ => None,
+        };
+        if let Some(op) = ctx {
+            if matches!(op, ContextOp::Ppid | ContextOp::Euid) {
+                if let Some(v) = self.userspace_only(e, func) {
+                    return Some(v);
+                }
+            }
+            if op == ContextOp::Jiffies
+                && !self.userspace()
+                && !self.m.target.has_probe_read_kernel()
+            {
+                // bpf_jiffies64 arrived with 5.5, like probe_read_kernel.
+                self.m
+                    .unsupported(span, "jiffies() in kernel probes on kernels before 5.5");
+                return Some(self.dummy(e));
+            }
+            return Some(Val::Long(self.val(InstData::Context { op }, span)));
+        }
+        if let Some(div) = gettimeofday_divisor(func) {
+            if let Some(v) = self.userspace_only(e, func) {
+                return Some(v);
+            }
+            let ns = self.val(
+                InstData::Context {
+                    op: ContextOp::RealtimeNs,
+                },
+                span,
+            );
+            if div == 1 {
+                return Some(Val::Long(ns));
+            }
+            let d = self.iconst(div, span);
+            return Some(Val::Long(self.val(
+                InstData::Binary {
+                    op: ir::BinaryOp::SDiv,
+                    args: [ns, d],
+                },
+                span,
+            )));
+        }
+        match func {
+            Builtin::Randint => {
+                let n = self.long(&args[0]);
+                // 1 <= n <= 2^20, else a runtime error (as SystemTap).
+                let one = self.iconst(1, span);
+                let off = self.val(
+                    InstData::Binary {
+                        op: ir::BinaryOp::Sub,
+                        args: [n, one],
+                    },
+                    span,
+                );
+                let max = self.iconst(RANDINT_MAX - 1, span);
+                let bad = self.val(
+                    InstData::Icmp {
+                        cond: IntCC::Ugt,
+                        args: [off, max],
+                    },
+                    span,
+                );
+                let loc = self.builtin_location(span, func);
+                self.check(bad, "randint: range must be 1 to 1048576", loc, span);
+                let r = self.val(
+                    InstData::Context {
+                        op: ContextOp::Prandom,
+                    },
+                    span,
+                );
+                Some(Val::Long(self.val(
+                    InstData::Binary {
+                        op: ir::BinaryOp::SRem,
+                        args: [r, n],
+                    },
+                    span,
+                )))
+            }
+            Builtin::Strlen => {
+                let s = self.string(&args[0]);
+                Some(Val::Long(self.val(
+                    InstData::StrOp {
+                        op: ir::StrOp::Len,
+                        dst: None,
+                        srcs: vec![s],
+                        args: vec![],
+                    },
+                    span,
+                )))
+            }
+            Builtin::Isinstr | Builtin::Strtol => {
+                if let Some(v) = self.userspace_only(e, func) {
+                    return Some(v);
+                }
+                let s = self.string(&args[0]);
+                let (op, srcs, vals) = if func == Builtin::Isinstr {
+                    let t = self.string(&args[1]);
+                    (ir::StrOp::Isinstr, vec![s, t], vec![])
+                } else {
+                    let base = self.long(&args[1]);
+                    // Bases 0 (from the prefix) and 2..=36 only.
+                    let thirty_six = self.iconst(36, span);
+                    let big = self.val(
+                        InstData::Icmp {
+                            cond: IntCC::Ugt,
+                            args: [base, thirty_six],
+                        },
+                        span,
+                    );
+                    let one = self.iconst(1, span);
+                    let is_one = self.val(
+                        InstData::Icmp {
+                            cond: IntCC::Eq,
+                            args: [base, one],
+                        },
+                        span,
+                    );
+                    let bad = self.val(
+                        InstData::Binary {
+                            op: ir::BinaryOp::Or,
+                            args: [big, is_one],
+                        },
+                        span,
+                    );
+                    let loc = self.builtin_location(span, func);
+                    self.check(
+                        bad,
+                        "strtol: invalid base (must be 0 or 2 to 36)",
+                        loc,
+                        span,
+                    );
+                    (ir::StrOp::Strtol, vec![s], vec![base])
+                };
+                Some(Val::Long(self.val(
+                    InstData::StrOp {
+                        op,
+                        dst: None,
+                        srcs,
+                        args: vals,
+                    },
+                    span,
+                )))
+            }
+            Builtin::Substr | Builtin::StrReplace | Builtin::TextStr => {
+                if let Some(v) = self.userspace_only(e, func) {
+                    return Some(v);
+                }
+                let s = self.string(&args[0]);
+                let (op, srcs, vals) = match func {
+                    Builtin::Substr => {
+                        let start = self.long(&args[1]);
+                        let len = self.long(&args[2]);
+                        (ir::StrOp::Substr, vec![s], vec![start, len])
+                    }
+                    Builtin::StrReplace => {
+                        let search = self.string(&args[1]);
+                        let repl = self.string(&args[2]);
+                        (ir::StrOp::Replace, vec![s, search, repl], vec![])
+                    }
+                    _ => (ir::StrOp::TextStr, vec![s], vec![]),
+                };
+                let dst = self.temp();
+                self.ins(
+                    InstData::StrOp {
+                        op,
+                        dst: Some(dst),
+                        srcs,
+                        args: vals,
+                    },
+                    span,
+                );
+                Some(Val::Str(dst))
+            }
+            _ => None,
+        }
+    }
+
+    /// `sprintf(fmt, args…)` (and `sprint`/`sprintln`, which the frontend
+    /// turns into formats): the stapc formatting helper in userspace probes.
+    fn sprintf(&mut self, e: &Expr, format: &str, args: &[Expr]) -> Val {
+        let span = e.span;
+        if !self.userspace() {
+            self.m.unsupported(
+                span,
+                "sprintf/sprint in kernel probes (only in begin/end/error probes; use printf)",
+            );
+            return self.dummy(e);
+        }
+        let folded = if self.m.fold_formats {
+            fold_literal_args(format, args, self.m.msl)
+        } else {
+            None
+        };
+        let (format, kept): (&str, Vec<&Expr>) = match &folded {
+            Some((text, keep)) => (text, keep.iter().map(|&i| &args[i]).collect()),
+            None => (format, args.iter().collect()),
+        };
+        let mut out = Vec::with_capacity(kept.len());
+        let mut kinds = Vec::with_capacity(kept.len());
+        for a in kept {
+            if a.ty == Type::String {
+                out.push(OutArg::Str(self.string(a)));
+                kinds.push(ArgKind::Str);
+            } else {
+                out.push(OutArg::Long(self.long(a)));
+                kinds.push(ArgKind::Long);
+            }
+        }
+        let format = self.m.format_id(format, kinds);
+        let dst = self.temp();
+        self.ins(
+            InstData::Sprintf {
+                dst,
+                format,
+                args: out,
+            },
+            span,
+        );
+        Val::Str(dst)
     }
 }
 

@@ -63,6 +63,12 @@ pub fn print_module_with(module: &Module, sm: Option<&SourceMap>) -> String {
         out.push('\n');
         print_probe(&mut out, p, sm);
     }
+    // ---- functions/strings ----
+    for (i, f) in module.functions.iter().enumerate() {
+        out.push('\n');
+        let _ = writeln!(out, "; fn{i}");
+        out.push_str(&print_function(f, sm));
+    }
     out
 }
 
@@ -281,5 +287,46 @@ pub fn inst_text(data: &InstData) -> String {
         InstData::Return => "return".into(),
         InstData::Trap { error } => format!("trap error{error}"),
         InstData::TrapMsg { error, msg } => format!("trap_msg error{error}, {msg}"),
+        // ---- functions/strings ----
+        InstData::StrOp {
+            op,
+            dst,
+            srcs,
+            args,
+        } => {
+            let mut ops: Vec<String> = dst.iter().map(|d| d.to_string()).collect();
+            ops.extend(srcs.iter().map(|s| s.to_string()));
+            ops.extend(args.iter().map(|v| v.to_string()));
+            format!(
+                "str_op {} {}",
+                format!("{op:?}").to_lowercase(),
+                ops.join(", ")
+            )
+        }
+        InstData::Call { func, args } => {
+            let a: Vec<String> = args.iter().map(|v| v.to_string()).collect();
+            format!("call fn{func}({})", a.join(", "))
+        }
+        InstData::Arg { index } => format!("arg {index}"),
+        InstData::LoadCtx {
+            offset,
+            size,
+            signed,
+        } => format!(
+            "load_ctx +{offset}, {}{}",
+            if *signed { "s" } else { "u" },
+            size * 8
+        ),
+        InstData::ReturnValue { arg } => format!("return {arg}"),
+        InstData::Sprintf { dst, format, args } => {
+            let a: Vec<String> = args
+                .iter()
+                .map(|a| match a {
+                    OutArg::Long(v) => v.to_string(),
+                    OutArg::Str(s) => s.to_string(),
+                })
+                .collect();
+            format!("sprintf {dst}, format{}({})", format, a.join(", "))
+        }
     }
 }

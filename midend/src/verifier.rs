@@ -104,6 +104,10 @@ pub fn verify_module(module: &Module) -> Result<(), Vec<VerifierError>> {
     for p in &module.probes {
         errs.extend(Verifier::new(&p.func, Some(&info)).run());
     }
+    // ---- functions/strings ----
+    for f in &module.functions {
+        errs.extend(Verifier::new(f, Some(&info)).run());
+    }
     if errs.is_empty() {
         Ok(())
     } else {
@@ -357,30 +361,32 @@ impl<'a> Verifier<'a> {
                 .is_some_and(|e| e <= info.globals_size)
         };
         match data {
-            InstData::Printf { format, args } => match info.formats.get(*format as usize) {
-                None => self.err(
-                    Location::Inst(b, i),
-                    format!("format{format} does not exist"),
-                ),
-                Some(fmt) => {
-                    let kinds: Vec<ArgKind> = args
-                        .iter()
-                        .map(|a| match a {
-                            OutArg::Long(_) => ArgKind::Long,
-                            OutArg::Str(_) => ArgKind::Str,
-                        })
-                        .collect();
-                    if kinds != fmt.args {
-                        self.err(
-                            Location::Inst(b, i),
-                            format!(
-                                "arguments {:?} do not match format{}'s {:?}",
-                                kinds, format, fmt.args
-                            ),
-                        );
+            InstData::Printf { format, args } | InstData::Sprintf { format, args, .. } => {
+                match info.formats.get(*format as usize) {
+                    None => self.err(
+                        Location::Inst(b, i),
+                        format!("format{format} does not exist"),
+                    ),
+                    Some(fmt) => {
+                        let kinds: Vec<ArgKind> = args
+                            .iter()
+                            .map(|a| match a {
+                                OutArg::Long(_) => ArgKind::Long,
+                                OutArg::Str(_) => ArgKind::Str,
+                            })
+                            .collect();
+                        if kinds != fmt.args {
+                            self.err(
+                                Location::Inst(b, i),
+                                format!(
+                                    "arguments {:?} do not match format{}'s {:?}",
+                                    kinds, format, fmt.args
+                                ),
+                            );
+                        }
                     }
                 }
-            },
+            }
             InstData::Trap { error } | InstData::TrapMsg { error, .. }
                 if info.errors.get(*error as usize).is_none() =>
             {

@@ -14,6 +14,7 @@ use crate::format;
 use crate::machine::{Code, ExecError, Halt, Machine};
 use crate::maps::MapError;
 use crate::memory::{self, RegionKind};
+use crate::strings;
 use bpf::helpers as h;
 use bpf::MapKind;
 
@@ -23,6 +24,12 @@ const E2BIG: u64 = -7i64 as u64;
 
 /// `bpf_loop` refuses more iterations than this (as Linux does).
 const MAX_LOOPS: u64 = 1 << 23;
+// ---- functions/strings ----
+/// The simulated kernel's HZ is 250: `jiffies64` = simulated time / 4 ms.
+const NS_PER_JIFFY: u64 = 4_000_000;
+/// `ppid()` of the simulated stapc process (pid 1000 in the event model).
+const SIM_PPID: u64 = 1;
+
 /// Largest buffer a helper copies at once.
 const MAX_HELPER_BYTES: u64 = 1 << 20;
 /// Ring buffer reservations open at once before `ringbuf_reserve` fails.
@@ -460,6 +467,78 @@ impl Machine {
                 }
                 Ok(0)
             }
+            // ---- functions/strings ----
+            h::JIFFIES64 => Ok(self.event.time_ns / NS_PER_JIFFY),
+            h::STAPC_CONTEXT => match a[0] as i32 {
+                h::STAPC_CTX_PPID => Ok(SIM_PPID),
+                h::STAPC_CTX_EUID => Ok(u64::from(self.event.uid)),
+                h::STAPC_CTX_REALTIME_NS => Ok(self.event.time_ns),
+                other => Err(bad(format!("unknown context value {other}"))),
+            },
+            h::STAPC_STR_LEN => {
+                let size = self.size_arg(pc, id, a[1])?;
+                Ok(self.mem.read_cstr(a[0], size).map_err(mem_fault)?.len() as u64)
+            }
+            h::STAPC_ISINSTR => {
+                let size = self.size_arg(pc, id, a[2])?;
+                let s = self.mem.read_cstr(a[0], size).map_err(mem_fault)?;
+                let sub = self.mem.read_cstr(a[1], size).map_err(mem_fault)?;
+                Ok(u64::from(strings::isinstr(&s, &sub)))
+            }
+            h::STAPC_STRTOL => {
+                let size = self.size_arg(pc, id, a[2])?;
+                let s = self.mem.read_cstr(a[0], size).map_err(mem_fault)?;
+                Ok(strings::strtol(&s, a[1] as i64) as u64)
+            }
+            h::STAPC_SUBSTR => {
+                let size = self.size_arg(pc, id, a[4])?;
+                let s = self.mem.read_cstr(a[1], size).map_err(mem_fault)?;
+                let r = strings::substr(&s, a[2] as i64, a[3] as i64);
+                self.write_str(a[0], size, &r).map_err(mem_fault)?;
+                Ok(0)
+            }
+            h::STAPC_STR_REPLACE => {
+                let size = self.size_arg(pc, id, a[4])?;
+                let s = self.mem.read_cstr(a[1], size).map_err(mem_fault)?;
+                let search = self.mem.read_cstr(a[2], size).map_err(mem_fault)?;
+                let repl = self.mem.read_cstr(a[3], size).map_err(mem_fault)?;
+                let r = strings::str_replace(&s, &search, &repl);
+                self.write_str(a[0], size, &r).map_err(mem_fault)?;
+                Ok(0)
+            }
+            h::STAPC_TEXT_STR => {
+                let size = self.size_arg(pc, id, a[2])?;
+                let s = self.mem.read_cstr(a[1], size).map_err(mem_fault)?;
+                let r = strings::text_str(&s, size.saturating_sub(1));
+                self.write_str(a[0], size, &r).map_err(mem_fault)?;
+                Ok(0)
+            }
+            h::STAPC_SPRINTF => {
+                let size = self.size_arg(pc, id, a[3])?;
+                let Some(fmt) = self.formats.get(a[1] as usize).cloned() else {
+                    return Err(bad(format!("format {} does not exist", a[1])));
+                };
+                if size as u64 != u64::from(self.max_string_len) {
+                    return Err(bad(format!(
+                        "size {size} is not the object's MAXSTRINGLEN {}",
+                        self.max_string_len
+                    )));
+                }
+                let need: usize = fmt
+                    .args
+                    .iter()
+                    .map(|k| match k {
+                        bpf::ArgKind::Long => 8,
+                        bpf::ArgKind::Str => size,
+                    })
+                    .sum();
+                let bytes = self.mem.slice(a[2], need).map_err(mem_fault)?.to_vec();
+                let args = format::record_args(&fmt, self.max_string_len, &bytes)
+                    .map_err(|e| bad(e.to_string()))?;
+                let r = format::sprintf(fmt.text.as_bytes(), &args);
+                self.write_str(a[0], size, &r).map_err(mem_fault)?;
+                Ok(0)
+            }
             // ---- statistics ----
             h::STAPC_STAT_READ => {
                 let map = self.map_arg(pc, id, a[0])?;
@@ -551,6 +630,23 @@ impl Machine {
         Ok(keys)
     }
 
+    /// Write `s` as a `size`-byte string buffer: truncated to `size - 1`
+    /// bytes and cut at an inner NUL, then zero-filled.
+    fn write_str(&mut self, dst: u64, size: usize, s: &[u8]) -> Result<(), memory::Fault> {
+        if size == 0 {
+            return Ok(());
+        }
+        let n = s
+            .iter()
+            .position(|&c| c == 0)
+            .unwrap_or(s.len())
+            .min(size - 1);
+        let buf = self.mem.slice_mut(dst, size)?;
+        buf.fill(0);
+        buf[..n].copy_from_slice(&s[..n]);
+        Ok(())
+    }
+
     /// Every CPU's value of `map[key]`, as this run sees it: the run's own
     /// copy where a program looked the value up (and may have changed it),
     /// the store's elsewhere. Empty when the key is absent.
@@ -577,7 +673,7 @@ impl Machine {
         args: [u64; 5],
     ) -> Result<u64, Halt> {
         let saved = self.depth;
-        if saved + 1 >= memory::MAX_FRAMES {
+        if saved + 1 >= self.max_frames() {
             return Err(ExecError::CallDepth { pc }.into());
         }
         self.depth = saved + 1;

@@ -9,6 +9,13 @@
 //!   stapc's `foreach` and `delete arr` helpers (userspace programs) work
 //!   on any `MapStore`: sorted key snapshots per run, freed at its end.
 //! - `format`: printf records and SystemTap's histogram text.
+//! - `strings`: SystemTap's string built-ins (`substr`, `strtol`, …) for
+//!   the `stapc_*` helpers. The simulated machine's clocks: `ktime_get_ns`
+//!   is simulated time; `gettimeofday_*` (stapc_context) is simulated time
+//!   since the Unix epoch (0 = 1970-01-01 00:00:00 UTC); `jiffies64` counts
+//!   at HZ = 250; `ppid()` is 1, `euid()` the event's uid. Userspace
+//!   programs may nest 255 BPF-to-BPF frames (`MachineOptions::max_frames`,
+//!   kernel programs keep Linux's 8).
 //! - `stats`: statistics merged over the CPUs (`MapStore`), `@hist` text.
 //! - `session`: `run(&Object, &SessionOptions, out, err)` plays a whole
 //!   compiled script through the event model of shared/conformance/README.md.
@@ -27,6 +34,7 @@ pub mod maps;
 pub mod memory;
 pub mod session;
 pub mod stats;
+pub mod strings;
 pub mod testgen;
 pub mod verifier;
 

@@ -107,7 +107,7 @@ impl fmt::Display for ExecError {
                 write!(f, "insn {pc}: execution ran past the end of the program")
             }
             ExecError::CallDepth { pc } => {
-                write!(f, "insn {pc}: call nesting deeper than {MAX_FRAMES} frames")
+                write!(f, "insn {pc}: call nesting deeper than the frame limit")
             }
             ExecError::UnknownHelper { pc, id } => write!(f, "insn {pc}: unknown helper {id}"),
             ExecError::BadMapReference { pc, reason } => {
@@ -867,6 +867,11 @@ pub struct MachineOptions {
     pub conformance: bool,
     /// Seed of `get_prandom_u32`.
     pub seed: u64,
+    /// Deepest nesting of BPF-to-BPF calls and callbacks (frames, the
+    /// program's own included): the kernel's 8 by default; userspace
+    /// programs (recursive script functions) may use up to
+    /// `memory::MAX_STACK_FRAMES`.
+    pub max_frames: usize,
 }
 
 impl Default for MachineOptions {
@@ -875,6 +880,7 @@ impl Default for MachineOptions {
             fuel: 10_000_000,
             conformance: false,
             seed: 0x5eed_57a9,
+            max_frames: MAX_FRAMES,
         }
     }
 }
@@ -971,6 +977,10 @@ pub struct Machine {
     pub trace_log: Vec<String>,
     pub(crate) executed: u64,
     pub(crate) depth: usize,
+    // ---- functions/strings ----
+    /// The object's formats and MAXSTRINGLEN, for `stapc_sprintf`.
+    pub(crate) formats: Vec<bpf::Format>,
+    pub(crate) max_string_len: u32,
 }
 
 impl Machine {
@@ -996,7 +1006,28 @@ impl Machine {
             trace_log: Vec::new(),
             executed: 0,
             depth: 0,
+            formats: Vec::new(),
+            max_string_len: 0,
         }
+    }
+
+    /// The frame limit in effect (`MachineOptions::max_frames`, clamped).
+    pub(crate) fn max_frames(&self) -> usize {
+        self.opts.max_frames.clamp(1, memory::MAX_STACK_FRAMES)
+    }
+
+    /// Change the frame limit for the next runs (the session raises it for
+    /// userspace programs).
+    pub fn set_max_frames(&mut self, n: usize) {
+        self.opts.max_frames = n;
+    }
+
+    /// The formats `stapc_sprintf` uses (an object's `formats` and
+    /// `max_string_len`).
+    pub fn with_formats(mut self, formats: Vec<bpf::Format>, max_string_len: u32) -> Machine {
+        self.formats = formats;
+        self.max_string_len = max_string_len;
+        self
     }
 
     pub fn store(&self) -> &dyn MapStore {
@@ -1111,7 +1142,8 @@ impl Machine {
         let ops = code.ops.clone();
         let ops: &[Op] = &ops;
         let base_depth = self.depth;
-        if base_depth >= MAX_FRAMES {
+        let max_frames = self.max_frames();
+        if base_depth >= max_frames {
             return Err(ExecError::CallDepth { pc: entry }.into());
         }
         let frame_top = |depth: usize| memory::addr(memory::stack_region(depth), STACK_SIZE as u32);
@@ -1121,7 +1153,7 @@ impl Machine {
         let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(&args);
         regs[10] = frame_top(base_depth);
-        let mut frames = [Frame::default(); MAX_FRAMES];
+        let mut frames = vec![Frame::default(); max_frames];
         let mut nframes = 0usize;
         let fuel = self.opts.fuel;
         let mut pc = entry;
@@ -1354,7 +1386,7 @@ impl Machine {
                             }
                         }
                     };
-                    if base_depth + nframes + 1 >= MAX_FRAMES {
+                    if base_depth + nframes + 1 >= max_frames {
                         return Err(ExecError::CallDepth { pc: pc - 1 }.into());
                     }
                     frames[nframes] = Frame {

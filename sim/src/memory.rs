@@ -13,15 +13,19 @@ use std::fmt;
 
 /// Bytes of one stack frame; r10 points at its top.
 pub const STACK_SIZE: usize = 512;
-/// Maximum nesting of BPF-to-BPF calls (and helper callbacks), as in Linux.
+/// Maximum nesting of BPF-to-BPF calls (and helper callbacks), as in Linux:
+/// the default of `MachineOptions::max_frames`.
 pub const MAX_FRAMES: usize = 8;
+/// Stack frames the memory has: the most `MachineOptions::max_frames` can
+/// allow (userspace programs recurse deeper than the kernel's 8 frames).
+pub const MAX_STACK_FRAMES: usize = 255;
 
 /// Region id of stack frame `n` (0 = the program's own frame).
 pub const fn stack_region(frame: usize) -> u32 {
     1 + frame as u32
 }
 /// Region id of the program context (what r1 points at on entry).
-pub const CONTEXT_REGION: u32 = 1 + MAX_FRAMES as u32;
+pub const CONTEXT_REGION: u32 = 1 + MAX_STACK_FRAMES as u32;
 /// Region id of "code": function pointers (`lddw rX, func`) are addresses in
 /// this region whose offset is the instruction index. Never dereferenceable.
 pub const CODE_REGION: u32 = CONTEXT_REGION + 1;
@@ -148,7 +152,7 @@ impl Memory {
             data: Vec::new(),
             writable: false,
         });
-        for frame in 0..MAX_FRAMES {
+        for frame in 0..MAX_STACK_FRAMES {
             regions.push(Region {
                 kind: RegionKind::Stack { frame: frame as u8 },
                 data: vec![0; STACK_SIZE],

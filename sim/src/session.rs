@@ -361,7 +361,8 @@ impl<'a> Session<'a> {
         };
         Ok(Session {
             obj,
-            machine: Machine::new(store, machine_opts),
+            machine: Machine::new(store, machine_opts)
+                .with_formats(obj.formats.clone(), obj.max_string_len),
             codes: obj.programs.iter().map(|p| Code::new(&p.insns)).collect(),
             output,
             control,
@@ -549,6 +550,14 @@ impl<'a> Session<'a> {
         self.machine
             .store_mut()
             .set_buffer_limits(!prog.kind.is_userspace());
+        // ---- functions/strings ----
+        // Userspace programs (recursive script functions) are not bound by
+        // the kernel's 8 frames; MAXNESTING bounds them in the program.
+        self.machine.set_max_frames(if prog.kind.is_userspace() {
+            crate::memory::MAX_STACK_FRAMES
+        } else {
+            crate::memory::MAX_FRAMES
+        });
         let result = self.machine.run(&self.codes[i], &ctx);
         for line in std::mem::take(&mut self.machine.trace_log) {
             writeln!(self.err, "trace_printk: {}", line.trim_end_matches('\n'))?;

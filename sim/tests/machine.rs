@@ -647,3 +647,47 @@ fn reserved_fields_must_be_zero() {
         );
     }
 }
+
+// ---- functions/strings ----
+
+/// `r1` levels of recursion, each with its own stack slot: returns the depth.
+fn countdown() -> Vec<Insn> {
+    vec![
+        // if r1 == 0 return 0
+        Insn::jmp_imm(BPF_JNE, 1, 0, 2),
+        Insn::mov64_imm(0, 0),
+        Insn::exit(),
+        // keep n on this frame's stack, recurse with n - 1, add 1
+        Insn::stx(BPF_DW, 10, 1, -8),
+        Insn::alu64_imm(BPF_SUB, 1, 1),
+        Insn::new(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, -6),
+        Insn::alu64_imm(BPF_ADD, 0, 1),
+        Insn::ldx(BPF_DW, 1, 10, -8),
+        Insn::exit(),
+    ]
+}
+
+#[test]
+fn userspace_frame_limit_allows_deep_recursion() {
+    let code = Code::new(&countdown());
+    // Kernel default: 8 frames.
+    let mut m = machine(&[]);
+    assert_eq!(m.run_with_args(&code, [7, 0, 0, 0, 0]).map(|o| o.r0), Ok(7));
+    assert!(matches!(
+        m.run_with_args(&code, [8, 0, 0, 0, 0]),
+        Err(ExecError::CallDepth { .. })
+    ));
+    // Raised (as the session does for userspace programs).
+    m.set_max_frames(stapc_sim::memory::MAX_STACK_FRAMES);
+    assert_eq!(
+        m.run_with_args(&code, [200, 0, 0, 0, 0]).map(|o| o.r0),
+        Ok(200)
+    );
+    assert!(matches!(
+        m.run_with_args(
+            &code,
+            [stapc_sim::memory::MAX_STACK_FRAMES as u64, 0, 0, 0, 0]
+        ),
+        Err(ExecError::CallDepth { .. })
+    ));
+}

@@ -32,6 +32,15 @@ fn reads(data: &InstData) -> Vec<Slot> {
         | InstData::ArrayAdd { key, .. }
         | InstData::ArrayIn { key, .. }
         | InstData::ArrayDelete { key, .. } => vec![*key],
+        // ---- functions/strings ----
+        InstData::StrOp { srcs, .. } => srcs.clone(),
+        InstData::Sprintf { args, .. } => args
+            .iter()
+            .filter_map(|a| match a {
+                OutArg::Str(s) => Some(*s),
+                OutArg::Long(_) => None,
+            })
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -47,6 +56,8 @@ fn only_writes(data: &InstData) -> Option<Slot> {
         // ---- arrays ----
         | InstData::KeyLoadStr { dst, .. }
         | InstData::ArrayGetStr { dst, .. } => Some(*dst),
+        // ---- functions/strings ----
+        InstData::StrOp { dst: Some(dst), .. } | InstData::Sprintf { dst, .. } => Some(*dst),
         _ => None,
     }
 }

@@ -39,12 +39,19 @@ pub fn compact_slots(func: &mut Function) -> bool {
 pub fn prune_tables(module: &mut Module) -> bool {
     let mut fmt_used = vec![false; module.formats.len()];
     let mut err_used = vec![false; module.errors.len()];
-    for p in &module.probes {
-        let f = &p.func;
+    // Probe handlers and the functions they call (functions/strings).
+    for f in module
+        .probes
+        .iter()
+        .map(|p| &p.func)
+        .chain(module.functions.iter())
+    {
         for &b in &f.layout {
             for &i in &f.blocks[b].insts {
                 match &f.insts[i] {
-                    InstData::Printf { format, .. } => mark(&mut fmt_used, *format),
+                    InstData::Printf { format, .. } | InstData::Sprintf { format, .. } => {
+                        mark(&mut fmt_used, *format)
+                    }
                     InstData::Trap { error } | InstData::TrapMsg { error, .. } => {
                         mark(&mut err_used, *error)
                     }
@@ -68,12 +75,18 @@ pub fn prune_tables(module: &mut Module) -> bool {
         .zip(&err_used)
         .filter_map(|(x, &u)| u.then_some(x))
         .collect();
-    for p in &mut module.probes {
-        let f = &mut p.func;
+    for f in module
+        .probes
+        .iter_mut()
+        .map(|p| &mut p.func)
+        .chain(module.functions.iter_mut())
+    {
         for b in f.layout.clone() {
             for &i in &f.blocks[b].insts {
                 match &mut f.insts[i] {
-                    InstData::Printf { format, .. } => *format = fmt_map[*format as usize],
+                    InstData::Printf { format, .. } | InstData::Sprintf { format, .. } => {
+                        *format = fmt_map[*format as usize]
+                    }
                     InstData::Trap { error } | InstData::TrapMsg { error, .. } => {
                         *error = err_map[*error as usize]
                     }

@@ -5,6 +5,7 @@
 mod arrays;
 mod cfg_prop;
 mod fold_prop;
+mod funcs;
 mod interp;
 mod lowering;
 mod passes;
@@ -24,6 +25,7 @@ pub(crate) fn opts(opt_level: u8) -> Options {
         max_string_len: 64,
         opt_level,
         max_map_entries: crate::lower::MAXMAPENTRIES,
+        max_nesting: crate::DEFAULT_MAX_NESTING,
     }
 }
 

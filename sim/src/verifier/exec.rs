@@ -199,6 +199,24 @@ impl<'a> Verifier<'a> {
         }
         cfg::check_subprogs(self.insns).map_err(|e| self.cfg_error(e))?;
         self.check_ld_imm64()?;
+        // functions/strings: programs calling recursive script functions
+        // (userspace only) have subprograms, which the path walk does not
+        // follow; say so before the reachability check misreads them.
+        if let Some(pc) = self
+            .insns
+            .iter()
+            .position(|i| i.code == (BPF_JMP | BPF_CALL) && i.src == BPF_PSEUDO_CALL)
+        {
+            return Err(self.fail(
+                pc,
+                None,
+                reject(
+                    K::Unsupported,
+                    "BPF-to-BPF calls are not modelled by the mini-verifier",
+                    "Subprograms (stapc's recursive script functions) are checked by the simulator at run time.",
+                ),
+            ));
+        }
         // stapc's userspace programs run on the simulator, which has no
         // loop restriction; the kernel's rule applies to kernel programs.
         let loops = (self.opts.target.bounded_loops() || self.opts.userspace) && !self.unpriv();

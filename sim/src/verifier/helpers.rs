@@ -199,6 +199,8 @@ static PROTOS: &[Proto] = &[
         Ret::Integer,
         (5, 5),
     ),
+    // functions/strings: jiffies().
+    p(h::JIFFIES64, "bpf_jiffies64", &[], Ret::Integer, (5, 5)),
     p(
         h::RINGBUF_OUTPUT,
         "bpf_ringbuf_output",
@@ -290,6 +292,33 @@ static PROTOS: &[Proto] = &[
         since: KernelVersion::new(0, 0),
         stapc: true,
     },
+    // ---- functions/strings ----
+    stapc(h::STAPC_STR_LEN, "stapc_str_len", &[Mem, ConstSize]),
+    stapc(
+        h::STAPC_SUBSTR,
+        "stapc_substr",
+        &[UninitMem, Mem, Anything, Anything, ConstSize],
+    ),
+    stapc(h::STAPC_ISINSTR, "stapc_isinstr", &[Mem, Mem, ConstSize]),
+    stapc(h::STAPC_STRTOL, "stapc_strtol", &[Mem, Anything, ConstSize]),
+    stapc(
+        h::STAPC_STR_REPLACE,
+        "stapc_str_replace",
+        &[UninitMem, Mem, Mem, Mem, ConstSize],
+    ),
+    stapc(
+        h::STAPC_TEXT_STR,
+        "stapc_text_str",
+        &[UninitMem, Mem, ConstSize],
+    ),
+    // The argument buffer's length follows the format, not the size: it is
+    // checked by the helper itself.
+    stapc(
+        h::STAPC_SPRINTF,
+        "stapc_sprintf",
+        &[UninitMem, Anything, Anything, ConstSize],
+    ),
+    stapc(h::STAPC_CONTEXT, "stapc_context", &[Anything]),
     // ---- statistics ----
     Proto {
         id: h::STAPC_STAT_READ,
@@ -308,6 +337,18 @@ static PROTOS: &[Proto] = &[
         stapc: true,
     },
 ];
+
+/// A stapc helper's prototype (userspace programs only).
+const fn stapc(id: i32, name: &'static str, args: &'static [Arg]) -> Proto {
+    Proto {
+        id,
+        name,
+        args,
+        ret: Ret::Integer,
+        since: KernelVersion::new(0, 0),
+        stapc: true,
+    }
+}
 
 /// Every prototype, in helper-id order.
 pub fn all() -> &'static [Proto] {
