@@ -358,3 +358,24 @@ fn bpf_verify_gives_a_verdict_per_program() {
     assert_eq!(text(&out.stdout).matches(": accepted").count(), 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `kernel.trace("syscalls:sys_exit_X")` is `syscall.X.return`'s tracepoint:
+/// the same `$ret` and arguments.
+#[test]
+fn syscalls_tracepoints_have_the_syscall_fields() {
+    let script = "probe kernel.trace(\"syscalls:sys_exit_read\") { if ($ret > 0) println($ret) }\n\
+                  probe kernel.trace(\"syscalls:sys_enter_read\") { println($count) }";
+    let out = run(&["-p4", "-o", "/dev/null", "-e", script]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&[
+        "-p2",
+        "-e",
+        "probe kernel.trace(\"syscalls:sys_enter_read\") { println($nosuch) }",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("has no argument `nosuch`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

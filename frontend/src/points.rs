@@ -843,6 +843,16 @@ const SYSCALLS: &[(&str, &[&str])] = &[
 /// Resolve `$name` against one point.
 pub fn target_var(kind: &PointKind, name: &str) -> Result<TargetAccess, String> {
     match kind {
+        // The syscalls group is the tracepoint of `syscall.NAME[.return]`:
+        // the same layout (nr, then the arguments or the return value).
+        PointKind::Tracepoint { group, name: ev } if group == "syscalls" => {
+            let (sc, ret) = match (ev.strip_prefix("sys_enter_"), ev.strip_prefix("sys_exit_")) {
+                (Some(sc), _) => (sc, false),
+                (_, Some(sc)) => (sc, true),
+                _ => return Err(format!("`syscalls:{ev}` is not a sys_enter_/sys_exit_ tracepoint")),
+            };
+            target_var(&PointKind::Syscall { name: sc.to_string(), ret }, name)
+        }
         PointKind::Tracepoint { group, name: ev } => {
             let Some(tp) = TRACEPOINTS.iter().find(|t| t.group == group && t.name == ev) else {
                 return Err(format!("the layout of tracepoint `{group}:{ev}` is not known to stapc"));
