@@ -324,22 +324,6 @@ fn cc_swap(cc: IntCC) -> IntCC {
     }
 }
 
-pub fn cc_eval(cc: IntCC, a: i64, b: i64) -> bool {
-    let (ua, ub) = (a as u64, b as u64);
-    match cc {
-        IntCC::Eq => a == b,
-        IntCC::Ne => a != b,
-        IntCC::Slt => a < b,
-        IntCC::Sle => a <= b,
-        IntCC::Sgt => a > b,
-        IntCC::Sge => a >= b,
-        IntCC::Ult => ua < ub,
-        IntCC::Ule => ua <= ub,
-        IntCC::Ugt => ua > ub,
-        IntCC::Uge => ua >= ub,
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum MoveSrc {
     Const(i64),
@@ -1230,7 +1214,7 @@ impl<'a> Isel<'a> {
         self.check_value(a)?;
         self.check_value(b)?;
         if let (Some(x), Some(y)) = (self.consts[a], self.consts[b]) {
-            return Ok(Err(cc_eval(cc, x, y)));
+            return Ok(Err(cc.eval(x, y)));
         }
         let (cc, a, b) = if self.is_const(a) {
             (cc_swap(cc), b, a)

@@ -11,8 +11,6 @@ use stapc_bpf::object::record;
 use stapc_bpf::Insn;
 use stapc_midend::ir::*;
 
-use crate::isel::cc_eval;
-
 pub const PID_TGID: u64 = (4321 << 32) | 8765;
 pub const UID_GID: u64 = (1001 << 32) | 1000;
 pub const CPU: u64 = 3;
@@ -133,7 +131,7 @@ pub fn run_ir(f: &Function, msl: usize, w: &mut World) -> Result<u64, String> {
                     })
                 }
                 InstData::Icmp { cond, args } => {
-                    res = Some(cc_eval(cond, get(args[0])?, get(args[1])?) as i64)
+                    res = Some(cond.eval(get(args[0])?, get(args[1])?) as i64)
                 }
                 InstData::LoadGlobal { offset } => {
                     res = Some(rd64(&w.globals, offset as usize) as i64)

@@ -69,6 +69,25 @@ pub enum IntCC {
     Uge,
 }
 
+impl IntCC {
+    /// Whether the condition holds for `a` and `b` (signed or unsigned as named).
+    pub fn eval(self, a: i64, b: i64) -> bool {
+        let (ua, ub) = (a as u64, b as u64);
+        match self {
+            IntCC::Eq => a == b,
+            IntCC::Ne => a != b,
+            IntCC::Slt => a < b,
+            IntCC::Sle => a <= b,
+            IntCC::Sgt => a > b,
+            IntCC::Sge => a >= b,
+            IntCC::Ult => ua < ub,
+            IntCC::Ule => ua <= ub,
+            IntCC::Ugt => ua > ub,
+            IntCC::Uge => ua >= ub,
+        }
+    }
+}
+
 // ---- statistics ----
 /// Which aggregate `StatRead` computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -48,22 +48,6 @@ pub fn eval_unary(op: UnaryOp, a: i64) -> i64 {
     }
 }
 
-pub fn eval_icmp(cc: IntCC, a: i64, b: i64) -> bool {
-    let (ua, ub) = (a as u64, b as u64);
-    match cc {
-        IntCC::Eq => a == b,
-        IntCC::Ne => a != b,
-        IntCC::Slt => a < b,
-        IntCC::Sle => a <= b,
-        IntCC::Sgt => a > b,
-        IntCC::Sge => a >= b,
-        IntCC::Ult => ua < ub,
-        IntCC::Ule => ua <= ub,
-        IntCC::Ugt => ua > ub,
-        IntCC::Uge => ua >= ub,
-    }
-}
-
 pub fn fold_constants(func: &mut Function) -> bool {
     let cfg = Cfg::compute(func);
     let mut changed = false;
@@ -86,7 +70,7 @@ pub fn fold_constants(func: &mut Function) -> bool {
                         ) as i64)
                     } else {
                         match (c(args[0]), c(args[1])) {
-                            (Some(a), Some(b)) => Some(eval_icmp(*cond, a, b) as i64),
+                            (Some(a), Some(b)) => Some(cond.eval(a, b) as i64),
                             _ => None,
                         }
                     }

@@ -9,7 +9,7 @@
 
 use crate::cfg::Cfg;
 use crate::ir::{BinaryOp, Block, BlockData, Function, InstData, Value, ValueDef};
-use crate::passes::constfold::{eval_binary, eval_icmp};
+use crate::passes::constfold::eval_binary;
 use crate::passes::{eliminate_unreachable_code, remove_trivial_params};
 use cranelift_entity::SecondaryMap;
 use rustc_hash::FxHashMap;
@@ -282,7 +282,7 @@ fn analyze(func: &Function, cfg: &Cfg, h: Block, body: &[Block]) -> Result<Plan,
     let mut x = init;
     let mut n: u64 = 0;
     loop {
-        let holds = eval_icmp(cc, x, limit);
+        let holds = cc.eval(x, limit);
         let continues = if into_loop == 0 { holds } else { !holds };
         if !continues {
             return Ok(Plan {
@@ -375,7 +375,7 @@ fn const_eval(func: &Function, v: Value, depth: u32) -> Option<i64> {
             const_eval(func, args[0], depth + 1)?,
             const_eval(func, args[1], depth + 1)?,
         ),
-        InstData::Icmp { cond, args } => Some(eval_icmp(
+        InstData::Icmp { cond, args } => Some(crate::ir::IntCC::eval(
             *cond,
             const_eval(func, args[0], depth + 1)?,
             const_eval(func, args[1], depth + 1)?,
