@@ -31,6 +31,8 @@ pub struct Options {
     pub message_format: DiagFormat,
     /// `-v`: print pass timings to stderr.
     pub verbose: u8,
+    /// `-I DIR`: extra tapset directories whose `.stpm` macros the script may use.
+    pub tapset_dirs: Vec<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             arch: std::env::consts::ARCH.to_string(),
             message_format: DiagFormat::Plain,
             verbose: 0,
+            tapset_dirs: Vec::new(),
         }
     }
 }
@@ -85,6 +88,7 @@ impl Session {
             kernel_version: (k.major, k.minor),
             arch: self.opts.arch.clone(),
             script_args: self.opts.script_args.clone(),
+            tapset_dirs: self.opts.tapset_dirs.clone(),
         }
     }
 
@@ -110,7 +114,20 @@ impl Session {
     pub fn run(&mut self, stop: Stage) -> Result<Output, Failed> {
         let fe_opts = self.frontend_options();
         self.timer.start();
-        let (ast, diags) = stapc_frontend::parse(&self.sm, self.file, &fe_opts);
+        // The tapset macro files join the source map so diagnostics inside
+        // a macro body name its `.stpm` file.
+        let library = match stapc_frontend::load_tapset_macros(&mut self.sm, &fe_opts.tapset_dirs) {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.diagnostics.push(Diagnostic::error(
+                    stapc_frontend::codes::BAD_TAPSET,
+                    e.to_string(),
+                ));
+                return Err(Failed);
+            }
+        };
+        let (ast, diags) =
+            stapc_frontend::parse_with_library(&self.sm, self.file, &library, &fe_opts);
         self.take(diags)?;
         self.timer.finish(1, "parsed user script");
         if stop == Stage::Parse {

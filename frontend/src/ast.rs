@@ -87,6 +87,8 @@ pub struct GlobalVar {
     /// `global arr[N]`.
     pub size: Option<ExprId>,
     pub init: Option<ExprId>,
+    /// `global arr%`: when full, a new entry replaces the oldest.
+    pub wrap: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +144,9 @@ pub struct ProbeDecl {
     pub kind: ProbeKind,
     pub points: Vec<PointSpec>,
     pub body: StmtId,
+    /// `probe a = b { prologue }, { epilogue }`: an alias's handler that runs
+    /// after the user's handler.
+    pub epilogue: Option<StmtId>,
     pub span: Span,
 }
 
@@ -337,6 +342,16 @@ pub enum Expr {
         base: ExprId,
         field: String,
     },
+    /// `$ptr->arr[2]`, `$argv[1]`: indexing a target (C) value, not a
+    /// script array.
+    Subscript {
+        base: ExprId,
+        index: ExprId,
+    },
+    /// `&$ptr->field`: the address of a target (C) value.
+    AddressOf(ExprId),
+    /// `%{ C %}` used as a value (`return %{ MAXSTRINGLEN %}`).
+    EmbeddedC(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -428,6 +443,9 @@ impl Dumper<'_> {
                 let _ = write!(self.out, "(global private={}", g.private);
                 for v in &g.vars {
                     let _ = write!(self.out, " ({}", v.name.name);
+                    if v.wrap {
+                        self.out.push_str(" wrap");
+                    }
                     if let Some(s) = v.size {
                         self.out.push_str(" size=");
                         self.expr(s);
@@ -479,6 +497,10 @@ impl Dumper<'_> {
                 }
                 self.out.push_str(") ");
                 self.stmt(p.body);
+                if let Some(e) = p.epilogue {
+                    self.out.push_str(" epilogue=");
+                    self.stmt(e);
+                }
                 self.out.push(')');
             }
             Item::EmbeddedC { code, .. } => {
@@ -685,6 +707,21 @@ impl Dumper<'_> {
                 self.out.push_str("(-> ");
                 self.expr(*base);
                 let _ = write!(self.out, " {field})");
+            }
+            Expr::Subscript { base, index } => {
+                self.out.push_str("(subscript ");
+                self.expr(*base);
+                self.out.push(' ');
+                self.expr(*index);
+                self.out.push(')');
+            }
+            Expr::AddressOf(a) => {
+                self.out.push_str("(& ");
+                self.expr(*a);
+                self.out.push(')');
+            }
+            Expr::EmbeddedC(c) => {
+                let _ = write!(self.out, "(C {c:?})");
             }
         }
     }

@@ -16,6 +16,7 @@
 //! | E0013 | macro expansion too deep (recursive macro) |
 //! | E0014 | malformed preprocessor conditional `%( … %? … %: … %)` |
 //! | E0015 | invalid preprocessor condition |
+//! | E0016 | tapset directory (`-I`) cannot be read |
 //! | E0020 | syntax error: unexpected token |
 //! | E0021 | nesting too deep |
 //! | E0030 | unknown function |
@@ -58,6 +59,7 @@ pub const UNKNOWN_MACRO: &str = "E0011";
 pub const MACRO_ARITY: &str = "E0012";
 pub const MACRO_DEPTH: &str = "E0013";
 pub const BAD_CONDITIONAL: &str = "E0014";
+pub const BAD_TAPSET: &str = "E0016";
 pub const BAD_CONDITION: &str = "E0015";
 pub const SYNTAX: &str = "E0020";
 pub const TOO_DEEP: &str = "E0021";

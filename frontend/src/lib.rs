@@ -23,6 +23,7 @@ pub use diag::{Diagnostic, Label, Severity};
 pub use render::DiagFormat;
 pub use script::Script;
 pub use span::{FileId, SourceMap, Span};
+use std::path::{Path, PathBuf};
 
 /// What the frontend needs to know about the compilation target and run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +34,10 @@ pub struct Options {
     pub arch: String,
     /// `$1`/`@1`… values.
     pub script_args: Vec<String>,
+    /// `-I DIR`: extra tapset directories. Their `.stpm` macro files
+    /// (recursively) are read by [`load_tapset_macros`] and their macros are
+    /// available to the script, as in SystemTap.
+    pub tapset_dirs: Vec<PathBuf>,
 }
 
 impl Default for Options {
@@ -41,6 +46,7 @@ impl Default for Options {
             kernel_version: (6, 1),
             arch: "x86_64".to_string(),
             script_args: Vec::new(),
+            tapset_dirs: Vec::new(),
         }
     }
 }
@@ -48,15 +54,101 @@ impl Default for Options {
 /// Lex, preprocess and parse one file of `sm`. The AST is returned even when
 /// there are errors (it holds whatever parsed).
 pub fn parse(sm: &SourceMap, file: FileId, opts: &Options) -> (ast::Ast, Vec<Diagnostic>) {
+    parse_with_library(sm, file, &[], opts)
+}
+
+/// [`parse`] with the macros of the macro files `library` (files of `sm`,
+/// usually from [`load_tapset_macros`]) defined before the script.
+pub fn parse_with_library(
+    sm: &SourceMap,
+    file: FileId,
+    library: &[FileId],
+    opts: &Options,
+) -> (ast::Ast, Vec<Diagnostic>) {
     let text = &sm.file(file).text;
-    let (toks, mut diags) = lexer::lex(text, file);
-    let (toks, pdiags) = preprocess::preprocess(toks, opts);
+    let mut diags = Vec::new();
+    let mut lib_toks = Vec::with_capacity(library.len());
+    for &lib in library {
+        let (toks, d) = lexer::lex(&sm.file(lib).text, lib);
+        diags.extend(d);
+        lib_toks.push(toks);
+    }
+    let (toks, d) = lexer::lex(text, file);
+    diags.extend(d);
+    let (toks, pdiags) = preprocess::preprocess_with_library(&lib_toks, toks, opts);
     diags.extend(pdiags);
     let (ast, perrs) = parser::parse_tokens(toks, file, text.len() as u32);
     diags.extend(perrs);
     // Report in source order, whichever stage found the problem.
     diags.sort_by_key(|d| d.primary_span().map(|s| (s.file, s.start)));
     (ast, diags)
+}
+
+/// A tapset directory could not be read.
+#[derive(Debug)]
+pub struct TapsetError {
+    pub path: PathBuf,
+    pub error: std::io::Error,
+}
+
+impl std::fmt::Display for TapsetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot read tapset `{}`: {}",
+            self.path.display(),
+            self.error
+        )
+    }
+}
+
+impl std::error::Error for TapsetError {}
+
+/// Add every `.stpm` macro file under `dirs` (recursively; each directory's
+/// files in name order, directories in the order given) to `sm` and return
+/// their ids, for [`parse_with_library`].
+pub fn load_tapset_macros(
+    sm: &mut SourceMap,
+    dirs: &[PathBuf],
+) -> Result<Vec<FileId>, TapsetError> {
+    let mut paths = Vec::new();
+    for d in dirs {
+        collect_stpm(d, &mut paths, 0)?;
+    }
+    let mut ids = Vec::with_capacity(paths.len());
+    for p in paths {
+        let text = std::fs::read_to_string(&p).map_err(|error| TapsetError {
+            path: p.clone(),
+            error,
+        })?;
+        ids.push(sm.add(p.display().to_string(), text));
+    }
+    Ok(ids)
+}
+
+/// Deeper than this is a symlink loop, not a tapset.
+const MAX_TAPSET_DEPTH: u32 = 16;
+
+fn collect_stpm(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> Result<(), TapsetError> {
+    let err = |error| TapsetError {
+        path: dir.to_path_buf(),
+        error,
+    };
+    let mut entries = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(err)? {
+        entries.push(e.map_err(err)?.path());
+    }
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if depth < MAX_TAPSET_DEPTH {
+                collect_stpm(&p, out, depth + 1)?;
+            }
+        } else if p.extension().is_some_and(|e| e == "stpm") {
+            out.push(p);
+        }
+    }
+    Ok(())
 }
 
 /// `-p1`: the AST as a script that parses back to the same AST.

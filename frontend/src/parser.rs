@@ -20,6 +20,7 @@ struct Reported;
 type PResult<T> = Result<T, Reported>;
 
 pub fn parse_tokens(toks: Vec<Token>, file: FileId, text_len: u32) -> (Ast, Vec<Diagnostic>) {
+    let toks = join_strings(toks);
     let mut p = Parser {
         toks,
         pos: 0,
@@ -35,6 +36,32 @@ pub fn parse_tokens(toks: Vec<Token>, file: FileId, text_len: u32) -> (Ast, Vec<
     };
     p.items();
     (p.ast, p.diags)
+}
+
+/// Adjacent string literals are one string, as in C (`"a" "b"` is `"ab"`);
+/// SystemTap's tapsets rely on it, e.g. `@arch_syscall_prefix "sys_read"`.
+fn join_strings(toks: Vec<Token>) -> Vec<Token> {
+    let mut out: Vec<Token> = Vec::with_capacity(toks.len());
+    for t in toks {
+        if let (
+            TokKind::Str(s),
+            Some(Token {
+                kind: TokKind::Str(prev),
+                span,
+            }),
+        ) = (&t.kind, out.last_mut())
+        {
+            prev.push_str(s);
+            // Tokens from a macro body come from another file; keep the first
+            // token's span then.
+            if span.file == t.span.file && span.start <= t.span.start {
+                *span = span.to(t.span);
+            }
+            continue;
+        }
+        out.push(t);
+    }
+    out
 }
 
 struct Parser {
@@ -233,6 +260,8 @@ impl Parser {
             Some(TokKind::Kw(Kw::Global)) => self.global(start, private),
             Some(TokKind::Kw(Kw::Function)) => self.function(start, private),
             Some(TokKind::Kw(Kw::Probe)) => self.probe(start, private),
+            // `private NAME`: a private global without the `global` keyword.
+            Some(TokKind::Ident(_)) if private => self.global_vars(start, true),
             Some(TokKind::EmbeddedC(c)) if !private => {
                 let code = c.clone();
                 self.bump();
@@ -245,9 +274,15 @@ impl Parser {
 
     fn global(&mut self, start: Span, private: bool) -> PResult<()> {
         self.bump();
+        self.global_vars(start, private)
+    }
+
+    /// The variables of a `global` declaration, after the keyword.
+    fn global_vars(&mut self, start: Span, private: bool) -> PResult<()> {
         let mut vars = Vec::new();
         loop {
             let name = self.ident("a global variable name")?;
+            let wrap = self.eat_op(Op::Percent);
             let mut size = None;
             if self.at_op(Op::LBracket) {
                 let open = self.bump().unwrap_or(self.eof);
@@ -258,7 +293,12 @@ impl Parser {
             if self.eat_op(Op::Assign) {
                 init = Some(self.ternary()?);
             }
-            vars.push(GlobalVar { name, size, init });
+            vars.push(GlobalVar {
+                name,
+                size,
+                init,
+                wrap,
+            });
             if !self.eat_op(Op::Comma) {
                 break;
             }
@@ -353,12 +393,21 @@ impl Parser {
             points.push(self.point()?);
         }
         let body = self.block()?;
+        let mut epilogue = None;
+        if !matches!(kind, ProbeKind::Plain)
+            && self.at_op(Op::Comma)
+            && matches!(self.peek_at(1), Some(TokKind::Op(Op::LBrace)))
+        {
+            self.bump();
+            epilogue = Some(self.block()?);
+        }
         let span = self.since(start);
         self.ast.items.push(Item::Probe(ProbeDecl {
             private,
             kind,
             points,
             body,
+            epilogue,
             span,
         }));
         Ok(())
@@ -886,6 +935,15 @@ impl Parser {
             Some(TokKind::Op(Op::Plus)) => Some(UnOp::Plus),
             _ => None,
         };
+        if self.at_op(Op::Amp) {
+            self.bump();
+            self.enter()?;
+            let a = self.unary();
+            self.leave();
+            let a = a?;
+            let span = self.since(start);
+            return self.mk(Expr::AddressOf(a), span, &[a]);
+        }
         if let Some(op) = op {
             self.bump();
             self.enter()?;
@@ -935,13 +993,29 @@ impl Parser {
                 )?;
             } else if self.at_op(Op::Arrow) {
                 self.bump();
+                // C field names may be script keywords (`->next`).
                 let field = match self.peek() {
                     Some(TokKind::Ident(n)) => n.clone(),
+                    Some(TokKind::Kw(k)) => k.as_str().to_string(),
                     _ => return Err(self.error_expected("a field name after `->`")),
                 };
                 self.bump();
                 let span = self.since(start);
                 e = self.mk(Expr::Member { base: e, field }, span, &[e])?;
+            } else if self.at_op(Op::LBracket)
+                && matches!(
+                    self.ast.expr(e),
+                    Expr::Member { .. }
+                        | Expr::Target(_)
+                        | Expr::AtCall { .. }
+                        | Expr::Subscript { .. }
+                )
+            {
+                let open = self.bump().unwrap_or(self.eof);
+                let index = self.expr()?;
+                self.expect_close(Op::RBracket, open)?;
+                let span = self.since(start);
+                e = self.mk(Expr::Subscript { base: e, index }, span, &[e, index])?;
             } else {
                 return Ok(e);
             }
@@ -976,6 +1050,10 @@ impl Parser {
             TokKind::Str(s) => {
                 self.bump();
                 self.mk(Expr::Str(s), start, &[])
+            }
+            TokKind::EmbeddedC(c) => {
+                self.bump();
+                self.mk(Expr::EmbeddedC(c), start, &[])
             }
             TokKind::Op(Op::LParen) => {
                 self.bump();

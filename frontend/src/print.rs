@@ -14,8 +14,8 @@ fn prec(e: &Expr) -> u8 {
         Expr::Binary(op, ..) => op.prec(),
         Expr::In { .. } => 8,
         Expr::Regex { .. } => 9,
-        Expr::Unary(..) | Expr::IncDec { prefix: true, .. } => 14,
-        Expr::IncDec { prefix: false, .. } | Expr::Member { .. } => 15,
+        Expr::Unary(..) | Expr::AddressOf(..) | Expr::IncDec { prefix: true, .. } => 14,
+        Expr::IncDec { prefix: false, .. } | Expr::Member { .. } | Expr::Subscript { .. } => 15,
         // A negative literal prints in hex, so it is still atomic.
         _ => 16,
     }
@@ -99,6 +99,9 @@ impl AstPrinter<'_> {
                         self.out.push_str(", ");
                     }
                     self.out.push_str(&v.name.name);
+                    if v.wrap {
+                        self.out.push('%');
+                    }
                     if let Some(s) = v.size {
                         self.out.push('[');
                         self.expr(s, 1);
@@ -171,6 +174,10 @@ impl AstPrinter<'_> {
                 }
                 self.out.push(' ');
                 self.stmt(p.body);
+                if let Some(e) = p.epilogue {
+                    self.out.push_str(", ");
+                    self.stmt(e);
+                }
                 self.out.push('\n');
             }
             Item::EmbeddedC { code, .. } => {
@@ -405,6 +412,19 @@ impl AstPrinter<'_> {
             Expr::Member { base, field } => {
                 self.expr(*base, 15);
                 let _ = write!(self.out, "->{field}");
+            }
+            Expr::Subscript { base, index } => {
+                self.expr(*base, 15);
+                self.out.push('[');
+                self.expr(*index, 0);
+                self.out.push(']');
+            }
+            Expr::AddressOf(a) => {
+                self.out.push('&');
+                self.operand(*a, 14);
+            }
+            Expr::EmbeddedC(c) => {
+                let _ = write!(self.out, "%{{{c}%}}");
             }
         }
         if paren {

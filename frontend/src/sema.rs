@@ -506,6 +506,9 @@ impl<'a> Sema<'a> {
                     if g.private {
                         self.unsupported(g.span, "`private` globals");
                     }
+                    for v in g.vars.iter().filter(|v| v.wrap) {
+                        self.unsupported(v.name.span, "wrapping arrays (`global a%`)");
+                    }
                     for v in &g.vars {
                         if let Some(&prev) = self.gmap.get(&v.name.name) {
                             let pspan = self.globals[prev].span;
@@ -1683,6 +1686,30 @@ impl<'a> Sema<'a> {
                 self.set_error(e);
                 self.expr_tv(e)
             }
+            ast::Expr::Subscript { base, index } => {
+                self.expr(*index, cx);
+                if matches!(
+                    ast.expr(*base),
+                    ast::Expr::Member { .. } | ast::Expr::AtCall { .. }
+                ) {
+                    // The member access or cast is what is unsupported.
+                    self.expr(*base, cx);
+                } else {
+                    self.unsupported(sp, "indexing target variables (`$p[i]`)");
+                }
+                self.set_error(e);
+                self.expr_tv(e)
+            }
+            ast::Expr::AddressOf(_) => {
+                self.unsupported(sp, "taking the address of a target variable (`&`)");
+                self.set_error(e);
+                self.expr_tv(e)
+            }
+            ast::Expr::EmbeddedC(_) => {
+                self.unsupported(sp, "embedded C (`%{ … %}`) in an expression");
+                self.set_error(e);
+                self.expr_tv(e)
+            }
             ast::Expr::Member { base, .. } => {
                 if matches!(ast.expr(*base), ast::Expr::AtCall { .. }) {
                     // `@cast(…)->f`: the cast is what is unsupported.
@@ -2617,7 +2644,11 @@ impl Sema<'_> {
                 },
                 _ => s::ExprKind::Number(0),
             },
-            ast::Expr::Regex { .. } | ast::Expr::Member { .. } => s::ExprKind::Number(0),
+            ast::Expr::Regex { .. }
+            | ast::Expr::Member { .. }
+            | ast::Expr::Subscript { .. }
+            | ast::Expr::AddressOf(_)
+            | ast::Expr::EmbeddedC(_) => s::ExprKind::Number(0),
         };
         mk(kind)
     }

@@ -339,6 +339,8 @@ fn script() -> impl Strategy<Value = Ast> {
                         name: id(n),
                         size: size.as_ref().map(|x| build_e(&mut ast, x)),
                         init: init.as_ref().map(|x| build_e(&mut ast, x)),
+                        // Varies with the generated name: `global x%` too.
+                        wrap: n.len() % 2 == 0,
                     })
                     .collect();
                 ast.items.push(Item::Global(GlobalDecl {
@@ -383,6 +385,7 @@ fn script() -> impl Strategy<Value = Ast> {
                     kind: ProbeKind::Plain,
                     points,
                     body: b,
+                    epilogue: None,
                     span: Span::default(),
                 }));
             }
