@@ -352,6 +352,13 @@ pub enum Expr {
     AddressOf(ExprId),
     /// `%{ C %}` used as a value (`return %{ MAXSTRINGLEN %}`).
     EmbeddedC(String),
+    /// `$p$` / `$p$$` (`deep`): a target value pretty-printed as a string.
+    Pretty {
+        base: ExprId,
+        deep: bool,
+    },
+    /// `*` as an array index: every key in that position (`delete a[k, *]`).
+    Wildcard,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -376,6 +383,9 @@ pub struct Foreach {
     /// Key variables with their optional sort marks `k+`/`k-`.
     pub keys: Vec<(Ident, Option<SortDir>)>,
     pub array: Ident,
+    /// `foreach ([a, b] in arr[x, *])`: only the entries whose keys match
+    /// (`*` matches any key).
+    pub slice: Option<Vec<ExprId>>,
     /// `arr+`/`arr-`: sort by value.
     pub array_sort: Option<SortDir>,
     pub limit: Option<ExprId>,
@@ -580,6 +590,11 @@ impl Dumper<'_> {
                     let _ = write!(self.out, "{}{:?} ", k.name, s);
                 }
                 let _ = write!(self.out, "] {}{:?} ", f.array.name, f.array_sort);
+                if let Some(sl) = &f.slice {
+                    self.out.push_str("slice=");
+                    self.exprs(sl);
+                    self.out.push(' ');
+                }
                 self.opt_expr(f.limit);
                 self.out.push(' ');
                 self.stmt(f.body);
@@ -723,6 +738,12 @@ impl Dumper<'_> {
             Expr::EmbeddedC(c) => {
                 let _ = write!(self.out, "(C {c:?})");
             }
+            Expr::Pretty { base, deep } => {
+                let _ = write!(self.out, "(pretty {deep} ");
+                self.expr(*base);
+                self.out.push(')');
+            }
+            Expr::Wildcard => self.out.push('*'),
         }
     }
 }

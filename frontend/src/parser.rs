@@ -748,7 +748,21 @@ impl Parser {
         }
         self.bump();
         let array = self.ident("an array name")?;
-        let array_sort = self.sort_mark();
+        let mut array_sort = self.sort_mark();
+        let mut slice = None;
+        if array_sort.is_none() && self.at_op(Op::LBracket) {
+            let lb = self.bump().unwrap_or(self.eof);
+            let mut sl = Vec::new();
+            loop {
+                sl.push(self.index_key()?);
+                if !self.eat_op(Op::Comma) {
+                    break;
+                }
+            }
+            self.expect_close(Op::RBracket, lb)?;
+            slice = Some(sl);
+            array_sort = self.sort_mark();
+        }
         let limit = if self.at_kw(Kw::Limit) {
             self.bump();
             Some(self.expr()?)
@@ -761,6 +775,7 @@ impl Parser {
             value,
             keys,
             array,
+            slice,
             array_sort,
             limit,
             body,
@@ -976,6 +991,7 @@ impl Parser {
 
     fn postfix(&mut self) -> PResult<ExprId> {
         let start = self.span();
+        let parenthesized = self.at_op(Op::LParen);
         let mut e = self.primary()?;
         loop {
             if self.at_op(Op::Incr) || self.at_op(Op::Decr) {
@@ -1003,23 +1019,55 @@ impl Parser {
                 let span = self.since(start);
                 e = self.mk(Expr::Member { base: e, field }, span, &[e])?;
             } else if self.at_op(Op::LBracket)
-                && matches!(
-                    self.ast.expr(e),
-                    Expr::Member { .. }
-                        | Expr::Target(_)
-                        | Expr::AtCall { .. }
-                        | Expr::Subscript { .. }
-                )
+                && (parenthesized
+                    || matches!(
+                        self.ast.expr(e),
+                        Expr::Member { .. }
+                            | Expr::Target(_)
+                            | Expr::AtCall { .. }
+                            | Expr::Subscript { .. }
+                    ))
             {
                 let open = self.bump().unwrap_or(self.eof);
                 let index = self.expr()?;
                 self.expect_close(Op::RBracket, open)?;
                 let span = self.since(start);
                 e = self.mk(Expr::Subscript { base: e, index }, span, &[e, index])?;
+            } else if let Some(deep) = self.pretty_suffix(e, parenthesized) {
+                self.bump();
+                let span = self.since(start);
+                e = self.mk(Expr::Pretty { base: e, deep }, span, &[e])?;
             } else {
                 return Ok(e);
             }
         }
+    }
+
+    /// A `$` or `$$` right after a target value (no space): pretty-print it.
+    fn pretty_suffix(&self, e: ExprId, parenthesized: bool) -> Option<bool> {
+        let t = self.toks.get(self.pos)?;
+        let deep = match &t.kind {
+            TokKind::Dollar(d) if d.is_empty() => false,
+            TokKind::Dollar(d) if d == "$" => true,
+            _ => return None,
+        };
+        let base_ok = parenthesized
+            || matches!(
+                self.ast.expr(e),
+                Expr::Member { .. } | Expr::Subscript { .. } | Expr::AtCall { .. }
+            );
+        (base_ok && t.span.start == self.prev_end).then_some(deep)
+    }
+
+    /// An index of `arr[…]`: an expression, or `*` alone (every key).
+    fn index_key(&mut self) -> PResult<ExprId> {
+        if self.at_op(Op::Star)
+            && matches!(self.peek_at(1), Some(TokKind::Op(Op::Comma | Op::RBracket)))
+        {
+            let sp = self.bump().unwrap_or(self.eof);
+            return self.mk(Expr::Wildcard, sp, &[]);
+        }
+        self.expr()
     }
 
     fn args(&mut self) -> PResult<Vec<ExprId>> {
@@ -1073,7 +1121,7 @@ impl Parser {
                     let open = self.bump().unwrap_or(self.eof);
                     let mut keys = Vec::new();
                     loop {
-                        keys.push(self.expr()?);
+                        keys.push(self.index_key()?);
                         if !self.eat_op(Op::Comma) {
                             break;
                         }

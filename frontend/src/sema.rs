@@ -1260,6 +1260,10 @@ impl<'a> Sema<'a> {
 
     fn foreach(&mut self, st: StmtId, f: &ast::Foreach, cx: &mut Ctx) {
         let ast = self.ast;
+        if let Some(sl) = &f.slice {
+            let sp = sl.first().map_or(f.array.span, |&k| ast.espan(k));
+            self.unsupported(sp, "`foreach` over an array slice (`arr[k, *]`)");
+        }
         let arr = self.array(&f.array, f.keys.len());
         if let Some(g) = arr {
             self.globals[g].read = true;
@@ -1707,6 +1711,25 @@ impl<'a> Sema<'a> {
             }
             ast::Expr::EmbeddedC(_) => {
                 self.unsupported(sp, "embedded C (`%{ … %}`) in an expression");
+                self.set_error(e);
+                self.expr_tv(e)
+            }
+            ast::Expr::Pretty { base, .. } => {
+                if matches!(
+                    ast.expr(*base),
+                    ast::Expr::Member { .. }
+                        | ast::Expr::AtCall { .. }
+                        | ast::Expr::Subscript { .. }
+                ) {
+                    self.expr(*base, cx);
+                } else {
+                    self.unsupported(sp, "pretty-printing target values (`$p$`)");
+                }
+                self.set_error(e);
+                self.expr_tv(e)
+            }
+            ast::Expr::Wildcard => {
+                self.unsupported(sp, "wildcard `*` array indexes");
                 self.set_error(e);
                 self.expr_tv(e)
             }
@@ -2648,7 +2671,9 @@ impl Sema<'_> {
             | ast::Expr::Member { .. }
             | ast::Expr::Subscript { .. }
             | ast::Expr::AddressOf(_)
-            | ast::Expr::EmbeddedC(_) => s::ExprKind::Number(0),
+            | ast::Expr::EmbeddedC(_)
+            | ast::Expr::Pretty { .. }
+            | ast::Expr::Wildcard => s::ExprKind::Number(0),
         };
         mk(kind)
     }
