@@ -171,3 +171,37 @@ pub fn print_script(script: &Script) -> String {
 pub fn render(diags: &[Diagnostic], sm: &SourceMap, format: DiagFormat) -> String {
     render::render(diags, sm, format)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory under the system temp dir, unique to this test run.
+    fn temp_dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("stapc-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("sub")).expect("temp dir");
+        d
+    }
+
+    #[test]
+    fn tapset_macros_load_recursively_with_their_own_files() {
+        let d = temp_dir("tapset");
+        std::fs::write(d.join("a.stpm"), "@define twice(x) %( (@x * 2) %)\n").expect("write");
+        std::fs::write(d.join("sub/b.stpm"), "@define bad %( ) %)\n").expect("write");
+        std::fs::write(d.join("sub/ignored.stp"), "@define no %( 0 %)\n").expect("write");
+        let mut sm = SourceMap::new();
+        let script = sm.add("t.stp", "probe begin { x = @twice(3); y = @bad }");
+        let lib = load_tapset_macros(&mut sm, std::slice::from_ref(&d)).expect("load");
+        assert_eq!(lib.len(), 2, "only .stpm files are macro files");
+        assert!(sm.file(lib[1]).name.ends_with("b.stpm"));
+        let (ast, diags) = parse_with_library(&sm, script, &lib, &Options::default());
+        // The error is in the macro body, so it points into b.stpm.
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].primary_span().map(|s| s.file), Some(lib[1]));
+        assert!(print_ast(&ast).contains("x = 3 * 2"), "{}", print_ast(&ast));
+        let missing = load_tapset_macros(&mut sm, &[d.join("nope")]);
+        assert!(missing.is_err_and(|e| e.to_string().contains("nope")));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

@@ -1204,6 +1204,74 @@ mod tests {
         s[start..].trim_end().to_string()
     }
 
+    /// The tree, and that printing it parses back to the same tree.
+    fn round(src: &str) -> String {
+        let (ast, d) = p(src);
+        assert!(d.is_empty(), "{d:?}");
+        let printed = crate::print_ast(&ast);
+        let (again, d) = p(&printed);
+        assert!(d.is_empty(), "{printed}: {d:?}");
+        assert_eq!(dump(&again), dump(&ast), "printed as {printed}");
+        dump(&ast)
+    }
+
+    #[test]
+    fn adjacent_strings_are_one_string() {
+        assert_eq!(body("x = \"a\" \"b\"  \"c\""), "{(= x \"abc\") })");
+        let d = round("probe kernel.function(\"__x64_\" \"sys_read\") {}");
+        assert!(d.contains("\"__x64_sys_read\""), "{d}");
+    }
+
+    #[test]
+    fn target_expressions_from_tapsets() {
+        // `&`, subscripts of members/casts/parenthesized values, keyword fields.
+        assert_eq!(
+            body("s = & @cast(d, \"dentry\")->d_name; r = $regs->regs[2]; n = $p->next"),
+            "{(= s (& (-> (@cast [d \"dentry\" ]) d_name))) (= r (subscript (-> $regs regs) 2)) (= n (-> $p next)) })"
+        );
+        assert_eq!(body("x = &(a)[0]"), "{(= x (& (subscript a 0))) })");
+        // `$`/`$$` right after a value pretty-prints it; with a space it is not a suffix.
+        assert_eq!(
+            body("println($p->f$, @var(\"v\")->g[0]$$)"),
+            "{(call println [(pretty false (-> $p f)) (pretty true (subscript (-> (@var [\"v\" ]) g) 0)) ]) })"
+        );
+        round("probe begin { x = & &$a->b; y = (1 + 2)[3]; z = ($x)$; w = $a->b[1][2]$$ }");
+    }
+
+    #[test]
+    fn embedded_c_as_a_value() {
+        assert_eq!(
+            body("return %{ /* pure */ MAXSTRINGLEN %}"),
+            "{(return (C \" /* pure */ MAXSTRINGLEN \")) })"
+        );
+        // At the start of a statement `%{` is an embedded-C statement, so an
+        // expression starting with one prints parenthesized.
+        round("function f() { (%{ 1 %} + 2); g(%{ X %}) }");
+    }
+
+    #[test]
+    fn alias_epilogues_wrapping_globals_private_shorthand() {
+        let d = round("probe a.b = kernel.function(\"f\") ? { x = 1 }, { y = 2 }");
+        assert!(d.contains("epilogue="), "{d}");
+        let d = round("global w%, v%[10] private cve_id");
+        assert!(
+            d.contains("(w wrap)") && d.contains("(v wrap size=10)"),
+            "{d}"
+        );
+        assert!(d.contains("(global private=true (cve_id))"), "{d}");
+        // A plain probe takes no epilogue.
+        assert!(!p("probe begin { } , { }").1.is_empty());
+    }
+
+    #[test]
+    fn wildcards_and_slices() {
+        assert_eq!(body("delete a[k, *]"), "{(delete (index a [k * ])) })");
+        let d = round("probe begin { foreach ([i, c+] in arr [id, *]) x = 1; foreach (k in b[*]- limit 2) y = 1 }");
+        assert!(d.contains("slice=[id * ]"), "{d}");
+        // `*` is only a whole index, never part of one.
+        assert!(!p("probe begin { a[* 2] = 1 }").1.is_empty());
+    }
+
     #[test]
     fn c_precedence_and_associativity() {
         assert_eq!(body("x = 1 + 2 * 3 - 4"), "{(= x (- (+ 1 (* 2 3)) 4)) })");

@@ -855,6 +855,88 @@ mod tests {
         assert_eq!(t, "a c e");
     }
 
+    fn pp_with(s: &str, opts: &Options) -> (String, Vec<Diagnostic>) {
+        let (t, d) = lex(s, FileId(0));
+        assert!(d.is_empty());
+        let (t, d) = preprocess(t, opts);
+        let text: Vec<String> = t.iter().map(|t| format!("{}", t.kind)).collect();
+        (text.join(" "), d)
+    }
+
+    #[test]
+    fn systemtap_condition_variables() {
+        let (t, d) = pp(&format!(
+            "%( systemtap_v >= \"4.0\" && systemtap_v < \"10\" %? a %: b %) \
+             %( systemtap_privilege != \"stapusr\" %? c %) %( guru_mode == 0 %? d %) \
+             %( CONFIG_64BIT == \"y\" %? e %) %( CONFIG_NFS_V4 == \"[ym]\" %? f %: g %) \
+             %( CONFIG_COMPAT != \"y\" %? h %) %( 1 == 0 %? i %: j %) %( -1 < 2 %? k %) \
+             %( \"{SYSTEMTAP_VERSION}\" == systemtap_v %? l %)"
+        ));
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(t, "a c d e g h j k l");
+    }
+
+    #[test]
+    fn script_arguments_in_conditions() {
+        let opts = Options {
+            script_args: vec!["7".into(), "abc".into()],
+            ..Options::default()
+        };
+        let (t, d) = pp_with(
+            "%( $# >= 2 %? a %) %( $# == 3 %? b %: c %) %( $1 > 5 %? d %) %( @2 == \"a*\" %? e %) \
+             x = %( $# >= 1 %? @1 %: \"\" %)",
+            &opts,
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            t,
+            "identifier `a` identifier `c` identifier `d` identifier `e` identifier `x` `=` `@1`"
+        );
+        // `$2` is not a number; `$3` is not given; a number is no string.
+        for bad in [
+            "%( $2 == 1 %? a %)",
+            "%( @3 == \"\" %? a %)",
+            "%( 1 == \"1\" %? a %)",
+        ] {
+            let (_, d) = pp_with(bad, &opts);
+            assert_eq!(d.len(), 1, "{bad}: {d:?}");
+            assert_eq!(d[0].code, codes::BAD_CONDITION);
+        }
+    }
+
+    #[test]
+    fn glob_classes() {
+        assert!(glob_match("[ym]", "m") && !glob_match("[ym]", "n") && !glob_match("[ym]", ""));
+        assert!(glob_match("x86*", "x86_64") && glob_match("*64", "x86_64"));
+        assert!(
+            glob_match("a?c", "abc") && glob_match("[!a]b", "cb") && !glob_match("[!a]b", "ab")
+        );
+        assert!(glob_match("[a-c]*[0-9]", "b_9") && glob_match("[", "["));
+    }
+
+    #[test]
+    fn library_macros_come_first() {
+        let (lib, d) = lex(
+            "@define P %( %( systemtap_v >= \"3.0\" %? private %) %) @define Q(x) %( @x + 1 %)",
+            FileId(1),
+        );
+        assert!(d.is_empty());
+        let (t, _) = lex("@P global g; y = @Q(2)", FileId(0));
+        let (out, d) = preprocess_with_library(&[lib], t, &Options::default());
+        assert!(d.is_empty(), "{d:?}");
+        let text: Vec<String> = out.iter().map(|t| format!("{}", t.kind)).collect();
+        assert_eq!(text.join(" "), "keyword `private` keyword `global` identifier `g` `;` identifier `y` `=` number `2` `+` number `1`");
+        // The `+` came from the library file.
+        assert_eq!(out[8].span.file, FileId(1));
+        // Anything but definitions in a macro file is an error there.
+        let (lib, _) = lex("@define A %( 1 %) oops", FileId(1));
+        let (t, _) = lex("x", FileId(0));
+        let (_, d) = preprocess_with_library(&[lib], t, &Options::default());
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].code, codes::BAD_DEFINE);
+        assert_eq!(d[0].primary_span().map(|s| s.file), Some(FileId(1)));
+    }
+
     #[test]
     fn bad_conditions_are_reported() {
         let (_, d) = pp("%( foo == \"1\" %? a %)");

@@ -2783,6 +2783,38 @@ mod tests {
     }
 
     #[test]
+    fn tapset_constructs_are_rejected_at_the_construct() {
+        let cases = [
+            ("probe begin { x = &$p->f }", "address"),
+            ("probe begin { x = $p[1] }", "indexing target"),
+            ("probe begin { x = %{ 1 %} }", "embedded C"),
+            ("probe begin { println(@cast(1, \"t\")->f$) }", "@cast"),
+            (
+                "global a; probe begin { a[1, 2] = 1; delete a[1, *] }",
+                "wildcard",
+            ),
+            (
+                "global a; probe begin { a[1, 2] = 1; foreach ([x, y] in a[1, *]) println(x) }",
+                "slice",
+            ),
+            ("global w%; probe begin { w[1] = 1 }", "wrapping"),
+        ];
+        for (src, what) in cases {
+            let (_, d) = run(src, &[]);
+            let hit = d.iter().find(|d| d.code == codes::UNSUPPORTED);
+            let Some(hit) = hit else {
+                panic!("{src}: no unsupported error in {d:?}");
+            };
+            assert!(
+                hit.message.starts_with("not supported by stapc: ") && hit.message.contains(what),
+                "{src}: {}",
+                hit.message
+            );
+            assert!(hit.primary_span().is_some(), "{src}: no position");
+        }
+    }
+
+    #[test]
     fn inference_flows_through_functions_arrays_and_globals() {
         let s = ok("global g, arr\n\
             function f(a, b) { arr[b, a] = g; return a }\n\
