@@ -47,6 +47,7 @@
 //! | W0004 | unreachable code |
 //! | W0005 | type could not be inferred; `long` assumed |
 //! | W0006 | function never called |
+//! | W0007 | unknown escape in a string, kept as written (`\.` is backslash, dot) |
 
 pub const UNEXPECTED_CHAR: &str = "E0001";
 pub const UNTERMINATED_STRING: &str = "E0002";
@@ -91,6 +92,7 @@ pub const NEVER_WRITTEN: &str = "W0003";
 pub const UNREACHABLE: &str = "W0004";
 pub const DEFAULT_TYPE: &str = "W0005";
 pub const UNUSED_FUNCTION: &str = "W0006";
+pub const UNKNOWN_ESCAPE: &str = "W0007";
 
 #[cfg(test)]
 mod tests {

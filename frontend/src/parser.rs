@@ -1017,7 +1017,18 @@ impl Parser {
                 };
                 self.bump();
                 let span = self.since(start);
-                e = self.mk(Expr::Member { base: e, field }, span, &[e])?;
+                // `$` continues a name, so `->f$` lexed as the field `f$`:
+                // the trailing `$`/`$$` is the pretty-print suffix.
+                let bare = field.trim_end_matches('$');
+                let suffix = field.len() - bare.len();
+                if (1..=2).contains(&suffix) && !bare.is_empty() {
+                    let field = bare.to_string();
+                    e = self.mk(Expr::Member { base: e, field }, span, &[e])?;
+                    let deep = suffix == 2;
+                    e = self.mk(Expr::Pretty { base: e, deep }, span, &[e])?;
+                } else {
+                    e = self.mk(Expr::Member { base: e, field }, span, &[e])?;
+                }
             } else if self.at_op(Op::LBracket)
                 && (parenthesized
                     || matches!(
@@ -1054,7 +1065,10 @@ impl Parser {
         let base_ok = parenthesized
             || matches!(
                 self.ast.expr(e),
-                Expr::Member { .. } | Expr::Subscript { .. } | Expr::AtCall { .. }
+                Expr::Member { .. }
+                    | Expr::Subscript { .. }
+                    | Expr::AtCall { .. }
+                    | Expr::Target(_)
             );
         (base_ok && t.span.start == self.prev_end).then_some(deep)
     }
@@ -1261,6 +1275,16 @@ mod tests {
         assert!(d.contains("(global private=true (cve_id))"), "{d}");
         // A plain probe takes no epilogue.
         assert!(!p("probe begin { } , { }").1.is_empty());
+    }
+
+    #[test]
+    fn dollars_inside_names() {
+        // As in SystemTap: `$` continues a name, and `$$$$x` is one target.
+        assert_eq!(
+            body("a$b = $$$$provider; c = $x$ . $$vars$$"),
+            "{(= a$b $$$$provider) (= c (. (pretty false $x) (pretty true $$vars))) })"
+        );
+        round("probe begin { dtv$p$v = 1; x = ($$parms)$; y = $a$$ }");
     }
 
     #[test]

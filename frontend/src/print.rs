@@ -489,11 +489,11 @@ impl AstPrinter<'_> {
 }
 
 /// Whether `$`/`$$` may follow `e` directly (else it is parenthesized).
-/// A number, identifier or target name would swallow the `$` when lexed.
+/// A number or identifier would swallow the `$` when lexed.
 fn pretty_base(e: &Expr) -> bool {
     matches!(
         e,
-        Expr::Member { .. } | Expr::Subscript { .. } | Expr::AtCall { .. }
+        Expr::Member { .. } | Expr::Subscript { .. } | Expr::AtCall { .. } | Expr::Target(_)
     )
 }
 
