@@ -4,6 +4,15 @@
 //! The driver calls [`parse`], [`print_ast`] (`-p1`), [`resolve`],
 //! [`print_script`] (`-p2`) and [`render`]. Diagnostic codes are listed in
 //! [`codes`].
+//!
+//! With `-I DIR` the driver first adds the tapset's `.stpm` macro files to
+//! the [`SourceMap`] with [`load_tapset_macros`] and parses with
+//! [`parse_with_library`], so a macro's tokens keep their own file for
+//! diagnostics. The parser accepts the whole of SystemTap's own tapset
+//! library (tests/tapset.rs); constructs stapc cannot compile (target
+//! expressions such as `@cast`, `&`, `$p$`, embedded C, aliases, wrapping
+//! arrays, slices) parse and print back with `-p1` and are rejected by
+//! [`resolve`] with "not supported by stapc: …" at the construct.
 #![forbid(unsafe_code)]
 
 pub mod ast;

@@ -2,7 +2,8 @@
 //! substitution), `@NAME(…)` expansion and `%( COND %? THEN %: ELSE %)`
 //! conditionals over `kernel_v`, `kernel_vr`, `arch`, `runtime`,
 //! `systemtap_v`, `systemtap_privilege`, `guru_mode`, kernel config options
-//! `CONFIG_*` (see [`kernel_config`]: unknown options are not set), script
+//! `CONFIG_*` (stapc does not read the kernel config: only `CONFIG_64BIT` is known, from
+//! `arch`; every other option compares as not set, i.e. `""`), script
 //! arguments `$#`/`$N`/`@N` and literals (`%( 1 == 0 %? … %)`).
 //!
 //! Macros may also come from a library of `.stpm` files
@@ -665,7 +666,8 @@ impl CondEval<'_, '_> {
     }
 }
 
-/// The SystemTap language version stapc implements, for `systemtap_v`.
+/// The SystemTap language version stapc implements, for `systemtap_v`: the
+/// version of the tapset library it is tested against (tests/tapset.rs).
 pub const SYSTEMTAP_VERSION: &str = "4.8";
 
 /// What a condition operand evaluates to.

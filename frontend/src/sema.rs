@@ -2095,7 +2095,7 @@ impl<'a> Sema<'a> {
                 Diagnostic::error(codes::STATS_MISUSE, format!("@{name} can only be printed"))
                     .with_primary(sp, format!("use print(@{name}(…))")),
             ),
-            "cast" | "entry" | "var" | "defined" | "choose_defined" | "probewrite"
+            "cast" | "entry" | "var" | "defined" | "choose_defined" | "probewrite" | "const"
             | "kregister" | "uregister" => self.unsupported(sp, &format!("`@{name}`")),
             _ => {
                 let mut d = Diagnostic::error(
@@ -2798,6 +2798,7 @@ mod tests {
                 "slice",
             ),
             ("global w%; probe begin { w[1] = 1 }", "wrapping"),
+            ("probe begin { println(@const(\"PAGE_SIZE\")) }", "@const"),
         ];
         for (src, what) in cases {
             let (_, d) = run(src, &[]);
