@@ -33,6 +33,9 @@ pub struct Options {
     pub verbose: u8,
     /// `-I DIR`: extra tapset directories whose `.stpm` macros the script may use.
     pub tapset_dirs: Vec<std::path::PathBuf>,
+    /// Run the mini-verifier on every compiled program (off for
+    /// `--explain-verifier`, which reports its verdicts itself).
+    pub precheck: bool,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             message_format: DiagFormat::Plain,
             verbose: 0,
             tapset_dirs: Vec::new(),
+            precheck: true,
         }
     }
 }
@@ -173,6 +177,10 @@ impl Session {
             Ok(o) => o,
             Err(d) => return self.take(d).and(Err(Failed)),
         };
+        if self.opts.precheck {
+            let diags = explain::precheck(&object, &self.opts.target, &self.sm, self.file);
+            self.take(diags)?;
+        }
         self.timer.finish(4, "compiled BPF");
         Ok(Output {
             printed: None,
@@ -197,3 +205,4 @@ pub fn disassemble(obj: &Object) -> String {
     }
     out
 }
+pub mod explain;

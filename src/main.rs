@@ -50,6 +50,17 @@ struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     sim_duration: u64,
 
+    /// Say why a program is (or would be) rejected by the verifier, at the
+    /// script line: the mini-verifier's verdict and, when the process may load
+    /// BPF, the kernel's.
+    #[arg(long)]
+    explain_verifier: bool,
+
+    /// With --explain-verifier: explain this verifier log (from bpftool,
+    /// bpftrace -v, libbpf…) instead of compiling; an object file may follow.
+    #[arg(long, value_name = "LOG", requires = "explain_verifier")]
+    kernel_log: Option<std::path::PathBuf>,
+
     /// The kernel to compile for (X.Y; default: the running kernel).
     #[arg(long, value_name = "X.Y", value_parser = parse_kernel)]
     target_kernel: Option<KernelVersion>,
@@ -157,8 +168,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--explain-verifier --kernel-log LOG [OBJECT]`.
+fn explain_kernel_log(log_path: &std::path::Path, object: Option<&String>) -> Result<u8, String> {
+    let log = std::fs::read_to_string(log_path)
+        .map_err(|e| format!("cannot read verifier log `{}`: {e}", log_path.display()))?;
+    let obj = match object {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read object `{path}`: {e}"))?;
+            Some(stapc_bpf::elf::read(&bytes).map_err(|e| format!("`{path}`: {e}"))?)
+        }
+        None => None,
+    };
+    let (diags, sm, n) = stapc::explain::explain_log(&log, obj.as_ref());
+    if n == 0 {
+        println!("{}: no rejection found in this log (the program was accepted, or the log is not a verifier log)", log_path.display());
+        return Ok(0);
+    }
+    print!("{}", stapc_frontend::render(&diags, &sm, DiagFormat::Plain));
+    Ok(1)
+}
+
 fn run(cli: Cli) -> Result<u8, String> {
-    let mut opts = Options::default();
+    if let Some(log) = &cli.kernel_log {
+        return explain_kernel_log(log, cli.rest.first());
+    }
+    let mut opts = Options {
+        precheck: !cli.explain_verifier,
+        ..Options::default()
+    };
     let mut rest = cli.rest.into_iter();
     let (name, text) = match cli.script_text {
         Some(t) => ("<input>".to_string(), t),
@@ -217,6 +255,20 @@ fn run(cli: Cli) -> Result<u8, String> {
     let Some(object) = out.object else {
         return Ok(1);
     };
+    if cli.explain_verifier {
+        let (report, diags, ok) = stapc::explain::explain_object(
+            &object,
+            &session.opts.target,
+            &session.sm,
+            session.file,
+        );
+        print!("{report}");
+        print!(
+            "{}",
+            stapc_frontend::render(&diags, &session.sm, DiagFormat::Plain)
+        );
+        return Ok(if ok { 0 } else { 1 });
+    }
     if cli.disasm {
         stdout
             .write_all(stapc::disassemble(&object).as_bytes())

@@ -49,6 +49,20 @@ enum Command {
     },
     /// Disassemble an object or a raw program.
     Disasm { file: PathBuf },
+    /// Predict the kernel verifier's verdict on every program of an object, or
+    /// on an assembly / .data / raw program; exit 0 when all are accepted.
+    Verify {
+        file: PathBuf,
+        /// Program type of an assembly, .data or raw program.
+        #[arg(long, value_name = "T", default_value = "socket_filter")]
+        prog_type: String,
+        /// The kernel whose rules apply (X.Y; default: the running kernel).
+        #[arg(long, value_name = "X.Y")]
+        target_kernel: Option<String>,
+        /// Loaded with CAP_BPF/CAP_SYS_ADMIN (larger limits, more freedom).
+        #[arg(long)]
+        privileged: bool,
+    },
     /// Run a .data file, a raw program or an object's first program; print r0.
     Run {
         file: PathBuf,
@@ -91,6 +105,12 @@ pub fn bpf_command(args: &[String], out: &mut dyn Write, err: &mut dyn Write) ->
         Command::Asm { file, out: o, raw } => asm(&file, o, raw),
         Command::Disasm { file } => disasm(&file, out),
         Command::Run { file, mem } => run(&file, mem.as_deref(), out),
+        Command::Verify {
+            file,
+            prog_type,
+            target_kernel,
+            privileged,
+        } => verify(&file, &prog_type, target_kernel.as_deref(), privileged, out),
     };
     match result {
         Ok(()) => 0,
@@ -330,6 +350,79 @@ fn run(path: &Path, mem: Option<&str>, out: &mut dyn Write) -> Result<(), Failur
         ))),
         _ => Ok(()),
     }
+}
+
+/// `stapc bpf verify`: one verdict line per program (and the reason, state
+/// and explanation for a rejection); fails when any program is rejected.
+fn verify(
+    path: &Path,
+    prog_type: &str,
+    kernel: Option<&str>,
+    privileged: bool,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    use stapc_sim::verifier::{self, corpus, VerifyOptions};
+    let mut target = match kernel {
+        Some(k) => stapc_bpf::Target::new(
+            stapc_bpf::KernelVersion::parse(k)
+                .ok_or_else(|| Failure(format!("`{k}` is not a kernel version like 5.15")))?,
+        ),
+        None => stapc_bpf::Target::default(),
+    };
+    target.privileged = privileged;
+    let bytes = read(path)?;
+    let results = if is_elf(&bytes) {
+        let obj = read_object(path, &bytes)?;
+        verifier::verify_object(&obj, &target)
+    } else {
+        let pt = corpus::prog_type_from_name(prog_type).ok_or_else(|| {
+            Failure(format!(
+                "unknown program type `{prog_type}` (socket_filter, kprobe, tracepoint, raw_tracepoint, perf_event, syscall)"
+            ))
+        })?;
+        let (insns, maps) = if path.extension().is_some_and(|e| e == "asm") {
+            let text = text_of(path, bytes)?;
+            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("prog");
+            let p = corpus::parse(name, &text)
+                .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+            (p.insns, p.maps)
+        } else if is_data_file(path, &bytes) {
+            let text = text_of(path, bytes)?;
+            (data_file(path, &text)?.1, Vec::new())
+        } else {
+            (raw_program(path, &bytes)?, Vec::new())
+        };
+        let opts = VerifyOptions {
+            target,
+            prog_type: pt,
+            userspace: false,
+        };
+        vec![("prog".to_string(), verifier::verify(&insns, &maps, &opts))]
+    };
+    let mut rejected = 0;
+    for (name, res) in &results {
+        let line = match res {
+            Ok(st) => format!(
+                "{name}: accepted ({} instructions processed)",
+                st.processed_insns
+            ),
+            Err(e) => {
+                rejected += 1;
+                format!(
+                    "{name}: rejected at instruction {}: {}\n  state: {}\n  {}",
+                    e.insn, e.message, e.state, e.explanation
+                )
+            }
+        };
+        writeln!(out, "{line}").map_err(|e| Failure(e.to_string()))?;
+    }
+    if rejected > 0 {
+        return Err(Failure(format!(
+            "{rejected} of {} programs rejected",
+            results.len()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

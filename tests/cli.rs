@@ -259,3 +259,102 @@ fn kernel_run_with_c_ends_when_the_command_does() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("-c"));
 }
+
+#[test]
+fn explain_verifier_reports_every_program() {
+    let ex = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ticks.stp");
+    let out = run(&["--explain-verifier", ex]);
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{s}{}", text(&out.stderr));
+    for p in ["begin_0", "timer_1", "end_2"] {
+        assert!(
+            s.contains(&format!("({p}): accepted by the mini-verifier")),
+            "{s}"
+        );
+    }
+    assert!(s.contains("kernel: "), "{s}");
+}
+
+/// A verifier log from another tool is explained at the script line when the
+/// object (with its line table) is given.
+#[test]
+fn explain_kernel_log_maps_instructions_to_script_lines() {
+    let dir = std::env::temp_dir().join(format!("stapc-klog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let obj = dir.join("t.bo");
+    let ex = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ticks.stp");
+    assert!(run(&["-p4", "-o", obj.to_str().unwrap(), ex])
+        .status
+        .success());
+    // The object's line table says which script line instruction 26 of the
+    // timer program comes from; the log names that instruction.
+    let o = stapc_bpf::elf::read(&std::fs::read(&obj).unwrap()).unwrap();
+    let timer = o.programs.iter().find(|p| p.name == "timer_1").unwrap();
+    let line = timer.line_of(26).unwrap().line;
+    let log = dir.join("k.log");
+    std::fs::write(
+        &log,
+        "libbpf: prog 'timer_1': BPF program load failed: Permission denied\n\
+         0: R1=ctx() R10=fp0\n\
+         26: (79) r1 = *(u64 *)(r7 +0)\n\
+         R7 invalid mem access 'map_value_or_null'\n\
+         processed 27 insns (limit 1000000) max_states_per_insn 0 total_states 2 peak_states 2 mark_read 1\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "--explain-verifier",
+        "--kernel-log",
+        log.to_str().unwrap(),
+        obj.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = text(&out.stdout);
+    assert!(s.contains("rejected probe timer.ms(100) (timer_1)"), "{s}");
+    assert!(s.contains(&format!("ticks.stp:{line}:")), "{s}");
+    assert!(s.contains("> 26:"), "{s}");
+    assert!(s.contains("without checking it for NULL"), "{s}");
+    // A log without a rejection, and a missing log.
+    std::fs::write(&log, "processed 3 insns (limit 1000000)\n").unwrap();
+    let out = run(&["--explain-verifier", "--kernel-log", log.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("no rejection found"));
+    let out = run(&["--explain-verifier", "--kernel-log", "/nonexistent.log"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read verifier log"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bpf_verify_gives_a_verdict_per_program() {
+    let bad = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/verifier_corpus/reject/array_const_key_null_old_kernel.asm"
+    );
+    let out = run(&[
+        "bpf",
+        "verify",
+        "--prog-type",
+        "kprobe",
+        "--target-kernel",
+        "6.1",
+        bad,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("invalid mem access 'map_value_or_null'"));
+    let dir = std::env::temp_dir().join(format!("stapc-bverify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let obj = dir.join("t.bo");
+    let ex = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ticks.stp");
+    assert!(run(&["-p4", "-o", obj.to_str().unwrap(), ex])
+        .status
+        .success());
+    let out = run(&["bpf", "verify", obj.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout).matches(": accepted").count(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

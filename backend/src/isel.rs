@@ -11,7 +11,7 @@ use cranelift_entity::SecondaryMap;
 use stapc_bpf::helpers;
 use stapc_bpf::insn::*;
 use stapc_bpf::object::{control, record};
-use stapc_bpf::Target;
+use stapc_bpf::{StatDesc, Target};
 use stapc_frontend::Span;
 use stapc_midend::ir::{
     BinaryOp, Block, ContextOp, Function, Inst, InstData, IntCC, OutArg, Slot, StrContextOp,
@@ -94,7 +94,7 @@ pub fn scratch_layout(
                         })
                         .sum::<u64>()
                 }
-                InstData::Exit | InstData::Trap { .. } => 8,
+                InstData::Exit | InstData::Trap { .. } | InstData::PrintHist { .. } => 8,
                 InstData::TrapMsg { .. } => 8 + u64::from(msl),
                 _ => 0,
             };
@@ -146,6 +146,20 @@ pub fn lower_with(
     layout: &ScratchLayout,
     far: bool,
 ) -> Result<VCode, BackendError> {
+    lower_full(func, target, msl, userspace, layout, far, &[])
+}
+
+/// Like `lower_with`, for a function that uses statistics: `stats` are the
+/// module's statistics with their map indexes filled in.
+pub fn lower_full(
+    func: &Function,
+    target: &Target,
+    msl: u32,
+    userspace: bool,
+    layout: &ScratchLayout,
+    far: bool,
+    stats: &[StatDesc],
+) -> Result<VCode, BackendError> {
     if msl < 8 || msl & 7 != 0 {
         return Err(BackendError::MalformedIr {
             func: func.name.clone(),
@@ -181,6 +195,7 @@ pub fn lower_with(
         ret_block,
         far,
         pending_edges: Vec::new(),
+        stats,
     };
     s.run(entry_vb)?;
     let mut vc = s.vc;
@@ -212,6 +227,8 @@ struct Isel<'a> {
     far: bool,
     /// Edge blocks carrying branch arguments, emitted after the current block.
     pending_edges: Vec<(VBlock, Block, Vec<Value>)>,
+    /// The module's statistics, with their maps.
+    stats: &'a [StatDesc],
 }
 
 type R<T> = Result<T, BackendError>;
@@ -817,6 +834,28 @@ impl<'a> Isel<'a> {
                 self.header(record::EXIT, 0)?;
                 self.output(record::HEADER_SIZE)?;
             }
+            // ---- statistics ----
+            InstData::StatAdd { stat, arg } => self.stat_add(stat, arg)?,
+            InstData::StatRead { stat, op } => {
+                if !self.userspace {
+                    return Err(self.malformed("statistic read in a kernel program"));
+                }
+                let d = Reg::V(self.result(inst)?);
+                let map = self.stat_desc(stat)?.map;
+                self.stat_call(map, helpers::STAPC_STAT_READ, Some(op.code()));
+                self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
+            }
+            InstData::StatClear { stat } => {
+                if !self.userspace {
+                    return Err(self.malformed("statistic reset in a kernel program"));
+                }
+                let map = self.stat_desc(stat)?.map;
+                self.stat_call(map, helpers::STAPC_STAT_CLEAR, None);
+            }
+            InstData::PrintHist { hist } => {
+                self.header(record::HIST, hist)?;
+                self.output(record::HEADER_SIZE)?;
+            }
             InstData::Jump { dest, args } => {
                 self.block_args(dest, &args)?;
                 let d = self.vblock(dest)?;
@@ -1244,6 +1283,295 @@ impl<'a> Isel<'a> {
         Ok(())
     }
 
+    // ---- statistics ----
+
+    fn stat_desc(&self, stat: u32) -> R<&'a StatDesc> {
+        let stats = self.stats;
+        stats
+            .get(stat as usize)
+            .ok_or_else(|| self.malformed(format!("stat{stat} does not exist")))
+    }
+
+    /// `stapc_stat_read(map, &key0, op)` / `stapc_stat_clear(map, &key0)`.
+    fn stat_call(&mut self, map: u32, helper: i32, op: Option<i32>) {
+        self.emit(VInst::LoadMap {
+            dst: Reg::P(1),
+            map,
+        });
+        self.emit(VInst::mov(Reg::P(2), Src::Reg(Reg::P(10))));
+        self.emit(VInst::alu(BPF_ADD, Reg::P(2), Src::Imm(KEY_OFF.into())));
+        let mut args = 2;
+        if let Some(op) = op {
+            self.emit(VInst::mov(Reg::P(3), Src::Imm(op)));
+            args = 3;
+        }
+        self.emit(VInst::Call { helper, args });
+    }
+
+    fn load64(&mut self, dst: Reg, base: Reg, off: u32) -> R<()> {
+        let off = self.stat_off(off)?;
+        self.emit(VInst::Load {
+            size: BPF_DW,
+            dst,
+            base,
+            off,
+        });
+        Ok(())
+    }
+
+    fn store64(&mut self, base: Reg, off: u32, src: Src) -> R<()> {
+        let off = self.stat_off(off)?;
+        self.emit(VInst::Store {
+            size: BPF_DW,
+            base,
+            off,
+            src,
+        });
+        Ok(())
+    }
+
+    fn stat_off(&self, off: u32) -> R<i16> {
+        i16::try_from(off).map_err(|_| BackendError::OffsetTooLarge {
+            func: self.f.name.clone(),
+            offset: off.into(),
+        })
+    }
+
+    /// `s <<< v` on the current CPU's copy of the statistic (a per-CPU map,
+    /// so plain loads and stores): count, sum, min and max (the first value
+    /// sets both), then the buckets the statistic keeps. The log bucket is
+    /// computed without branches (ilog2 of |v| by a binary search whose
+    /// steps are masks, the sign mirrored by xor), so the verifier walks one
+    /// path; its index and the linear one are bounded by a compare the
+    /// verifier sees before the bucket's address is formed.
+    fn stat_add(&mut self, stat: u32, arg: Value) -> R<()> {
+        let desc = self.stat_desc(stat)?;
+        let v = self.reg(arg)?;
+        self.emit(VInst::LoadMap {
+            dst: Reg::P(1),
+            map: desc.map,
+        });
+        self.emit(VInst::mov(Reg::P(2), Src::Reg(Reg::P(10))));
+        self.emit(VInst::alu(BPF_ADD, Reg::P(2), Src::Imm(KEY_OFF.into())));
+        self.emit(VInst::Call {
+            helper: helpers::MAP_LOOKUP_ELEM,
+            args: 2,
+        });
+        let p = Reg::V(self.new_vreg());
+        self.emit(VInst::mov(p, Src::Reg(Reg::P(0))));
+        let done = self.new_block();
+        let body = self.new_block();
+        self.emit(VInst::Branch {
+            op: BPF_JEQ,
+            lhs: p,
+            rhs: Src::Imm(0),
+            taken: done,
+            not_taken: body,
+        });
+        self.switch_to(body);
+        // count, sum
+        let c = Reg::V(self.new_vreg());
+        let t = Reg::V(self.new_vreg());
+        self.load64(c, p, StatDesc::COUNT)?;
+        self.emit(VInst::mov(t, Src::Reg(c)));
+        self.emit(VInst::alu(BPF_ADD, t, Src::Imm(1)));
+        self.store64(p, StatDesc::COUNT, Src::Reg(t))?;
+        self.load64(t, p, StatDesc::SUM)?;
+        self.emit(VInst::alu(BPF_ADD, t, Src::Reg(v)));
+        self.store64(p, StatDesc::SUM, Src::Reg(t))?;
+        // min, max
+        let first = self.new_block();
+        let min_b = self.new_block();
+        let set_min = self.new_block();
+        let max_b = self.new_block();
+        let set_max = self.new_block();
+        let buckets = self.new_block();
+        self.emit(VInst::Branch {
+            op: BPF_JEQ,
+            lhs: c,
+            rhs: Src::Imm(0),
+            taken: first,
+            not_taken: min_b,
+        });
+        self.switch_to(min_b);
+        self.load64(t, p, StatDesc::MIN)?;
+        self.emit(VInst::Branch {
+            op: BPF_JSGE,
+            lhs: v,
+            rhs: Src::Reg(t),
+            taken: max_b,
+            not_taken: set_min,
+        });
+        self.switch_to(set_min);
+        self.store64(p, StatDesc::MIN, Src::Reg(v))?;
+        self.emit(VInst::Jump { dest: max_b });
+        self.switch_to(max_b);
+        self.load64(t, p, StatDesc::MAX)?;
+        self.emit(VInst::Branch {
+            op: BPF_JSLE,
+            lhs: v,
+            rhs: Src::Reg(t),
+            taken: buckets,
+            not_taken: set_max,
+        });
+        self.switch_to(set_max);
+        self.store64(p, StatDesc::MAX, Src::Reg(v))?;
+        self.emit(VInst::Jump { dest: buckets });
+        self.switch_to(first);
+        self.store64(p, StatDesc::MIN, Src::Reg(v))?;
+        self.store64(p, StatDesc::MAX, Src::Reg(v))?;
+        self.emit(VInst::Jump { dest: buckets });
+        self.switch_to(buckets);
+        if desc.log {
+            self.log_bucket(p, v, desc.log_offset())?;
+        }
+        if let Some((start, stop, interval)) = desc.linear {
+            self.linear_bucket(p, v, desc, start, stop, interval)?;
+        }
+        self.emit(VInst::Jump { dest: done });
+        self.switch_to(done);
+        Ok(())
+    }
+
+    /// Add one to the bucket `idx` (a bounded scalar, clobbered) of the
+    /// array of i64 at `p + base`.
+    fn bump_bucket(&mut self, p: Reg, idx: Reg, base: u32) -> R<()> {
+        let q = Reg::V(self.new_vreg());
+        let x = Reg::V(self.new_vreg());
+        self.emit(VInst::alu(BPF_LSH, idx, Src::Imm(3)));
+        self.emit(VInst::mov(q, Src::Reg(p)));
+        self.emit(VInst::alu(BPF_ADD, q, Src::Reg(idx)));
+        self.load64(x, q, base)?;
+        self.emit(VInst::alu(BPF_ADD, x, Src::Imm(1)));
+        self.store64(q, base, Src::Reg(x))
+    }
+
+    /// The log bucket of `v`: 64 ± (64 - clz(|v|)), 64 for 0.
+    fn log_bucket(&mut self, p: Reg, v: Reg, base: u32) -> R<()> {
+        let a = Reg::V(self.new_vreg());
+        let sign = Reg::V(self.new_vreg());
+        let k = Reg::V(self.new_vreg());
+        let t = Reg::V(self.new_vreg());
+        let u = Reg::V(self.new_vreg());
+        // sign = v >> 63 (0 or -1); a = |v| (i64::MIN stays 2^63, unsigned).
+        self.emit(VInst::mov(sign, Src::Reg(v)));
+        self.emit(VInst::alu(BPF_ARSH, sign, Src::Imm(63)));
+        self.emit(VInst::mov(a, Src::Reg(v)));
+        self.emit(VInst::alu(BPF_XOR, a, Src::Reg(sign)));
+        self.emit(VInst::alu(BPF_SUB, a, Src::Reg(sign)));
+        self.emit(VInst::mov(k, Src::Imm(0)));
+        // Binary search for the highest set bit: at each step, if
+        // a >> s != 0 then a >>= s and k += s, with `u = (t | -t) >> 63`
+        // (t < 2^63, so 1 exactly when t != 0) as the condition.
+        for shift in [5, 4, 3, 2, 1, 0] {
+            let s = 1i32 << shift;
+            self.emit(VInst::mov(t, Src::Reg(a)));
+            self.emit(VInst::alu(BPF_RSH, t, Src::Imm(s)));
+            self.emit(VInst::mov(u, Src::Reg(t)));
+            self.emit(VInst::Neg { dst: u });
+            self.emit(VInst::alu(BPF_OR, u, Src::Reg(t)));
+            self.emit(VInst::alu(BPF_RSH, u, Src::Imm(63)));
+            if shift > 0 {
+                self.emit(VInst::alu(BPF_LSH, u, Src::Imm(shift)));
+            }
+            self.emit(VInst::alu(BPF_RSH, a, Src::Reg(u)));
+            self.emit(VInst::alu(BPF_ADD, k, Src::Reg(u)));
+        }
+        // a is now 0 or 1: k = number of significant bits of |v|.
+        self.emit(VInst::alu(BPF_ADD, k, Src::Reg(a)));
+        // Mirror for negatives: k = (k ^ sign) - sign; index = 64 + k.
+        self.emit(VInst::alu(BPF_XOR, k, Src::Reg(sign)));
+        self.emit(VInst::alu(BPF_SUB, k, Src::Reg(sign)));
+        self.emit(VInst::alu(BPF_ADD, k, Src::Imm(64)));
+        let bump = self.new_block();
+        let after = self.new_block();
+        self.emit(VInst::Branch {
+            op: BPF_JGT,
+            lhs: k,
+            rhs: Src::Imm(StatDesc::LOG_BUCKETS as i32 - 1),
+            taken: after,
+            not_taken: bump,
+        });
+        self.switch_to(bump);
+        self.bump_bucket(p, k, base)?;
+        self.emit(VInst::Jump { dest: after });
+        self.switch_to(after);
+        Ok(())
+    }
+
+    /// The linear bucket of `v`: 0 below `start`, `1 + (v - start) /
+    /// interval` up to the last bucket, the overflow bucket above.
+    fn linear_bucket(
+        &mut self,
+        p: Reg,
+        v: Reg,
+        desc: &StatDesc,
+        start: i64,
+        stop: i64,
+        interval: i64,
+    ) -> R<()> {
+        let n = desc.linear_buckets();
+        if n < 3 || interval <= 0 || stop < start {
+            return Err(self.malformed(format!(
+                "statistic `{}` has invalid linear bounds {start}, {stop}, {interval}",
+                desc.name
+            )));
+        }
+        let operand = |s: &mut Self, c: i64| -> Src {
+            if fits_i32(c) {
+                Src::Imm(c as i32)
+            } else {
+                let r = Reg::V(s.new_vreg());
+                s.load_const(r, c);
+                Src::Reg(r)
+            }
+        };
+        let t = Reg::V(self.new_vreg());
+        let under = self.new_block();
+        let in_range = self.new_block();
+        let in_bucket = self.new_block();
+        let over = self.new_block();
+        let bump = self.new_block();
+        let start_src = operand(self, start);
+        self.emit(VInst::Branch {
+            op: BPF_JSLT,
+            lhs: v,
+            rhs: start_src,
+            taken: under,
+            not_taken: in_range,
+        });
+        self.switch_to(in_range);
+        // v >= start: the difference is exact as an unsigned number, and
+        // so is its unsigned quotient by the positive interval.
+        self.emit(VInst::mov(t, Src::Reg(v)));
+        if start != 0 {
+            let start_src = operand(self, start);
+            self.emit(VInst::alu(BPF_SUB, t, start_src));
+        }
+        if interval != 1 {
+            let interval_src = operand(self, interval);
+            self.emit(VInst::alu(BPF_DIV, t, interval_src));
+        }
+        self.emit(VInst::Branch {
+            op: BPF_JGT,
+            lhs: t,
+            rhs: Src::Imm(n as i32 - 3),
+            taken: over,
+            not_taken: in_bucket,
+        });
+        self.switch_to(in_bucket);
+        self.emit(VInst::alu(BPF_ADD, t, Src::Imm(1)));
+        self.emit(VInst::Jump { dest: bump });
+        self.switch_to(under);
+        self.emit(VInst::mov(t, Src::Imm(0)));
+        self.emit(VInst::Jump { dest: bump });
+        self.switch_to(over);
+        self.emit(VInst::mov(t, Src::Imm(n as i32 - 1)));
+        self.emit(VInst::Jump { dest: bump });
+        self.switch_to(bump);
+        self.bump_bucket(p, t, desc.linear_offset())
+    }
+
     fn set_exit_flag(&mut self) {
         self.emit(VInst::Store {
             size: BPF_DW,
@@ -1303,6 +1631,28 @@ impl<'a> Isel<'a> {
                 args: 5,
             });
         }
+        // A full buffer makes the helper fail: count the lost record in the
+        // control map so userspace reports it (ring buffers keep no count).
+        let res = self.new_vreg();
+        self.emit(VInst::mov(Reg::V(res), Src::Reg(Reg::P(0))));
+        let (sent, dropped) = (self.new_block(), self.new_block());
+        self.emit(VInst::Branch {
+            op: BPF_JSGE,
+            lhs: Reg::V(res),
+            rhs: Src::Imm(0),
+            taken: sent,
+            not_taken: dropped,
+        });
+        self.switch_to(dropped);
+        let one = Reg::V(self.new_vreg());
+        self.emit(VInst::mov(one, Src::Imm(1)));
+        self.emit(VInst::AtomicAdd {
+            base: Reg::V(self.control),
+            off: control::OUTPUT_DROPS,
+            src: one,
+        });
+        self.emit(VInst::Jump { dest: sent });
+        self.switch_to(sent);
         Ok(())
     }
 

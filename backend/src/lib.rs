@@ -5,6 +5,15 @@
 //!   error as a `Diagnostic`.
 //! - `compile_function` runs one `ir::Function` through every stage and
 //!   returns each stage's result; `print_vcode` prints them for debugging.
+//!   `compile_function_with` does the same for a function that uses
+//!   statistics (`stat_descs` gives their maps).
+//!
+//! Statistics: after the four runtime maps, one per-CPU array map (one
+//! entry) per statistic, laid out as `bpf::StatDesc` says; `Object::stats`
+//! and `Object::hists` describe them. Kernel `s <<< v` updates the current
+//! CPU's copy with plain loads and stores (count, sum, min, max, then a
+//! branch-free log bucket and a bounded linear bucket); userspace reads
+//! call `stapc_stat_read`/`stapc_stat_clear`, which merge every CPU.
 //!
 //! Stages: `isel` (instruction selection on virtual registers, `vcode`),
 //! `regalloc` (linear scan with spilling), `checker` (proves the allocation,
@@ -22,7 +31,7 @@ pub mod regalloc;
 pub mod vcode;
 
 use stapc_bpf::object::{control, map_names};
-use stapc_bpf::{Insn, LineEntry, MapDef, MapKind, Object, Program, Target};
+use stapc_bpf::{Insn, LineEntry, MapDef, MapKind, Object, Program, StatDesc, Target};
 use stapc_frontend::{Diagnostic, SourceMap};
 use stapc_midend::ir::{Function, Module, ProbeFunction};
 
@@ -50,9 +59,22 @@ pub fn compile_function(
     userspace: bool,
     sm: &SourceMap,
 ) -> Result<CompiledFunction, BackendError> {
+    compile_function_with(func, target, msl, userspace, &[], sm)
+}
+
+/// `compile_function` for a function that uses statistics: `stats` are the
+/// module's statistics with their map indexes (see `stat_descs`).
+pub fn compile_function_with(
+    func: &Function,
+    target: &Target,
+    msl: u32,
+    userspace: bool,
+    stats: &[StatDesc],
+    sm: &SourceMap,
+) -> Result<CompiledFunction, BackendError> {
     let layout = isel::scratch_layout(func, msl, userspace)?;
     let stages = |far: bool| -> Result<_, BackendError> {
-        let vcode = isel::lower_with(func, target, msl, userspace, &layout, far)?;
+        let vcode = isel::lower_full(func, target, msl, userspace, &layout, far, stats)?;
         let alloc = regalloc::allocate(&vcode, target.stack_size())?;
         if cfg!(debug_assertions) {
             checker::check(&alloc)?;
@@ -87,17 +109,48 @@ pub fn compile_function(
     })
 }
 
+// ---- statistics ----
+
+/// The module's statistics with their maps: one per-CPU array map each
+/// (one entry), numbered from `first_map` in statistic order.
+pub fn stat_descs(module: &Module, first_map: u32) -> Vec<StatDesc> {
+    module
+        .stats
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StatDesc {
+            map: first_map + i as u32,
+            ..s.clone()
+        })
+        .collect()
+}
+
+/// The map of a statistic (see `stat_descs`): count, sum, min, max and the
+/// buckets it keeps, per CPU.
+fn stat_map(desc: &StatDesc) -> MapDef {
+    MapDef {
+        name: format!("stat_{}", desc.name),
+        kind: MapKind::PerCpuArray,
+        key_size: 4,
+        value_size: desc.value_size(),
+        max_entries: 1,
+        init: Vec::new(),
+    }
+}
+
 fn compile_probe(
     p: &ProbeFunction,
     module: &Module,
+    stats: &[StatDesc],
     target: &Target,
     sm: &SourceMap,
 ) -> Result<(Program, u32), BackendError> {
-    let c = compile_function(
+    let c = compile_function_with(
         &p.func,
         target,
         module.max_string_len,
         p.kind.is_userspace(),
+        stats,
         sm,
     )?;
     Ok((
@@ -121,8 +174,10 @@ pub fn compile(
     let mut programs = Vec::new();
     let mut errors = Vec::new();
     let mut scratch = 8u32;
+    // The runtime maps come first (runtime.md), then one per statistic.
+    let stats = stat_descs(module, isel::MAP_OUTPUT + 1);
     for p in &module.probes {
-        match compile_probe(p, module, target, sm) {
+        match compile_probe(p, module, &stats, target, sm) {
             Ok((prog, size)) => {
                 scratch = scratch.max(size);
                 programs.push(prog);
@@ -162,7 +217,7 @@ pub fn compile(
             init: Vec::new(),
         }
     };
-    let maps = vec![
+    let mut maps = vec![
         MapDef {
             name: map_names::GLOBALS.into(),
             kind: MapKind::Array,
@@ -189,6 +244,7 @@ pub fn compile(
         },
         output,
     ];
+    maps.extend(stats.iter().map(stat_map));
     Ok(Object {
         source_name: module.source_name.clone(),
         programs,
@@ -199,6 +255,8 @@ pub fn compile(
         control_map: isel::MAP_CONTROL,
         output_map: isel::MAP_OUTPUT,
         license: "GPL".into(),
+        stats,
+        hists: module.hists.clone(),
         ..Default::default()
     })
 }
@@ -209,12 +267,15 @@ pub fn print_vcode(module: &Module, target: &Target) -> Result<String, Vec<Diagn
     let mut out = String::new();
     let mut errors = Vec::new();
     let sm = SourceMap::new();
+    let stats = stat_descs(module, isel::MAP_OUTPUT + 1);
+    let stat_names: Vec<String> = stats.iter().map(|s| stat_map(s).name).collect();
     for p in &module.probes {
-        match compile_function(
+        match compile_function_with(
             &p.func,
             target,
             module.max_string_len,
             p.kind.is_userspace(),
+            &stats,
             &sm,
         ) {
             Ok(c) => {
@@ -234,7 +295,12 @@ pub fn print_vcode(module: &Module, target: &Target) -> Result<String, Vec<Diagn
                 out.push_str(&format!("; {} BPF instructions\n", c.insns.len()));
                 out.push_str(&stapc_bpf::disasm::disasm_program_with_maps(
                     &c.insns,
-                    |i| names.get(i as usize).copied(),
+                    |i| {
+                        names.get(i as usize).copied().or_else(|| {
+                            let k = (i as usize).checked_sub(names.len())?;
+                            stat_names.get(k).map(String::as_str)
+                        })
+                    },
                 ));
             }
             Err(e) => errors.push(e.to_diagnostic()),

@@ -479,7 +479,8 @@ fn globals_atomics_and_context() {
     assert_eq!(
         count(&c.insns, |i| i.code == BPF_STX | BPF_ATOMIC | BPF_DW
             && i.imm == 0),
-        2
+        // the two global adds, and the output-drop counter of the print
+        3
     );
     assert_eq!(
         calls(&c.insns),
@@ -1566,26 +1567,26 @@ const PINNED_KERNEL_HANDLER: &str = r#"   0: *(u32 *)(r10 - 8) = 0
    4: r2 += -8
    5: call 1
    6: r6 = r0
-   7: if r6 == 0 goto +42
+   7: if r6 == 0 goto +48
    8: r0 = *(u64 *)(r6 + 0)
-   9: if r0 != 0 goto +40
+   9: if r0 != 0 goto +46
   10: r1 = map[stapc_globals] ll
   12: r2 = r10
   13: r2 += -8
   14: call 1
   15: r7 = r0
-  16: if r7 == 0 goto +33
+  16: if r7 == 0 goto +39
   17: r1 = map[stapc_scratch] ll
   19: r2 = r10
   20: r2 += -8
   21: call 1
   22: r8 = r0
-  23: if r8 == 0 goto +26
+  23: if r8 == 0 goto +32
   24: r0 = *(u64 *)(r7 + 0)
   25: r9 = r0
   26: r9 += 1
   27: *(u64 *)(r7 + 0) = r9
-  28: if r9 s<= 10 goto +12
+  28: if r9 s<= 10 goto +15
   29: r0 = 1
   30: lock *(u64 *)(r6 + 8) += r0
   31: *(u64 *)(r6 + 0) = 1
@@ -1596,17 +1597,23 @@ const PINNED_KERNEL_HANDLER: &str = r#"   0: *(u32 *)(r10 - 8) = 0
   37: r3 = 8
   38: r4 = 0
   39: call 130
-  40: goto +9
-  41: *(u32 *)(r8 + 0) = 1
-  42: *(u32 *)(r8 + 4) = 0
-  43: *(u64 *)(r8 + 8) = r9
-  44: r1 = map[stapc_output] ll
-  46: r2 = r8
-  47: r3 = 16
-  48: r4 = 0
-  49: call 130
-  50: r0 = 0
-  51: exit
+  40: if r0 s>= 0 goto +2
+  41: r0 = 1
+  42: lock *(u64 *)(r6 + 24) += r0
+  43: goto +12
+  44: *(u32 *)(r8 + 0) = 1
+  45: *(u32 *)(r8 + 4) = 0
+  46: *(u64 *)(r8 + 8) = r9
+  47: r1 = map[stapc_output] ll
+  49: r2 = r8
+  50: r3 = 16
+  51: r4 = 0
+  52: call 130
+  53: if r0 s>= 0 goto +2
+  54: r0 = 1
+  55: lock *(u64 *)(r6 + 24) += r0
+  56: r0 = 0
+  57: exit
 "#;
 
 // ---- the real kernel verifier ----
@@ -2448,4 +2455,157 @@ fn stack_errors_point_at_the_probe_and_say_what_to_do() {
     bad.layout.push(Block::from_u32(7));
     m.probes[0].func = bad;
     assert!(crate::compile(&m, &new_target(), &sm).is_err());
+}
+
+// ---- statistics ----
+
+fn stat_desc(log: bool, linear: Option<(i64, i64, i64)>) -> stapc_bpf::StatDesc {
+    stapc_bpf::StatDesc {
+        name: "s".into(),
+        map: 4,
+        keys: vec![],
+        log,
+        linear,
+    }
+}
+
+/// `s <<< v` for each value (passed through a global, so not a constant),
+/// then a histogram print.
+fn stat_fn(values: &[i64]) -> Function {
+    let mut f = Function::new("k");
+    let b = f.create_block();
+    for (k, &v) in values.iter().enumerate() {
+        let off = 8 * (k as u32 % 8);
+        let c = iconst(&mut f, b, v);
+        f.append(
+            b,
+            InstData::StoreGlobal {
+                offset: off,
+                arg: c,
+            },
+            sp(),
+        );
+        let x = f
+            .append(b, InstData::LoadGlobal { offset: off }, sp())
+            .unwrap();
+        f.append(b, InstData::StatAdd { stat: 0, arg: x }, sp());
+    }
+    f.append(b, InstData::PrintHist { hist: 0 }, sp());
+    ret(&mut f, b);
+    f
+}
+
+fn stat_agree(values: &[i64], desc: stapc_bpf::StatDesc, t: &Target) {
+    let f = stat_fn(values);
+    let c = crate::compile_function_with(
+        &f,
+        t,
+        MSL,
+        false,
+        std::slice::from_ref(&desc),
+        &SourceMap::new(),
+    )
+    .unwrap_or_else(|e| panic!("compile failed: {e}"));
+    checker::check(&c.alloc).unwrap();
+    check_program(&c.insns);
+    let mut want = World::new(GLOBALS);
+    want.stats = vec![(desc.clone(), vec![0; desc.value_size() as usize])];
+    let mut got = want.clone();
+    run_ir(&f, MSL as usize, &mut want).expect("IR run");
+    run_bpf(&c.insns, c.scratch_size as usize, &mut got)
+        .unwrap_or_else(|e| panic!("bpf run: {e}\n{}", c.alloc.physical()));
+    assert_eq!(got, want, "\n{}", c.alloc.physical());
+}
+
+#[test]
+fn stat_add_counts_and_buckets_extremes() {
+    let values = [
+        0,
+        1,
+        -1,
+        2,
+        3,
+        1000,
+        -1000,
+        i64::MAX,
+        i64::MIN,
+        i64::MIN + 1,
+        49,
+        50,
+        59,
+        60,
+        -3,
+    ];
+    for t in [new_target(), old_target()] {
+        stat_agree(&values, stat_desc(true, Some((0, 50, 10))), &t);
+        stat_agree(
+            &values,
+            stat_desc(false, Some((-1 << 40, 1 << 40, 1 << 33))),
+            &t,
+        );
+        stat_agree(&values, stat_desc(true, None), &t);
+        stat_agree(&values, stat_desc(false, None), &t);
+    }
+}
+
+#[test]
+fn stat_add_is_branch_free_in_the_log_bucket() {
+    // Lookup, count/sum/min/max, log bucket: the verifier should see few
+    // paths, so the number of conditional jumps stays small.
+    let f = stat_fn(&[5]);
+    let desc = stat_desc(true, None);
+    let c = crate::compile_function_with(&f, &new_target(), MSL, false, &[desc], &SourceMap::new())
+        .unwrap();
+    let jumps = count(&c.insns, |i| {
+        i.class() == BPF_JMP && !matches!(i.code & 0xf0, BPF_JA | BPF_CALL | BPF_EXIT)
+    });
+    // prologue (control NULL, exit flag, globals NULL, scratch NULL),
+    // stat NULL, first value, min, max, log index bound, output dropped.
+    assert!(jumps <= 10, "{jumps} conditional jumps");
+    assert!(
+        c.insns.len() as u64 <= stapc_midend::budget::STAT_ADD_COST + 60,
+        "{}",
+        c.insns.len()
+    );
+}
+
+#[test]
+fn stat_add_cost_matches_the_midend_budget() {
+    let desc = stat_desc(true, Some((-50, 50, 10)));
+    let len = |values: &[i64]| {
+        let f = stat_fn(values);
+        crate::compile_function_with(
+            &f,
+            &new_target(),
+            MSL,
+            false,
+            std::slice::from_ref(&desc),
+            &SourceMap::new(),
+        )
+        .unwrap()
+        .insns
+        .len() as i64
+    };
+    // One value: the StatAdd, plus the globals lookup (6) and the global
+    // store/load of the value (3).
+    let one = len(&[5]) - len(&[]) - 9;
+    let budget = stapc_midend::budget::STAT_ADD_COST as i64;
+    assert!((one - budget).abs() <= 4, "{one} vs {budget}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn stat_add_agrees_with_the_reference(
+        values in proptest::collection::vec(
+            prop_oneof![any::<i64>(), -300i64..300, (0u32..64).prop_map(|k| 1i64 << k)],
+            1..6,
+        ),
+        start in -100i64..100,
+        width in 1i64..200,
+        interval in 1i64..40,
+    ) {
+        let desc = stat_desc(true, Some((start, start + width, interval)));
+        stat_agree(&values, desc, &new_target());
+    }
 }

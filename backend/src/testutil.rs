@@ -25,6 +25,8 @@ pub struct World {
     pub globals: Vec<u8>,
     pub control: Vec<u8>,
     pub records: Vec<Vec<u8>>,
+    /// Statistics (one CPU): descriptor (its `map` = 4 + index) and value.
+    pub stats: Vec<(stapc_bpf::StatDesc, Vec<u8>)>,
 }
 
 impl World {
@@ -33,7 +35,39 @@ impl World {
             globals: vec![0; globals],
             control: vec![0; stapc_bpf::object::control::VALUE_SIZE as usize],
             records: Vec::new(),
+            stats: Vec::new(),
         }
+    }
+}
+
+// ---- statistics ----
+
+/// The reference meaning of `s <<< v` on one CPU's statistic value.
+fn stat_add_ref(desc: &stapc_bpf::StatDesc, m: &mut [u8], v: i64) {
+    let count = rd64(m, 0);
+    wr64(m, 0, count + 1);
+    wr64(m, 8, rd64(m, 8).wrapping_add(v as u64));
+    if count == 0 || v < rd64(m, 16) as i64 {
+        wr64(m, 16, v as u64);
+    }
+    if count == 0 || v > rd64(m, 24) as i64 {
+        wr64(m, 24, v as u64);
+    }
+    if desc.log {
+        let bits = 64 - v.unsigned_abs().leading_zeros() as i64;
+        let k = (64 + if v < 0 { -bits } else { bits }) as usize;
+        let o = desc.log_offset() as usize + 8 * k;
+        wr64(m, o, rd64(m, o) + 1);
+    }
+    if let Some((start, _, interval)) = desc.linear {
+        let n = desc.linear_buckets() as i128;
+        let k = if v < start {
+            0
+        } else {
+            ((v as i128 - start as i128) / interval as i128 + 1).min(n - 1)
+        };
+        let o = desc.linear_offset() as usize + 8 * k as usize;
+        wr64(m, o, rd64(m, o) + 1);
     }
 }
 
@@ -187,6 +221,21 @@ pub fn run_ir(f: &Function, msl: usize, w: &mut World) -> Result<u64, String> {
                     r.extend(0u32.to_le_bytes());
                     w.records.push(r);
                 }
+                // ---- statistics ----
+                InstData::StatAdd { stat, arg } => {
+                    let v = get(arg)?;
+                    let (desc, m) = w.stats.get_mut(stat as usize).ok_or("no such stat")?;
+                    stat_add_ref(desc, m, v);
+                }
+                InstData::StatRead { .. } | InstData::StatClear { .. } => {
+                    return Err("statistic reads are not modelled".into())
+                }
+                InstData::PrintHist { hist } => {
+                    let mut r = Vec::new();
+                    r.extend(record::HIST.to_le_bytes());
+                    r.extend(hist.to_le_bytes());
+                    w.records.push(r);
+                }
                 InstData::Jump { dest, args } => {
                     let a: Vec<i64> = args.iter().map(|v| get(*v)).collect::<Result<_, _>>()?;
                     for (p, x) in f.blocks[dest].params.iter().zip(a) {
@@ -266,6 +315,9 @@ impl Machine<'_> {
             x if x == MAPS => &mut self.world.globals,
             x if x == MAPS + 1 => &mut self.world.control,
             x if x == MAPS + 2 => &mut self.scratch,
+            x if x >= MAPS + 4 && ((x - MAPS - 4) as usize) < self.world.stats.len() => {
+                &mut self.world.stats[(x - MAPS - 4) as usize].1
+            }
             _ => return Err(format!("bad address {addr:#x}")),
         };
         m.get_mut(off..off + len)

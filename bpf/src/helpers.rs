@@ -36,6 +36,16 @@ pub const STAPC_STR_CONCAT: i32 = STAPC_BASE + 1;
 /// `(a: *u8, b: *u8, size: u32) -> -1/0/1`.
 pub const STAPC_STR_COMPARE: i32 = STAPC_BASE + 2;
 
+// ---- statistics ----
+/// `(map, key: *u8, op: u64) -> i64`: aggregate `op` (0 count, 1 sum, 2 min,
+/// 3 max, 4 avg truncated toward zero) of the statistic `map[key]` (a per-CPU
+/// map laid out as `object::StatDesc` says), merged over every CPU; 0 when the
+/// key is absent or the statistic is empty (callers test the count first).
+pub const STAPC_STAT_READ: i32 = STAPC_BASE + 0x20;
+/// `(map, key: *u8) -> 0`: reset the statistic `map[key]` to empty on every
+/// CPU (`delete s`); nothing happens when the key is absent.
+pub const STAPC_STAT_CLEAR: i32 = STAPC_BASE + 0x21;
+
 /// `flags` of `bpf_perf_event_output`: the current CPU's ring.
 pub const BPF_F_CURRENT_CPU: i64 = 0xffff_ffff;
 
@@ -67,6 +77,8 @@ pub fn name(id: i32) -> Option<&'static str> {
         LOOP => "loop",
         STAPC_STR_CONCAT => "stapc_str_concat",
         STAPC_STR_COMPARE => "stapc_str_compare",
+        STAPC_STAT_READ => "stapc_stat_read",
+        STAPC_STAT_CLEAR => "stapc_stat_clear",
         _ => return None,
     })
 }

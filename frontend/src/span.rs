@@ -51,6 +51,13 @@ impl SourceFile {
         (line as u32 + 1, offset - self.line_starts[line] + 1)
     }
 
+    /// The byte offset of 1-based `line` and `col` (clamped to the line), if the line exists.
+    pub fn offset(&self, line: u32, col: u32) -> Option<u32> {
+        let start = *self.line_starts.get((line as usize).checked_sub(1)?)?;
+        let len = self.line_text(line).len() as u32;
+        Some(start + col.saturating_sub(1).min(len))
+    }
+
     /// The text of 1-based line `line`, without its newline.
     pub fn line_text(&self, line: u32) -> &str {
         let i = (line as usize).saturating_sub(1);
@@ -116,5 +123,8 @@ mod tests {
         assert_eq!(sm.file(f).line_col(4), (2, 2));
         assert_eq!(sm.file(f).line_text(2), "cd");
         assert_eq!(sm.location(Span::new(f, 3, 4)), "x.stp:2:1");
+        assert_eq!(sm.file(f).offset(2, 2), Some(4));
+        assert_eq!(sm.file(f).offset(2, 99), Some(5));
+        assert_eq!(sm.file(f).offset(9, 1), None);
     }
 }

@@ -70,8 +70,9 @@ pub use attach::{attach, attach_all, AttachError, AttachFailure, Attachment};
 pub use maps::{Map, MapError};
 pub use perfbuf::PerfBufReader;
 pub use prog::{
-    load_program, loaded_program_ids, patch_map_fds, prog_info, prog_info_by_id, test_run,
-    test_run_repeat, test_run_syscall, LoadError, ProgInfo, ProgramSpec, TestRunResult,
+    load_program, load_program_with_stats, loaded_program_ids, patch_map_fds, prog_info,
+    prog_info_by_id, test_run, test_run_repeat, test_run_syscall, verification_time_usec,
+    LoadError, ProgInfo, ProgramSpec, TestRunResult,
 };
 pub use ringbuf::RingBufReader;
 pub use runtime::{run, RunOptions, RuntimeError, StopReason};

@@ -280,6 +280,31 @@ pub fn load_program(spec: &ProgramSpec<'_>) -> Result<OwnedFd, LoadError> {
     }
 }
 
+/// Load one program asking the verifier for its statistics (log level 4,
+/// `BPF_LOG_STATS`): the fd and the log's text (`processed N insns …`,
+/// `verification time N usec`), for comparing stapc's mini-verifier with the
+/// kernel's. A rejected program is reported as [`load_program`] reports it.
+pub fn load_program_with_stats(spec: &ProgramSpec<'_>) -> Result<(OwnedFd, String), LoadError> {
+    let license = CString::new(spec.license).map_err(|_| LoadError::BadLicense {
+        license: spec.license.into(),
+    })?;
+    let insns = encode_all(spec.insns);
+    let mut log = vec![0u8; LOG_START];
+    match prog_load(spec, &license, &insns, None, 4, &mut log).0 {
+        Ok(fd) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            Ok((fd, String::from_utf8_lossy(&log[..end]).into_owned()))
+        }
+        Err(_) => load_program(spec).map(|fd| (fd, String::new())),
+    }
+}
+
+/// The kernel's own verification time from a log-level-4 log, in microseconds.
+pub fn verification_time_usec(log: &str) -> Option<u64> {
+    let rest = log.split("verification time ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
 /// `BPF_BTF_LOAD` of `blob`.
 pub fn load_btf(blob: &[u8]) -> Result<OwnedFd, SysError> {
     sys::syscall_fd(&mut Call::BtfLoad {

@@ -599,52 +599,52 @@ fn sigint_child() {
 }
 
 #[test]
-fn sigint_stops_the_session() {
-    if !kernel_available("sigint_stops_the_session") {
+fn sigint_and_sigterm_stop_the_session() {
+    if !kernel_available("sigint_and_sigterm_stop_the_session") {
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(exe)
-        .args(["sigint_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(SIGINT_ENV, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Wait for the kernel's probe to fire (the program is attached).
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let ticking = line == "tick 2";
-        seen.push(line);
-        if ticking {
-            break;
+    for (signal, number) in [("-INT", 2), ("-TERM", 15)] {
+        let exe = std::env::current_exe().unwrap();
+        let mut child = Command::new(exe)
+            .args(["sigint_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(SIGINT_ENV, "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Wait for the kernel's probe to fire (the program is attached).
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let ticking = line == "tick 2";
+            seen.push(line);
+            if ticking {
+                break;
+            }
         }
+        // (libtest's "test sigint_child ... " precedes the first line.)
+        assert!(seen.iter().any(|l| l.ends_with("begin")), "{seen:?}");
+        assert!(!loaded_named("rtsigint").is_empty());
+        let kill = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{signal}: {status:?}; output {rest:?}");
+        // The end probe ran with the count the kernel reached.
+        let count = rest
+            .iter()
+            .find_map(|l| l.strip_prefix("count="))
+            .and_then(|c| c.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no count in {rest:?}"));
+        assert!(count >= 2, "{rest:?}");
+        let want = format!("status=0 reason=Signal({number})");
+        assert!(rest.contains(&want), "{signal}: {rest:?}");
+        assert_none_loaded("rtsigint");
     }
-    // (libtest's "test sigint_child ... " precedes the first line.)
-    assert!(seen.iter().any(|l| l.ends_with("begin")), "{seen:?}");
-    assert!(!loaded_named("rtsigint").is_empty());
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}; output {rest:?}");
-    // The end probe ran with the count the kernel reached.
-    let count = rest
-        .iter()
-        .find_map(|l| l.strip_prefix("count="))
-        .and_then(|c| c.parse::<u64>().ok())
-        .unwrap_or_else(|| panic!("no count in {rest:?}"));
-    assert!(count >= 2, "{rest:?}");
-    assert!(
-        rest.contains(&"status=0 reason=Signal(2)".to_string()),
-        "{rest:?}"
-    );
-    assert_none_loaded("rtsigint");
 }
 
 #[test]

@@ -15,6 +15,9 @@ pub const E_BUDGET: &str = "E0902";
 /// with their NULL checks.
 pub const PROLOGUE_COST: u64 = 32;
 
+/// Estimated BPF instructions of `s <<< v` (see `inst_cost`).
+pub const STAT_ADD_COST: u64 = 108;
+
 /// Estimated BPF instructions for one IR instruction.
 pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
     let words = u64::from(max_string_len.div_ceil(8));
@@ -57,8 +60,9 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         InstData::StrCompare { .. } => 3 * words + 10,
         InstData::Context { .. } => 3,
         InstData::StrContext { .. } => 6 + words,
+        // Every record send also counts a failed send (3 instructions).
         InstData::Printf { args, .. } => {
-            10 + args
+            13 + args
                 .iter()
                 .map(|a| match a {
                     OutArg::Long(_) => 1,
@@ -66,12 +70,23 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
                 })
                 .sum::<u64>()
         }
-        InstData::Exit => 10,
+        InstData::Exit => 13,
+        // ---- statistics ----
+        // Lookup with its NULL check and count/sum/min/max (~31), the log
+        // bucket (branch-free ilog2 of |v|, ~62) and the linear bucket
+        // (~15), as the backend emits it (107 with both): the worst case, as the histograms a statistic keeps are only known
+        // once the whole script is lowered.
+        InstData::StatAdd { .. } => STAT_ADD_COST,
+        // Userspace only: one helper call.
+        InstData::StatRead { .. } => 8,
+        InstData::StatClear { .. } => 7,
+        // A header-only record, like `exit`'s.
+        InstData::PrintHist { .. } => 12,
         InstData::Jump { .. } => 1,
         InstData::Brif { .. } => 2,
         InstData::Return => 2,
-        InstData::Trap { .. } => 14,
-        InstData::TrapMsg { .. } => 14 + 2 * words,
+        InstData::Trap { .. } => 17,
+        InstData::TrapMsg { .. } => 17 + 2 * words,
     }
 }
 

@@ -9,7 +9,7 @@
 
 use cranelift_entity::packed_option::PackedOption;
 use cranelift_entity::{entity_impl, PrimaryMap, SecondaryMap};
-use stapc_bpf::{ErrorMsg, Format, ProbeKind};
+use stapc_bpf::{ErrorMsg, Format, HistDesc, ProbeKind, StatDesc};
 use stapc_frontend::Span;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,6 +67,41 @@ pub enum IntCC {
     Ule,
     Ugt,
     Uge,
+}
+
+// ---- statistics ----
+/// Which aggregate `StatRead` computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StatOp {
+    Count,
+    Sum,
+    Min,
+    Max,
+    /// `sum / count`, truncated toward zero.
+    Avg,
+}
+
+impl StatOp {
+    /// The operand of the `stapc_stat_read` helper (bpf/src/helpers.rs).
+    pub fn code(self) -> i32 {
+        match self {
+            StatOp::Count => 0,
+            StatOp::Sum => 1,
+            StatOp::Min => 2,
+            StatOp::Max => 3,
+            StatOp::Avg => 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StatOp::Count => "count",
+            StatOp::Sum => "sum",
+            StatOp::Min => "min",
+            StatOp::Max => "max",
+            StatOp::Avg => "avg",
+        }
+    }
 }
 
 /// Context values of the current event (or of the stapc process, in userspace probes).
@@ -168,6 +203,30 @@ pub enum InstData {
     /// Set the control map's exit flag and send an EXIT record; the handler goes on.
     Exit,
 
+    // ---- statistics ----
+    /// `s <<< arg`: add `arg` to statistic `stat` (index into
+    /// `Module::stats`) on the current CPU: count, sum, min, max and the
+    /// histogram buckets the statistic keeps.
+    StatAdd {
+        stat: u32,
+        arg: Value,
+    },
+    /// An aggregate of statistic `stat` over every CPU (userspace programs).
+    /// `Min`/`Max`/`Avg` of an empty statistic read 0: lowering tests the
+    /// count first and raises "empty aggregate".
+    StatRead {
+        stat: u32,
+        op: StatOp,
+    },
+    /// `delete s`: reset statistic `stat` on every CPU (userspace programs).
+    StatClear {
+        stat: u32,
+    },
+    /// `print(@hist_…(s))`: send a HIST record for `Module::hists[hist]`.
+    PrintHist {
+        hist: u32,
+    },
+
     // ---- terminators (exactly one, last in its block) ----
     Jump {
         dest: Block,
@@ -219,6 +278,7 @@ impl InstData {
                 | InstData::LoadGlobal { .. }
                 | InstData::Context { .. }
                 | InstData::StrCompare { .. }
+                | InstData::StatRead { .. }
         )
     }
 
@@ -227,7 +287,8 @@ impl InstData {
         match self {
             InstData::Unary { arg, .. }
             | InstData::StoreGlobal { arg, .. }
-            | InstData::AtomicAddGlobal { arg, .. } => vec![*arg],
+            | InstData::AtomicAddGlobal { arg, .. }
+            | InstData::StatAdd { arg, .. } => vec![*arg],
             InstData::Binary { args, .. } | InstData::Icmp { args, .. } => args.to_vec(),
             InstData::Printf { args, .. } => args
                 .iter()
@@ -382,6 +443,12 @@ pub struct Module {
     pub errors: Vec<ErrorMsg>,
     pub globals: GlobalsLayout,
     pub max_string_len: u32,
+    // ---- statistics ----
+    /// One per statistic global, in `GlobalId` order (`map` is filled in by
+    /// the backend, which places the maps).
+    pub stats: Vec<StatDesc>,
+    /// One per `print(@hist_…)` site.
+    pub hists: Vec<HistDesc>,
 }
 
 // ---- helpers added by the midend (methods only; the data types above are the contract) ----
@@ -400,6 +467,7 @@ impl InstData {
                 | InstData::LoadGlobal { .. }
                 | InstData::Context { .. }
                 | InstData::StrCompare { .. }
+                | InstData::StatRead { .. }
         )
     }
 
@@ -408,7 +476,8 @@ impl InstData {
         match self {
             InstData::Unary { arg, .. }
             | InstData::StoreGlobal { arg, .. }
-            | InstData::AtomicAddGlobal { arg, .. } => *arg = f(*arg),
+            | InstData::AtomicAddGlobal { arg, .. }
+            | InstData::StatAdd { arg, .. } => *arg = f(*arg),
             InstData::Binary { args, .. } | InstData::Icmp { args, .. } => {
                 for a in args.iter_mut() {
                     *a = f(*a);

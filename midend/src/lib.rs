@@ -8,7 +8,12 @@
 //! - `lower`: probes → functions (Braun et al. SSA construction; runtime
 //!   checks as explicit trap branches; `try`/`catch` as handler jumps;
 //!   non-recursive script functions inlined per call). Unsupported
-//!   constructs are `E0900` diagnostics at their span.
+//!   constructs are `E0900` diagnostics at their span. Statistics become
+//!   `StatAdd` (any probe), `StatRead`/`StatClear` (userspace probes only:
+//!   merging the per-CPU copies needs userspace, so `@count`… and `delete`
+//!   of a statistic in a kernel probe are `E0900` diagnostics that say to
+//!   read it in begin/end/error) and `PrintHist` (any probe);
+//!   `Module::stats`/`hists` describe them.
 //! - `optimize`: cleanup (always), the -O2 scalar pipeline (`passes`), and
 //!   for kernel probes full unrolling of constant loops, the rule that no
 //!   loop may remain (`E0901`) and the instruction budget (`E0902`, see

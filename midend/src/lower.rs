@@ -8,22 +8,28 @@
 
 use crate::ir::{
     self, Block, ContextOp, Function, Inst, InstData, IntCC, Module, OutArg, ProbeFunction, Slot,
-    StrContextOp, Value,
+    StatOp, StrContextOp, Value,
 };
 use crate::Options;
 use cranelift_entity::PrimaryMap;
 use cranelift_entity::SecondaryMap;
 use rustc_hash::FxHashMap;
-use stapc_bpf::{ArgKind, ErrorMsg, Format, ProbeKind};
+use stapc_bpf::{ArgKind, ErrorMsg, Format, HistDesc, ProbeKind, StatDesc};
 use stapc_frontend::script::{
-    BinaryOp, Builtin, CmpOp, Delete, Expr, ExprKind, FormatUse, FuncId, GlobalId, GlobalType,
-    LValue, Literal, Local, LocalId, LogicalOp, PointKind, Probe, ProbePoint, ScalarType, Script,
-    Stmt, StmtKind, Type, UnaryOp, VarRef,
+    AggOp, BinaryOp, Builtin, CmpOp, Delete, Expr, ExprKind, FormatUse, FuncId, GlobalId,
+    GlobalType, HistKind, LValue, Literal, Local, LocalId, LogicalOp, PointKind, Probe, ProbePoint,
+    ScalarType, Script, StatRef, Stmt, StmtKind, Type, UnaryOp, VarRef,
 };
 use stapc_frontend::{Diagnostic, SourceMap, Span};
 
 /// The message of the runtime error for a shift amount outside 0..=63.
 pub const SHIFT_ERROR: &str = "shift amount out of range (must be 0 to 63)";
+
+/// The message of the runtime error for `@min`/`@max`/`@avg` of an empty statistic.
+pub const EMPTY_AGGREGATE: &str = "empty aggregate";
+/// Most linear-histogram buckets a statistic may keep (as sema allows:
+/// 1000 intervals, plus the last bucket, underflow and overflow).
+pub const MAX_LINEAR_BUCKETS: u32 = 1003;
 
 /// Diagnostic code for script constructs the IR cannot express yet.
 pub const E_UNSUPPORTED: &str = "E0900";
@@ -43,8 +49,12 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         global_offsets: SecondaryMap::with_default(None),
         diags: Vec::new(),
         fold_formats: opts.opt_level > 0,
+        stat_index: SecondaryMap::with_default(None),
+        stats: Vec::new(),
+        hists: Vec::new(),
     };
     let globals = m.layout_globals();
+    m.layout_stats();
     let mut module = Module {
         source_name: sm
             .files()
@@ -56,6 +66,8 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
         errors: Vec::new(),
         globals,
         max_string_len: msl,
+        stats: Vec::new(),
+        hists: Vec::new(),
     };
     for probe in &script.probes {
         for point in &probe.points {
@@ -74,6 +86,8 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
     }
     module.formats = std::mem::take(&mut m.formats);
     module.errors = std::mem::take(&mut m.errors);
+    module.stats = std::mem::take(&mut m.stats);
+    module.hists = std::mem::take(&mut m.hists);
     if !m.diags.is_empty() {
         return Err(m.diags);
     }
@@ -183,6 +197,11 @@ struct ModCx<'a> {
     diags: Vec<Diagnostic>,
     /// Splice literal printf arguments into the format text (-O2).
     fold_formats: bool,
+    // ---- statistics ----
+    /// Index into `stats` of each statistic global.
+    stat_index: SecondaryMap<GlobalId, Option<u32>>,
+    stats: Vec<StatDesc>,
+    hists: Vec<HistDesc>,
 }
 
 impl ModCx<'_> {
@@ -219,6 +238,24 @@ impl ModCx<'_> {
         ir::GlobalsLayout {
             size: init.len() as u32,
             init,
+        }
+    }
+
+    // ---- statistics ----
+
+    /// One statistic per statistic global, in `GlobalId` order, whether or
+    /// not a lowered probe uses it (a statistic only used in `probe never`
+    /// still exists); which histograms it keeps is learnt from the
+    /// `print(@hist_…)` sites as they are lowered.
+    fn layout_stats(&mut self) {
+        for (id, g) in self.script.globals.iter() {
+            if g.ty == GlobalType::Stats {
+                self.stat_index[id] = Some(self.stats.len() as u32);
+                self.stats.push(StatDesc {
+                    name: g.name.clone(),
+                    ..StatDesc::default()
+                });
+            }
         }
     }
 
@@ -810,6 +847,11 @@ impl<'m, 'a> FnCx<'m, 'a> {
                         .malformed(span, "delete of a local that does not exist"),
                 }
             }
+            StmtKind::Delete(Delete::Var(VarRef::Global(g)))
+                if self.m.stat_index.get(*g).copied().flatten().is_some() =>
+            {
+                self.stat_clear(*g, span)
+            }
             StmtKind::Delete(Delete::Var(VarRef::Global(g))) => {
                 match self.global_offset(*g, span) {
                     Some((offset, ScalarType::Long)) => {
@@ -1201,9 +1243,23 @@ impl<'m, 'a> FnCx<'m, 'a> {
                     .unsupported(span, "sprintf/sprint (formatting into a string)");
                 self.dummy(e)
             }
-            ExprKind::PrintHist { .. } | ExprKind::Aggregate { .. } | ExprKind::StatAdd { .. } => {
-                self.m.unsupported(span, "statistics");
-                self.dummy(e)
+            // ---- statistics ----
+            ExprKind::StatAdd { stat, value } => {
+                let v = self.long(value);
+                if let Some(stat) = self.stat(stat, span) {
+                    self.ins(InstData::StatAdd { stat, arg: v }, span);
+                }
+                match e.ty {
+                    Type::Void => Val::Void,
+                    // `s <<< v` used as a value reads as the value added.
+                    Type::Long => Val::Long(v),
+                    Type::String => self.dummy(e),
+                }
+            }
+            ExprKind::Aggregate { op, stat } => self.aggregate(e, *op, stat),
+            ExprKind::PrintHist { kind, stat } => {
+                self.print_hist(kind, stat, span);
+                Val::Void
             }
             ExprKind::Target(t) => {
                 self.m
@@ -1274,6 +1330,165 @@ impl<'m, 'a> FnCx<'m, 'a> {
             },
             span,
         )
+    }
+
+    // ---- statistics ----
+
+    /// The statistic index of a statistic reference, or a diagnostic.
+    fn stat(&mut self, stat: &StatRef, span: Span) -> Option<u32> {
+        match stat {
+            StatRef::Global(g) => match self.m.stat_index.get(*g).copied().flatten() {
+                Some(i) => Some(i),
+                None => {
+                    self.m
+                        .malformed(span, "statistic operation on a global that is no statistic");
+                    None
+                }
+            },
+            StatRef::Index { .. } => {
+                self.m
+                    .unsupported(span, "arrays of statistics (`a[k] <<< v`)");
+                None
+            }
+        }
+    }
+
+    /// Whether this handler runs in userspace (on the simulator), where
+    /// statistics can be merged over every CPU.
+    fn userspace(&self) -> bool {
+        self.point.kind.is_userspace()
+    }
+
+    /// Reading a statistic merges every CPU's copy, which a kernel program
+    /// cannot do before Linux 5.19; stapc reads statistics only in userspace.
+    fn kernel_stat_read(&mut self, span: Span, what: &str) {
+        self.m.diag(
+            Diagnostic::error(
+                E_UNSUPPORTED,
+                format!("not yet supported by stapc: {what} in kernel probes"),
+            )
+            .with_primary(span, "in a kernel probe")
+            .with_help(
+                "statistics are per-CPU; stapc merges the CPUs only in begin, end and error \
+                 probes: read the statistic there (print(@hist_…) works in every probe)",
+            ),
+        );
+    }
+
+    /// `@count(s)` … `@avg(s)`: `@min`, `@max` and `@avg` test the count
+    /// first and raise "empty aggregate" on an empty statistic.
+    fn aggregate(&mut self, e: &Expr, op: AggOp, stat: &StatRef) -> Val {
+        let span = e.span;
+        let Some(stat) = self.stat(stat, span) else {
+            return self.dummy(e);
+        };
+        let (op, name) = match op {
+            AggOp::Count => (StatOp::Count, "@count"),
+            AggOp::Sum => (StatOp::Sum, "@sum"),
+            AggOp::Min => (StatOp::Min, "@min"),
+            AggOp::Max => (StatOp::Max, "@max"),
+            AggOp::Avg => (StatOp::Avg, "@avg"),
+        };
+        if !self.userspace() {
+            self.kernel_stat_read(span, name);
+            return self.dummy(e);
+        }
+        if matches!(op, StatOp::Min | StatOp::Max | StatOp::Avg) {
+            let count = self.val(
+                InstData::StatRead {
+                    stat,
+                    op: StatOp::Count,
+                },
+                span,
+            );
+            let z = self.iconst(0, span);
+            let empty = self.val(
+                InstData::Icmp {
+                    cond: IntCC::Eq,
+                    args: [count, z],
+                },
+                span,
+            );
+            let location = format!("near operator '{name}' at {}", self.m.location(span));
+            self.check(empty, EMPTY_AGGREGATE, location, span);
+        }
+        Val::Long(self.val(InstData::StatRead { stat, op }, span))
+    }
+
+    /// `print(@hist_log(s))` / `print(@hist_linear(s, …))`: note that the
+    /// statistic keeps those buckets and send a HIST record.
+    fn print_hist(&mut self, kind: &HistKind, stat: &StatRef, span: Span) {
+        let Some(stat) = self.stat(stat, span) else {
+            return;
+        };
+        let Some(desc) = self.m.stats.get_mut(stat as usize) else {
+            return;
+        };
+        let linear = match *kind {
+            HistKind::Log => {
+                desc.log = true;
+                false
+            }
+            HistKind::Linear {
+                start,
+                stop,
+                interval,
+            } => {
+                let buckets = if interval > 0 && stop > start {
+                    ((stop as i128 - start as i128) / interval as i128 + 3) as u128
+                } else {
+                    0
+                };
+                if buckets == 0 || buckets > u128::from(MAX_LINEAR_BUCKETS) {
+                    self.m.malformed(span, "invalid @hist_linear bounds");
+                    return;
+                }
+                match desc.linear {
+                    None => desc.linear = Some((start, stop, interval)),
+                    Some(p) if p == (start, stop, interval) => {}
+                    Some((s0, s1, s2)) => {
+                        let name = desc.name.clone();
+                        self.m.diag(
+                            Diagnostic::error(
+                                E_UNSUPPORTED,
+                                format!(
+                                    "not yet supported by stapc: @hist_linear of `{name}` \
+                                     with different bounds"
+                                ),
+                            )
+                            .with_primary(span, format!("{start}, {stop}, {interval} here"))
+                            .with_help(format!(
+                                "`{name}` already keeps linear buckets for {s0}, {s1}, {s2}; \
+                                 use the same bounds everywhere"
+                            )),
+                        );
+                        return;
+                    }
+                }
+                true
+            }
+        };
+        let hd = HistDesc { stat, linear };
+        let hist = match self.m.hists.iter().position(|h| *h == hd) {
+            Some(i) => i as u32,
+            None => {
+                self.m.hists.push(hd);
+                self.m.hists.len() as u32 - 1
+            }
+        };
+        self.ins(InstData::PrintHist { hist }, span);
+    }
+
+    /// `delete s` on a statistic.
+    fn stat_clear(&mut self, g: GlobalId, span: Span) {
+        let Some(stat) = self.stat(&StatRef::Global(g), span) else {
+            return;
+        };
+        if !self.userspace() {
+            self.kernel_stat_read(span, "`delete` of a statistic");
+            return;
+        }
+        self.ins(InstData::StatClear { stat }, span);
     }
 
     /// `if (failed) raise the error`, continuing in a new block.

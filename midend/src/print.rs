@@ -209,6 +209,11 @@ pub fn inst_text(data: &InstData) -> String {
             format!("printf format{}({})", format, a.join(", "))
         }
         InstData::Exit => "exit".into(),
+        // ---- statistics ----
+        InstData::StatAdd { stat, arg } => format!("stat_add stat{stat}, {arg}"),
+        InstData::StatRead { stat, op } => format!("stat_read.{} stat{stat}", op.name()),
+        InstData::StatClear { stat } => format!("stat_clear stat{stat}"),
+        InstData::PrintHist { hist } => format!("print_hist hist{hist}"),
         InstData::Jump { dest, args } => format!("jump {}", target(*dest, args)),
         InstData::Brif {
             cond,

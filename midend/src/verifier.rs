@@ -22,7 +22,10 @@
 //! 9. format and error indexes are in range of `Module::formats` / `errors`;
 //! 10. `Printf` arguments match the format's `ArgKind`s in number and kind;
 //! 11. global offsets lie inside the globals struct (8 bytes for a long,
-//!     MAXSTRINGLEN for a string), longs 8-byte aligned.
+//!     MAXSTRINGLEN for a string), longs 8-byte aligned;
+//! 12. statistic and histogram indexes are in range of `Module::stats` /
+//!     `hists`, and every histogram names an existing statistic that keeps
+//!     its kind of buckets.
 //!
 //! Errors are data: where (function, block, instruction) and what.
 
@@ -71,6 +74,8 @@ struct ModuleInfo<'a> {
     errors: &'a [ErrorMsg],
     globals_size: u32,
     max_string_len: u32,
+    stats: &'a [stapc_bpf::StatDesc],
+    hists: &'a [stapc_bpf::HistDesc],
 }
 
 /// Check the function-local invariants (1–8).
@@ -83,13 +88,15 @@ pub fn verify_function(func: &Function) -> Result<(), Vec<VerifierError>> {
     }
 }
 
-/// Check every function of a module, with the module-level invariants (1–11).
+/// Check every function of a module, with the module-level invariants (1–12).
 pub fn verify_module(module: &Module) -> Result<(), Vec<VerifierError>> {
     let info = ModuleInfo {
         formats: &module.formats,
         errors: &module.errors,
         globals_size: module.globals.size,
         max_string_len: module.max_string_len,
+        stats: &module.stats,
+        hists: &module.hists,
     };
     let mut errs = Vec::new();
     for p in &module.probes {
@@ -400,6 +407,33 @@ impl<'a> Verifier<'a> {
                         info.globals_size
                     ),
                 );
+            }
+            // ---- statistics ----
+            InstData::StatAdd { stat, .. }
+            | InstData::StatRead { stat, .. }
+            | InstData::StatClear { stat }
+                if info.stats.get(*stat as usize).is_none() =>
+            {
+                self.err(Location::Inst(b, i), format!("stat{stat} does not exist"));
+            }
+            InstData::PrintHist { hist } => {
+                let ok = info.hists.get(*hist as usize).is_some_and(|h| {
+                    info.stats.get(h.stat as usize).is_some_and(|s| {
+                        if h.linear {
+                            s.linear.is_some()
+                        } else {
+                            s.log
+                        }
+                    })
+                });
+                if !ok {
+                    self.err(
+                        Location::Inst(b, i),
+                        format!(
+                            "hist{hist} does not exist or names a statistic without its buckets"
+                        ),
+                    );
+                }
             }
             _ => {}
         }

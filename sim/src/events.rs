@@ -474,6 +474,13 @@ pub fn parse_events(text: &str) -> Result<Vec<SimEvent>, EventsError> {
     Ok(events)
 }
 
+/// Read and parse an events file for `--sim-events FILE`; the error is
+/// ready to print: `FILE:LINE:COL: message` (or `FILE: <io error>`).
+pub fn read_events_file(path: &std::path::Path) -> Result<Vec<SimEvent>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_events(&text).map_err(|e| format!("{}:{e}", path.display()))
+}
+
 /// Parse one line (`line` = its 1-based number, for messages).
 pub fn parse_event(text: &str, line: usize) -> Result<SimEvent, EventsError> {
     let mut p = Parser::new(text, line);
@@ -686,6 +693,29 @@ mod tests {
         assert_eq!(e.args, vec![1, u64::MAX]);
         assert_eq!(e.ret, Some((-5i64) as u64));
         assert_eq!((evs[1].line, evs[1].time_ns), (4, 3));
+    }
+
+    #[test]
+    fn files_are_read_with_their_name_in_errors() {
+        let dir = std::env::temp_dir().join(format!("stapc-events-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let good = dir.join("good.jsonl");
+        std::fs::write(&good, "{\"time\": \"1ms\", \"probe\": \"p\"}\n").expect("write");
+        assert_eq!(read_events_file(&good).map(|v| v.len()), Ok(1));
+        let bad = dir.join("bad.jsonl");
+        std::fs::write(&bad, "\n{\"time\": 1 \"probe\": \"p\"}\n").expect("write");
+        assert_eq!(
+            read_events_file(&bad),
+            Err(format!(
+                "{}:2:12: expected `,` or `}}`, found `\"`",
+                bad.display()
+            ))
+        );
+        let missing = dir.join("missing.jsonl");
+        assert!(read_events_file(&missing)
+            .unwrap_err()
+            .starts_with(&format!("{}: ", missing.display())));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

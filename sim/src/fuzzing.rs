@@ -166,3 +166,43 @@ fn events_object() -> bpf::Object {
         ..Default::default()
     }
 }
+
+/// Arbitrary bytecode through the mini-verifier: the first byte picks the
+/// program type, the second the target kernel and privilege, the rest (cut
+/// to whole instructions) is the program. Every input must end in a verdict,
+/// never a panic; the instruction limits bound the work.
+pub fn verifier(data: &[u8]) {
+    use crate::verifier::{verify, VerifyOptions};
+    use bpf::{KernelVersion, ProgramType, Target};
+    let [kind, tgt, rest @ ..] = data else {
+        return;
+    };
+    let whole = rest.len() / 8 * 8;
+    let Ok(prog) = decode_all(&rest[..whole]) else {
+        return;
+    };
+    let maps = [
+        map(MapKind::Array, 4, 16, 2),
+        map(MapKind::Hash, 4, 8, 4),
+        map(MapKind::RingBuf, 0, 0, 4096),
+        map(MapKind::PerfEventArray, 4, 4, 0),
+        map(MapKind::PerCpuArray, 4, 8, 1),
+    ];
+    let prog_type = [
+        ProgramType::SocketFilter,
+        ProgramType::Kprobe,
+        ProgramType::Tracepoint,
+        ProgramType::PerfEvent,
+        ProgramType::RawTracepoint,
+        ProgramType::Syscall,
+    ][usize::from(*kind) % 6];
+    let kernel = [(4, 14), (5, 2), (5, 10), (5, 17), (6, 1), (6, 18)][usize::from(*tgt & 7) % 6];
+    let mut target = Target::new(KernelVersion::new(kernel.0, kernel.1));
+    target.privileged = tgt & 8 != 0;
+    let opts = VerifyOptions {
+        target,
+        prog_type,
+        userspace: tgt & 16 != 0,
+    };
+    let _ = verify(&prog, &maps, &opts);
+}

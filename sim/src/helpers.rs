@@ -2,7 +2,7 @@
 //! task context, output (perf event array, ring buffer, trace_printk),
 //! `probe_read*` against simulated memory, callbacks (`for_each_map_elem`,
 //! `loop`), the bpf_conformance suite's "unwind", and stapc's own string
-//! helpers for userspace programs.
+//! and statistics helpers for userspace programs.
 //!
 //! Bad arguments that the kernel's verifier would have rejected (a scalar
 //! where a map is needed, a size beyond any buffer) are `ExecError`s;
@@ -381,8 +381,61 @@ impl Machine {
                     std::cmp::Ordering::Greater => 1,
                 })
             }
+            // ---- statistics ----
+            h::STAPC_STAT_READ => {
+                let map = self.map_arg(pc, id, a[0])?;
+                let key = self.key_arg(pc, id, map, a[1])?;
+                let values = self
+                    .stat_values(map, &key)
+                    .map_err(|e| bad(e.to_string()))?;
+                Ok(crate::stats::merge(&values, None).aggregate(a[2]) as u64)
+            }
+            h::STAPC_STAT_CLEAR => {
+                let map = self.map_arg(pc, id, a[0])?;
+                let key = self.key_arg(pc, id, map, a[1])?;
+                let vs = self.store.def(map).map(|d| d.value_size).unwrap_or(0) as usize;
+                let present = self
+                    .store
+                    .lookup_all_cpus(map, &key)
+                    .map_err(|e| bad(e.to_string()))?
+                    .is_some();
+                if !present {
+                    return Ok(0);
+                }
+                let zero = vec![0u8; vs];
+                self.store
+                    .update(map, &key, &zero, crate::maps::BPF_ANY, None)
+                    .map_err(|e| bad(e.to_string()))?;
+                // The run's copies (a `<<<` earlier in this run) restart empty.
+                for c in &mut self.cache {
+                    if c.map == map && c.key == key && c.live {
+                        c.original = zero.clone();
+                        if let Some(r) = self.mem.region_mut(c.region) {
+                            r.data.fill(0);
+                        }
+                    }
+                }
+                Ok(0)
+            }
             _ => Err(ExecError::UnknownHelper { pc, id }.into()),
         }
+    }
+
+    /// Every CPU's value of `map[key]`, as this run sees it: the run's own
+    /// copy where a program looked the value up (and may have changed it),
+    /// the store's elsewhere. Empty when the key is absent.
+    fn stat_values(&mut self, map: u32, key: &[u8]) -> Result<Vec<Vec<u8>>, MapError> {
+        let mut values = self.store.lookup_all_cpus(map, key)?.unwrap_or_default();
+        for c in &self.cache {
+            if c.map != map || c.key != key || !c.live {
+                continue;
+            }
+            let cpu = c.cpu as usize;
+            if let (Some(v), Some(r)) = (values.get_mut(cpu), self.mem.region(c.region)) {
+                v.clone_from(&r.data);
+            }
+        }
+        Ok(values)
     }
 
     /// Call the BPF function at `target` in a new frame (callbacks).

@@ -7,6 +7,7 @@
 //!   `Machine::run` executes it with fuel, BPF-to-BPF calls and helpers.
 //! - `maps`: the `MapStore` trait and `SimMaps`, the in-memory maps.
 //! - `format`: printf records and SystemTap's histogram text.
+//! - `stats`: statistics merged over the CPUs (`MapStore`), `@hist` text.
 //! - `session`: `run(&Object, &SessionOptions, out, err)` plays a whole
 //!   compiled script through the event model of shared/conformance/README.md.
 //! - `events`: `--sim-events FILE`, JSON lines of kernel events
@@ -23,10 +24,11 @@ pub mod machine;
 pub mod maps;
 pub mod memory;
 pub mod session;
+pub mod stats;
 pub mod testgen;
 pub mod verifier;
 
-pub use events::{parse_events, EventsError, SimEvent};
+pub use events::{parse_events, read_events_file, EventsError, SimEvent};
 pub use machine::{Code, EventContext, ExecError, Machine, MachineOptions, RunOutcome};
 pub use maps::{MapError, MapStore, SimMaps};
 pub use memory::{Fault, Memory, RegionKind};

@@ -121,9 +121,13 @@ pub enum RecordAction {
 /// formatted with `obj.formats[id]` to `out`, ERROR prints
 /// `ERROR: {message} {location}` to `err`. Shared by the simulator's
 /// session and the loader's runtime (which drains the kernel's buffer).
+///
+/// HIST reads the statistic's map through `maps` (the simulator's, or the
+/// kernel's through the loader), merges the CPUs and prints the histogram.
 pub fn handle_record(
     obj: &Object,
     r: &[u8],
+    maps: &mut dyn MapStore,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<RecordAction> {
@@ -160,6 +164,37 @@ pub fn handle_record(
             }
         }
         record::EXIT => Ok(RecordAction::Exit),
+        // ---- statistics ----
+        record::HIST => {
+            let Some((hist, stat)) = obj
+                .hists
+                .get(id as usize)
+                .and_then(|h| Some((h, obj.stats.get(h.stat as usize)?)))
+            else {
+                writeln!(
+                    err,
+                    "ERROR: simulator: histogram record names histogram #{id}, which does not exist"
+                )?;
+                return Ok(RecordAction::Malformed);
+            };
+            let merged = crate::stats::key_of(maps, stat, body)
+                .ok_or(MapError::Invalid)
+                .and_then(|key| crate::stats::read(maps, stat, &key));
+            match merged {
+                Ok(m) => {
+                    out.write_all(crate::stats::hist_text(hist, stat, &m).as_bytes())?;
+                    Ok(RecordAction::Printed)
+                }
+                Err(e) => {
+                    writeln!(
+                        err,
+                        "ERROR: simulator: reading statistic `{}`: {e}",
+                        stat.name
+                    )?;
+                    Ok(RecordAction::Malformed)
+                }
+            }
+        }
         record::ERROR => {
             let Some(e) = obj.errors.get(id as usize) else {
                 writeln!(err, "ERROR: runtime error #{id}")?;
@@ -590,7 +625,8 @@ impl<'a> Session<'a> {
     }
 
     fn record(&mut self, r: &[u8], d: &mut Drained) -> Result<(), SimError> {
-        match handle_record(self.obj, r, &mut *self.out, &mut *self.err)? {
+        let maps = self.machine.store_mut();
+        match handle_record(self.obj, r, maps, &mut *self.out, &mut *self.err)? {
             RecordAction::Printed => {}
             RecordAction::Exit => d.exit = true,
             RecordAction::Error => d.error = true,

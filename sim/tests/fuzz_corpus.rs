@@ -43,3 +43,11 @@ fn sim_events_corpus() {
         stapc_sim::fuzzing::events(&bytes);
     }
 }
+
+#[test]
+fn verifier_corpus() {
+    for (name, bytes) in corpus("verifier") {
+        eprintln!("{name}");
+        stapc_sim::fuzzing::verifier(&bytes);
+    }
+}

@@ -207,3 +207,71 @@ fn mini_verifier_agrees_with_the_kernel() {
         unsafe_accepts.join("\n")
     );
 }
+
+/// The catalog (docs/verifier-messages.md) promises the kernel's own words:
+/// every rejected corpus program whose message applies to the running kernel
+/// (the mini-verifier, set to the host kernel, gives the expected message)
+/// must get that message from the kernel too.
+#[test]
+fn catalog_messages_are_the_kernels() {
+    if let Err(why) = stapc_loader::can_load_bpf() {
+        let _ = writeln!(std::io::stderr(), "catalog: skipped: {why}");
+        return;
+    }
+    let Some(host) = KernelVersion::host() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "catalog: skipped: kernel version unknown"
+        );
+        return;
+    };
+    let mut target = Target::new(host);
+    target.privileged = true;
+    // Where the mini-verifier is knowingly stricter than this kernel (it
+    // never accepts what the kernel rejects, the other way round is allowed).
+    const STRICTER: &[(&str, &str)] = &[(
+        "reject/deref_map_ptr.asm",
+        "kernels with BTF let programs read struct bpf_map fields through a map pointer",
+    )];
+    let (mut checked, mut wrong) = (0, Vec::new());
+    for p in corpus() {
+        if STRICTER.iter().any(|(n, _)| *n == p.name) {
+            continue;
+        }
+        let corpus::Expect::Reject(expect) = &p.expect else {
+            continue;
+        };
+        if !p.name.starts_with("reject/") {
+            continue;
+        }
+        let opts = VerifyOptions {
+            target,
+            prog_type: p.prog_type,
+            userspace: p.userspace,
+        };
+        let Err(ours) = verify(&p.insns, &p.maps, &opts) else {
+            continue;
+        };
+        if p.userspace || !ours.message.contains(expect.as_str()) {
+            continue; // the message is for another kernel version or for userspace programs
+        }
+        match kernel_verdict(&p) {
+            KernelVerdict::Reject { message, .. } if message.contains(expect.as_str()) => {
+                checked += 1
+            }
+            KernelVerdict::NotComparable(_) => {}
+            KernelVerdict::Reject { message, .. } => wrong.push(format!(
+                "{}: expected `{expect}`, the kernel said `{message}`",
+                p.name
+            )),
+            KernelVerdict::Accept => wrong.push(format!("{}: the kernel accepts it", p.name)),
+        }
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "catalog: {checked} messages confirmed by the kernel, {} differ",
+        wrong.len()
+    );
+    assert!(checked >= 50, "only {checked} catalog messages checked");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -201,6 +201,13 @@ fn instruction_limit_follows_the_target() {
     over.target.insn_limit_override = Some(10);
     let e = verify(&insns[4080..], &[], &over).unwrap_err();
     assert!(e.message.contains("limit of 10"), "{}", e.message);
+    // Userspace programs run on the simulator: no kernel size limit.
+    let user = VerifyOptions {
+        prog_type: ProgramType::Syscall,
+        userspace: true,
+        ..portable.clone()
+    };
+    assert!(verify(&insns, &[], &user).is_ok());
     let e = verify(&[], &[], &portable).unwrap_err();
     assert_eq!(e.kind, VerifierErrorKind::ProgramSize);
 }

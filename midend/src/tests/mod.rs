@@ -8,6 +8,7 @@ mod interp;
 mod lowering;
 mod passes;
 mod program_prop;
+mod stats;
 mod unroll_prop;
 mod verifier;
 

@@ -68,6 +68,7 @@ fn module(f: Function) -> Module {
             init: vec![0; 8],
         },
         max_string_len: 64,
+        ..Module::default()
     }
 }
 

@@ -164,8 +164,10 @@ impl<'a> Verifier<'a> {
                 ),
             ));
         }
+        // The raw size limit is the kernel's; stapc's userspace programs
+        // run on the simulator and only need to be verifiable.
         let limit = self.opts.target.insn_limit() as usize;
-        if n > limit {
+        if n > limit && !self.opts.userspace {
             return Err(self.fail(
                 0,
                 None,
@@ -499,7 +501,7 @@ impl<'a> Verifier<'a> {
             }
             BPF_LD => {
                 if insn.is_lddw() {
-                    self.write_reg(st, insn.dst)?;
+                    self.write_reg(insn.dst)?;
                     let next = self.insns[pc + 1];
                     st.regs[insn.dst as usize] = match insn.src {
                         BPF_PSEUDO_MAP_FD => Reg {
@@ -646,7 +648,7 @@ impl<'a> Verifier<'a> {
         Ok(reg)
     }
 
-    fn write_reg(&self, _st: &State, r: u8) -> Result<(), Reject> {
+    fn write_reg(&self, r: u8) -> Result<(), Reject> {
         if r == 10 {
             return Err(reject(
                 K::FramePointerReadOnly,
@@ -673,7 +675,7 @@ impl<'a> Verifier<'a> {
                     "Unprivileged programs may not negate or byte-swap a pointer.",
                 ));
             }
-            self.write_reg(st, i.dst)?;
+            self.write_reg(i.dst)?;
             // The kernel keeps no bounds through negation or byte swaps.
             st.regs[d] = Reg::unknown();
             return Ok(());
@@ -684,7 +686,7 @@ impl<'a> Verifier<'a> {
             } else {
                 Reg::known(i.imm as i64 as u64)
             };
-            self.write_reg(st, i.dst)?;
+            self.write_reg(i.dst)?;
             let res = if !x {
                 if alu64 {
                     src
@@ -720,7 +722,15 @@ impl<'a> Verifier<'a> {
                     r.trunc32()
                 }
             } else if alu64 {
-                src
+                // A copied unknown scalar stays linked to its source, so a
+                // bound learnt on one applies to both (`find_equal_scalars`).
+                if src.is_scalar() && !src.is_const() && src.id == 0 {
+                    let id = self.new_id();
+                    st.regs[i.src as usize].id = id;
+                    Reg { id, ..src }
+                } else {
+                    src
+                }
             } else if src.ty.is_pointer() {
                 if self.unpriv() {
                     return Err(reject(
@@ -742,7 +752,7 @@ impl<'a> Verifier<'a> {
             Reg::known(i.imm as i64 as u64)
         };
         let dst = self.read_reg(st, i.dst)?;
-        self.write_reg(st, i.dst)?;
+        self.write_reg(i.dst)?;
         if !x {
             if matches!(op, BPF_DIV | BPF_MOD) && i.imm == 0 {
                 return Err(reject(
@@ -916,7 +926,7 @@ impl<'a> Verifier<'a> {
 
     fn ldx(&mut self, st: &mut State, i: Insn) -> Result<(), Reject> {
         self.read_reg(st, i.src)?;
-        self.write_reg(st, i.dst)?;
+        self.write_reg(i.dst)?;
         let size = size_bytes(i.code);
         let loaded = self.mem_access(st, i.src, i.off, size, None)?;
         let signed = i.code & 0xe0 == BPF_MEMSX;
@@ -1025,7 +1035,7 @@ impl<'a> Verifier<'a> {
         if i.imm == BPF_CMPXCHG {
             st.regs[0] = old;
         } else if i.imm & BPF_FETCH != 0 {
-            self.write_reg(st, i.src)?;
+            self.write_reg(i.src)?;
             st.regs[i.src as usize] = old;
         }
         Ok(())
@@ -1827,8 +1837,8 @@ impl<'a> Verifier<'a> {
             if null_check && a.ty.maybe_null() {
                 let mut is_null = st.clone();
                 let mut not_null = std::mem::replace(st, State::new(RegType::Ctx));
-                mark_null(&mut is_null, a.id, true, self.unpriv());
-                mark_null(&mut not_null, a.id, false, self.unpriv());
+                mark_null(&mut is_null, a.id, true);
+                mark_null(&mut not_null, a.id, false);
                 let (taken, other) = if cmp == Cmp::Eq {
                     (is_null, not_null)
                 } else {
@@ -1871,19 +1881,21 @@ impl<'a> Verifier<'a> {
         };
         let va = view(&a);
         let vb = view(&b);
-        match branch_taken(cmp, &va, &vb) {
+        match branch_taken(cmp, &va, &vb, self.kernel >= NEWEST_WORDING) {
             Some(true) => return Ok(Step::Next(target)),
             Some(false) => return Ok(Step::Next(fall)),
             None => {}
         }
-        let apply = |s: &mut State, c: Cmp| -> bool {
+        // The kernel decides a branch only from the ranges (above); when
+        // narrowing a register contradicts what else is known, it does not
+        // drop the path but carries on with sanitised bounds. We carry on
+        // with the unrefined registers, which assume no more than it does.
+        let apply = |s: &mut State, c: Cmp| {
+            let (saved_a, saved_b) = (s.regs[i.dst as usize], s.regs[i.src as usize]);
             let (mut ra, mut rb) = (va, vb);
-            if !refine(c, &mut ra, &mut rb) {
-                return false;
-            }
+            let bit_test = matches!(c, Cmp::Set | Cmp::NotSet);
             // A 64-bit compare refines the register itself; a 32-bit one
             // its low half (and through it what the whole value can be).
-            let bit_test = matches!(c, Cmp::Set | Cmp::NotSet);
             let put = |r: &mut Reg, view: &Reg| -> bool {
                 if jmp32 && bit_test {
                     // As for 64-bit bit tests, the kernel keeps only what
@@ -1905,26 +1917,40 @@ impl<'a> Verifier<'a> {
                 }
                 r.is_consistent()
             };
-            let mut ok = put(&mut s.regs[i.dst as usize], &ra);
-            if x && i.src != i.dst {
-                ok &= put(&mut s.regs[i.src as usize], &rb);
+            let mut ok = refine(c, &mut ra, &mut rb);
+            if ok {
+                ok = put(&mut s.regs[i.dst as usize], &ra);
+                if x && i.src != i.dst {
+                    ok &= put(&mut s.regs[i.src as usize], &rb);
+                }
             }
-            ok
+            if !ok {
+                s.regs[i.dst as usize] = saved_a;
+                s.regs[i.src as usize] = saved_b;
+                return;
+            }
+            let refined: Vec<Reg> = if x {
+                vec![s.regs[i.dst as usize], s.regs[i.src as usize]]
+            } else {
+                vec![s.regs[i.dst as usize]]
+            };
+            for r in refined {
+                if r.is_scalar() && r.id != 0 {
+                    s.for_each_reg(|o| {
+                        if o.is_scalar() && o.id == r.id {
+                            *o = r;
+                        }
+                    });
+                }
+            }
         };
         let mut taken = st.clone();
-        let t_ok = apply(&mut taken, cmp);
-        let f_ok = apply(st, cmp.negate());
-        Ok(match (t_ok, f_ok) {
-            (true, true) => Step::Fork {
-                other: Box::new(taken),
-                target,
-                fall,
-            },
-            (true, false) => {
-                *st = taken;
-                Step::Next(target)
-            }
-            _ => Step::Next(fall),
+        apply(&mut taken, cmp);
+        apply(st, cmp.negate());
+        Ok(Step::Fork {
+            other: Box::new(taken),
+            target,
+            fall,
         })
     }
 }
@@ -1954,7 +1980,7 @@ fn constant_key(st: &State, key: &Reg, size: u32) -> Option<u64> {
 
 /// After a null check of the pointer with `id`: every copy becomes NULL
 /// (a scalar 0) or the non-NULL pointer; a NULL reservation is released.
-fn mark_null(st: &mut State, id: u32, null: bool, _unpriv: bool) {
+fn mark_null(st: &mut State, id: u32, null: bool) {
     let mut released = None;
     st.for_each_reg(|r| {
         if r.id == id && r.ty.maybe_null() {
@@ -1984,6 +2010,8 @@ fn describe_expected(e: &str) -> &'static str {
         "the context pointer received in r1"
     } else if e == "scalar" || e == "inv" {
         "a number"
+    } else if e == "func" {
+        "a callback function (`lddw rX, func`, which the mini-verifier does not model)"
     } else if e == "fp" {
         "a stack pointer or 0"
     } else if e.contains("ringbuf_mem") && !e.contains(',') || e == "mem" {

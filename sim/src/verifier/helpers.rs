@@ -257,6 +257,23 @@ static PROTOS: &[Proto] = &[
         since: KernelVersion::new(0, 0),
         stapc: true,
     },
+    // ---- statistics ----
+    Proto {
+        id: h::STAPC_STAT_READ,
+        name: "stapc_stat_read",
+        args: &[ConstMapPtr, MapKey, Anything],
+        ret: Ret::Integer,
+        since: KernelVersion::new(0, 0),
+        stapc: true,
+    },
+    Proto {
+        id: h::STAPC_STAT_CLEAR,
+        name: "stapc_stat_clear",
+        args: &[ConstMapPtr, MapKey],
+        ret: Ret::Integer,
+        since: KernelVersion::new(0, 0),
+        stapc: true,
+    },
 ];
 
 /// Every prototype, in helper-id order.

@@ -234,25 +234,30 @@ impl Reg {
         }
     }
 
-    /// The 32-bit bounds narrow the 64-bit ones when the upper halves of
-    /// all values are equal, or when the value fits in 32 bits.
+    /// The low-32-bit unsigned bounds tighten the 64-bit ones (the
+    /// kernel's `__reg_deduce_mixed_bounds`: replacing the low half of a
+    /// bound by the low half's own bound keeps it a bound).
     fn deduce_32_to_64(&mut self) {
         if self.u32min > self.u32max || self.s32min > self.s32max {
             return;
         }
-        if self.umin >> 32 == self.umax >> 32 {
-            let hi = self.umin & !0xffff_ffff;
-            self.umin = self.umin.max(hi | self.u32min as u64);
-            self.umax = self.umax.min(hi | self.u32max as u64);
-        }
-        if self.smin >> 32 == self.smax >> 32 {
-            let hi = (self.smin as u64) & !0xffff_ffff;
-            self.smin = self.smin.max((hi | self.u32min as u64) as i64);
-            self.smax = self.smax.min((hi | self.u32max as u64) as i64);
-        }
-        if self.smin >= i32::MIN as i64 && self.smax <= i32::MAX as i64 {
-            self.smin = self.smin.max(self.s32min as i64);
-            self.smax = self.smax.min(self.s32max as i64);
+        let lo = self.u32min as u64;
+        let hi = self.u32max as u64;
+        self.umin = self.umin.max((self.umin & !0xffff_ffff) | lo);
+        self.umax = self.umax.min((self.umax & !0xffff_ffff) | hi);
+        self.smin = self
+            .smin
+            .max(((self.smin as u64 & !0xffff_ffff) | lo) as i64);
+        self.smax = self
+            .smax
+            .min(((self.smax as u64 & !0xffff_ffff) | hi) as i64);
+        // A value within the s32 range whose low half is non-negative
+        // cannot have all-ones upper bits: it is its low half.
+        if self.s32min >= 0 && self.smin >= i32::MIN as i64 && self.smax <= i32::MAX as i64 {
+            self.smin = self.s32min as i64;
+            self.smax = self.s32max as i64;
+            self.umin = self.s32min as u64;
+            self.umax = self.s32max as u64;
         }
     }
 
@@ -620,7 +625,11 @@ impl Cmp {
 }
 
 /// Whether `a cmp b` is always true (`Some(true)`), always false, or unknown.
-pub fn branch_taken(cmp: Cmp, a: &Reg, b: &Reg) -> Option<bool> {
+/// `tnum_overlap`: newer kernels also decide equality from the known bits.
+pub fn branch_taken(cmp: Cmp, a: &Reg, b: &Reg, tnum_overlap: bool) -> Option<bool> {
+    // What the kernel's `is_scalar_branch_taken` can tell, and no more:
+    // equality from constants and disjoint ranges (64- and 32-bit), bit
+    // tests only against a constant.
     let both_const = a.is_const() && b.is_const();
     let (av, bv) = (a.var.value, b.var.value);
     match cmp {
@@ -631,7 +640,11 @@ pub fn branch_taken(cmp: Cmp, a: &Reg, b: &Reg) -> Option<bool> {
                 || a.umax < b.umin
                 || a.smin > b.smax
                 || a.smax < b.smin
-                || !a.var.overlaps(b.var)
+                || a.u32min > b.u32max
+                || a.u32max < b.u32min
+                || a.s32min > b.s32max
+                || a.s32max < b.s32min
+                || (tnum_overlap && !a.var.overlaps(b.var))
             {
                 Some(false)
             } else {
@@ -640,9 +653,16 @@ pub fn branch_taken(cmp: Cmp, a: &Reg, b: &Reg) -> Option<bool> {
             eq.map(|e| if cmp == Cmp::Eq { e } else { !e })
         }
         Cmp::Set | Cmp::NotSet => {
-            let set = if a.var.value & b.var.value != 0 {
+            let (t, k) = if b.is_const() {
+                (a.var, bv)
+            } else if a.is_const() {
+                (b.var, av)
+            } else {
+                return None;
+            };
+            let set = if t.value & k != 0 {
                 Some(true)
-            } else if a.var.max() & b.var.max() == 0 {
+            } else if t.max() & k == 0 {
                 Some(false)
             } else {
                 None
@@ -838,7 +858,7 @@ mod tests {
         let mut b = Reg::known(10);
         assert!(refine(Cmp::Lt, &mut a, &mut b));
         assert_eq!((a.umin, a.umax), (0, 9));
-        assert_eq!(branch_taken(Cmp::Lt, &a, &Reg::known(10)), Some(true));
+        assert_eq!(branch_taken(Cmp::Lt, &a, &Reg::known(10), true), Some(true));
         let mut c = Reg::known(3);
         assert!(!refine(Cmp::Gt, &mut c, &mut Reg::known(5)));
     }

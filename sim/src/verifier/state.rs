@@ -264,6 +264,9 @@ pub fn format_reg(r: &Reg, maps: &[MapDef], names: Names) -> String {
                 return snum(r.var.value as i64);
             }
             let mut f = vec![];
+            if r.id != 0 {
+                f.push(format!("id={}", r.id));
+            }
             bounds(r, names, &mut f);
             format!("{name}({})", f.join(","))
         }
@@ -388,7 +391,8 @@ fn reg_covers(old: &Reg, new: &Reg, ids: &mut IdMap) -> bool {
         return false;
     }
     if old.ty == RegType::Scalar {
-        return scalar_covers(old, new);
+        // Links the old path relied on must exist in the new one too.
+        return scalar_covers(old, new) && (old.id == 0 || ids.check(old.id, new.id));
     }
     old.off == new.off
         && old.map == new.map

@@ -1,0 +1,190 @@
+//! Statistics end to end: kernel probes add to per-CPU maps, userspace
+//! merges the CPUs; the histograms the simulator prints equal SystemTap's
+//! layout of the values computed independently here; kernel programs using
+//! statistics pass the real verifier (old and new targets).
+
+mod common;
+
+use common::{run, text};
+use stapc::{Options, Session, Stage};
+use stapc_bpf::{KernelVersion, Target};
+use stapc_sim::format;
+use std::io::Write as _;
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/stats_kernel.stp");
+
+fn compile(text: &str, kernel: KernelVersion) -> stapc_bpf::Object {
+    let opts = Options {
+        target: Target::new(kernel),
+        ..Options::default()
+    };
+    let mut s = Session::new("t.stp", text.to_string(), opts);
+    match s.run(Stage::Compile) {
+        Ok(out) => out.object.unwrap(),
+        Err(_) => panic!("compile failed:\n{}", s.render_diagnostics()),
+    }
+}
+
+fn log_hist(values: &[i64]) -> String {
+    let mut c = vec![0u64; format::LOG_BUCKETS];
+    for &v in values {
+        c[format::log_bucket(v)] += 1;
+    }
+    format::hist_log(&c)
+}
+
+fn linear_hist(values: &[i64], start: i64, stop: i64, interval: i64) -> String {
+    let mut c = vec![0u64; format::linear_buckets(start, stop, interval).unwrap()];
+    for &v in values {
+        c[format::linear_bucket(v, start, stop, interval)] += 1;
+    }
+    format::hist_linear(&c, start, interval)
+}
+
+#[test]
+fn kernel_statistics_give_the_reference_histograms_in_sim() {
+    let out = run(&["--sim", EXAMPLE]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    // timer.ms(1) adds n*n - 200 for n = 1..=40; timer.ms(25) prints after
+    // the 25th value (same-instant events fire in script order).
+    let values: Vec<i64> = (1..=40).map(|n| n * n - 200).collect();
+    let sum: i64 = values.iter().sum();
+    let mut want = linear_hist(&values[..25], 0, 1000, 100);
+    want.push_str(&format!(
+        "count=40 sum={sum} min=-199 max=1400 avg={}\n",
+        sum / 40
+    ));
+    want.push_str(&log_hist(&values));
+    want.push_str(&linear_hist(&values, 0, 1000, 100));
+    assert_eq!(text(&out.stdout), want);
+}
+
+#[test]
+fn statistics_merge_every_cpu() {
+    let src = "global s\n\
+               probe timer.profile { s <<< cpu() * 10 + 1 }\n\
+               probe timer.ms(20) { exit() }\n\
+               probe end { printf(\"%d %d %d %d %d\\n\", @count(s), @sum(s), @min(s), @max(s), @avg(s))\n\
+               print(@hist_linear(s, 0, 30, 10)) }\n";
+    let obj = compile(src, KernelVersion::new(6, 18));
+    let opts = stapc_sim::SessionOptions {
+        cpus: 4,
+        ..Default::default()
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = stapc_sim::run(&obj, &opts, &mut out, &mut err).unwrap();
+    assert_eq!(status, 0, "{}", text(&err));
+    let out = text(&out);
+    let (first, hist) = out.split_once('\n').unwrap();
+    let nums: Vec<i64> = first.split(' ').map(|x| x.parse().unwrap()).collect();
+    let per_cpu = nums[0] / 4;
+    assert!(per_cpu > 0 && nums[0] % 4 == 0, "{first}");
+    assert_eq!(nums[1..], [per_cpu * 64, 1, 31, 16], "{first}");
+    let values: Vec<i64> = (0..4)
+        .flat_map(|c| std::iter::repeat_n(c * 10 + 1, per_cpu as usize))
+        .collect();
+    assert_eq!(hist, linear_hist(&values, 0, 30, 10));
+}
+
+#[test]
+fn empty_statistics_and_delete() {
+    let src = "global s\n\
+               probe begin { s <<< 5; s <<< -7; printf(\"%d %d\\n\", @count(s), @avg(s)); delete s\n\
+               printf(\"%d %d\\n\", @count(s), @sum(s)); @max(s) }\n";
+    let out = run(&["--sim", "-e", src]);
+    assert_eq!(text(&out.stdout), "2 -1\n0 0\n");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("ERROR: empty aggregate near operator '@max' at <input>:3:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn aggregates_in_kernel_probes_are_a_clear_error() {
+    let out = run(&[
+        "--sim",
+        "-e",
+        "global s\nprobe timer.ms(1) { s <<< 1; printf(\"%d\\n\", @count(s)) }",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("@count in kernel probes"), "{err}");
+    assert!(err.contains("begin, end and error"), "{err}");
+}
+
+#[test]
+fn kernel_verifier_accepts_statistics_programs() {
+    if let Err(why) = stapc_loader::can_load_bpf() {
+        let _ = writeln!(std::io::stderr(), "stats: skipped kernel load: {why}");
+        return;
+    }
+    let scripts = [
+        std::fs::read_to_string(EXAMPLE).unwrap(),
+        // Large linear bounds (64-bit constants), several statistics and
+        // prints in one program, log and linear on one statistic.
+        "global a, b, c\nprobe timer.ms(1) { x = ktime_get_ns()\n a <<< x; b <<< -x; c <<< x % 7\n\
+         print(@hist_log(a)); print(@hist_linear(a, -10000000000, 10000000000, 100000000))\n\
+         print(@hist_log(b)); print(@hist_linear(c, 0, 6, 1)) }\n\
+         probe end { print(@hist_log(c)) }"
+            .to_string(),
+    ];
+    for src in &scripts {
+        for kernel in [KernelVersion::new(4, 14), KernelVersion::new(6, 18)] {
+            let obj = compile(src, kernel);
+            let kernel_progs = obj
+                .programs
+                .iter()
+                .filter(|p| !p.kind.is_userspace())
+                .count();
+            assert!(kernel_progs > 0);
+            match stapc_loader::load(&obj) {
+                Ok(l) => assert!(!l.programs().is_empty()),
+                Err(e) => panic!("target {kernel}: {e}\n{src}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn mini_verifier_accepts_statistics_programs() {
+    let conf = common::shared_dir().join("conformance");
+    let scripts = [
+        std::fs::read_to_string(EXAMPLE).unwrap(),
+        std::fs::read_to_string(conf.join("stats.stp")).unwrap(),
+        std::fs::read_to_string(conf.join("hist.stp")).unwrap(),
+    ];
+    for src in &scripts {
+        for kernel in [KernelVersion::new(4, 14), KernelVersion::new(6, 18)] {
+            let obj = compile(src, kernel);
+            for (name, r) in stapc_sim::verifier::verify_object(&obj, &Target::new(kernel)) {
+                if let Err(e) = r {
+                    panic!("{name} (target {kernel}): {e}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn kernel_run_prints_what_the_simulator_prints() {
+    if let Err(why) = stapc_loader::can_load_bpf() {
+        let _ = writeln!(std::io::stderr(), "stats: skipped kernel run: {why}");
+        return;
+    }
+    // A histogram printed from a kernel probe shows the statistic as it is
+    // when userspace handles the record, which on a real kernel may be a few
+    // events later; so only `end` prints here.
+    let src = "global s, n\nprobe timer.ms(1) { n++; s <<< n * n - 200; if (n == 40) exit() }\n\
+               probe end { printf(\"%d %d %d %d %d\\n\", @count(s), @sum(s), @min(s), @max(s), @avg(s))\n\
+               print(@hist_log(s)); print(@hist_linear(s, 0, 1000, 100)) }\n";
+    let sim = run(&["--sim", "-e", src]);
+    assert!(sim.status.success(), "{}", text(&sim.stderr));
+    assert!(text(&sim.stdout).starts_with("40 14140 -199 1400 353\n"));
+    for kernel in ["4.14", "6.18"] {
+        let out = run(&["--target-kernel", kernel, "-e", src]);
+        assert!(out.status.success(), "{kernel}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), text(&sim.stdout), "target {kernel}");
+    }
+}
