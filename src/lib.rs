@@ -35,6 +35,8 @@ pub struct Options {
     pub verbose: u8,
     /// `-D MAXNESTING=N`: deepest recursion of script functions.
     pub max_nesting: u32,
+    /// `-I DIR`: extra tapset directories whose `.stpm` macros the script may use.
+    pub tapset_dirs: Vec<std::path::PathBuf>,
     /// Run the mini-verifier on every compiled program (off for
     /// `--explain-verifier`, which reports its verdicts itself).
     pub precheck: bool,
@@ -52,6 +54,7 @@ impl Default for Options {
             message_format: DiagFormat::Plain,
             verbose: 0,
             max_nesting: stapc_midend::DEFAULT_MAX_NESTING,
+            tapset_dirs: Vec::new(),
             precheck: true,
         }
     }
@@ -95,6 +98,7 @@ impl Session {
             kernel_version: (k.major, k.minor),
             arch: self.opts.arch.clone(),
             script_args: self.opts.script_args.clone(),
+            tapset_dirs: self.opts.tapset_dirs.clone(),
         }
     }
 
@@ -122,7 +126,20 @@ impl Session {
     pub fn run(&mut self, stop: Stage) -> Result<Output, Failed> {
         let fe_opts = self.frontend_options();
         self.timer.start();
-        let (ast, diags) = stapc_frontend::parse(&self.sm, self.file, &fe_opts);
+        // The tapset macro files join the source map so diagnostics inside
+        // a macro body name its `.stpm` file.
+        let library = match stapc_frontend::load_tapset_macros(&mut self.sm, &fe_opts.tapset_dirs) {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.diagnostics.push(Diagnostic::error(
+                    stapc_frontend::codes::BAD_TAPSET,
+                    e.to_string(),
+                ));
+                return Err(Failed);
+            }
+        };
+        let (ast, diags) =
+            stapc_frontend::parse_with_library(&self.sm, self.file, &library, &fe_opts);
         self.take(diags)?;
         self.timer.finish(1, "parsed user script");
         if stop == Stage::Parse {

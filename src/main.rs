@@ -90,6 +90,11 @@ struct Cli {
     #[arg(short = 'D', value_name = "NAME=VAL")]
     defines: Vec<String>,
 
+    /// An extra tapset directory (repeatable): the script may use the macros
+    /// of its `.stpm` files (searched recursively).
+    #[arg(short = 'I', value_name = "DIR")]
+    tapset_dirs: Vec<std::path::PathBuf>,
+
     /// Diagnostics as human text or one JSON object per line.
     #[arg(long, value_name = "FORMAT", default_value = "human", value_parser = ["human", "json"])]
     message_format: String,
@@ -226,6 +231,7 @@ fn run(cli: Cli) -> Result<u8, String> {
     opts.target.insn_limit_override = cli.insn_limit;
     opts.opt_level = if cli.opt == "0" { 0 } else { 2 };
     opts.verbose = cli.verbose;
+    opts.tapset_dirs = cli.tapset_dirs;
     opts.message_format = if cli.message_format == "json" {
         DiagFormat::Json
     } else {

@@ -87,6 +87,8 @@ pub struct GlobalVar {
     /// `global arr[N]`.
     pub size: Option<ExprId>,
     pub init: Option<ExprId>,
+    /// `global arr%`: when full, a new entry replaces the oldest.
+    pub wrap: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +144,9 @@ pub struct ProbeDecl {
     pub kind: ProbeKind,
     pub points: Vec<PointSpec>,
     pub body: StmtId,
+    /// `probe a = b { prologue }, { epilogue }`: an alias's handler that runs
+    /// after the user's handler.
+    pub epilogue: Option<StmtId>,
     pub span: Span,
 }
 
@@ -337,6 +342,23 @@ pub enum Expr {
         base: ExprId,
         field: String,
     },
+    /// `$ptr->arr[2]`, `$argv[1]`: indexing a target (C) value, not a
+    /// script array.
+    Subscript {
+        base: ExprId,
+        index: ExprId,
+    },
+    /// `&$ptr->field`: the address of a target (C) value.
+    AddressOf(ExprId),
+    /// `%{ C %}` used as a value (`return %{ MAXSTRINGLEN %}`).
+    EmbeddedC(String),
+    /// `$p$` / `$p$$` (`deep`): a target value pretty-printed as a string.
+    Pretty {
+        base: ExprId,
+        deep: bool,
+    },
+    /// `*` as an array index: every key in that position (`delete a[k, *]`).
+    Wildcard,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -361,6 +383,9 @@ pub struct Foreach {
     /// Key variables with their optional sort marks `k+`/`k-`.
     pub keys: Vec<(Ident, Option<SortDir>)>,
     pub array: Ident,
+    /// `foreach ([a, b] in arr[x, *])`: only the entries whose keys match
+    /// (`*` matches any key).
+    pub slice: Option<Vec<ExprId>>,
     /// `arr+`/`arr-`: sort by value.
     pub array_sort: Option<SortDir>,
     pub limit: Option<ExprId>,
@@ -428,6 +453,9 @@ impl Dumper<'_> {
                 let _ = write!(self.out, "(global private={}", g.private);
                 for v in &g.vars {
                     let _ = write!(self.out, " ({}", v.name.name);
+                    if v.wrap {
+                        self.out.push_str(" wrap");
+                    }
                     if let Some(s) = v.size {
                         self.out.push_str(" size=");
                         self.expr(s);
@@ -479,6 +507,10 @@ impl Dumper<'_> {
                 }
                 self.out.push_str(") ");
                 self.stmt(p.body);
+                if let Some(e) = p.epilogue {
+                    self.out.push_str(" epilogue=");
+                    self.stmt(e);
+                }
                 self.out.push(')');
             }
             Item::EmbeddedC { code, .. } => {
@@ -558,6 +590,11 @@ impl Dumper<'_> {
                     let _ = write!(self.out, "{}{:?} ", k.name, s);
                 }
                 let _ = write!(self.out, "] {}{:?} ", f.array.name, f.array_sort);
+                if let Some(sl) = &f.slice {
+                    self.out.push_str("slice=");
+                    self.exprs(sl);
+                    self.out.push(' ');
+                }
                 self.opt_expr(f.limit);
                 self.out.push(' ');
                 self.stmt(f.body);
@@ -686,6 +723,27 @@ impl Dumper<'_> {
                 self.expr(*base);
                 let _ = write!(self.out, " {field})");
             }
+            Expr::Subscript { base, index } => {
+                self.out.push_str("(subscript ");
+                self.expr(*base);
+                self.out.push(' ');
+                self.expr(*index);
+                self.out.push(')');
+            }
+            Expr::AddressOf(a) => {
+                self.out.push_str("(& ");
+                self.expr(*a);
+                self.out.push(')');
+            }
+            Expr::EmbeddedC(c) => {
+                let _ = write!(self.out, "(C {c:?})");
+            }
+            Expr::Pretty { base, deep } => {
+                let _ = write!(self.out, "(pretty {deep} ");
+                self.expr(*base);
+                self.out.push(')');
+            }
+            Expr::Wildcard => self.out.push('*'),
         }
     }
 }

@@ -16,6 +16,7 @@
 //! | E0013 | macro expansion too deep (recursive macro) |
 //! | E0014 | malformed preprocessor conditional `%( … %? … %: … %)` |
 //! | E0015 | invalid preprocessor condition |
+//! | E0016 | tapset directory (`-I`) cannot be read |
 //! | E0020 | syntax error: unexpected token |
 //! | E0021 | nesting too deep |
 //! | E0030 | unknown function |
@@ -46,6 +47,7 @@
 //! | W0004 | unreachable code |
 //! | W0005 | type could not be inferred; `long` assumed |
 //! | W0006 | function never called |
+//! | W0007 | unknown escape in a string, kept as written (`\.` is backslash, dot) |
 
 pub const UNEXPECTED_CHAR: &str = "E0001";
 pub const UNTERMINATED_STRING: &str = "E0002";
@@ -58,6 +60,7 @@ pub const UNKNOWN_MACRO: &str = "E0011";
 pub const MACRO_ARITY: &str = "E0012";
 pub const MACRO_DEPTH: &str = "E0013";
 pub const BAD_CONDITIONAL: &str = "E0014";
+pub const BAD_TAPSET: &str = "E0016";
 pub const BAD_CONDITION: &str = "E0015";
 pub const SYNTAX: &str = "E0020";
 pub const TOO_DEEP: &str = "E0021";
@@ -89,6 +92,7 @@ pub const NEVER_WRITTEN: &str = "W0003";
 pub const UNREACHABLE: &str = "W0004";
 pub const DEFAULT_TYPE: &str = "W0005";
 pub const UNUSED_FUNCTION: &str = "W0006";
+pub const UNKNOWN_ESCAPE: &str = "W0007";
 
 #[cfg(test)]
 mod tests {

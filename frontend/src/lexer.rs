@@ -315,11 +315,14 @@ enum Raw {
     Embedded,
     #[token("\"", scan_string)]
     Str,
-    #[regex(r"[A-Za-z_][A-Za-z0-9_]*")]
+    // As in SystemTap, `$` may continue a name (`dtv$pointer$val`).
+    #[regex(r"[A-Za-z_][A-Za-z0-9_$]*")]
     Ident,
     #[regex(r"[0-9][A-Za-z0-9_]*")]
     Number,
-    #[regex(r"\$\$?[A-Za-z0-9_]*")]
+    // `$$$$name` (SystemTap lexes `$` as a name character; its python
+    // tapsets use it) is one target name.
+    #[regex(r"\$\$*[A-Za-z0-9_]*")]
     #[token("$#")]
     Dollar,
     #[regex(r"@[A-Za-z0-9_]+")]
@@ -680,6 +683,21 @@ fn decode_string(slice: &str, span: Span, diags: &mut Vec<Diagnostic>) -> String
                     "stapc strings are UTF-8 text; bytes above 0x7f cannot be written as escapes",
                 ),
             ),
+            // SystemTap keeps an unknown escape as written, backslash
+            // included, so regular expressions like "lib[-\\._]+\\.so"
+            // (which its own tapsets use) reach the matcher intact. A
+            // malformed `\\x` (no hex digit) is still an error.
+            None if e != b'x' && e.is_ascii() => {
+                out.push_str(&body[start..i]);
+                diags.push(
+                    Diagnostic::warning(
+                        codes::UNKNOWN_ESCAPE,
+                        format!("unknown escape `{}` is kept as written", &body[start..i]),
+                    )
+                    .with_primary(esc_span, "backslash kept")
+                    .with_help("valid escapes: \\n \\t \\r \\\\ \\\" \\ooo (octal) \\xHH (hex); write `\\\\` for a backslash"),
+                );
+            }
             None => diags.push(
                 Diagnostic::error(
                     codes::BAD_ESCAPE,
@@ -701,6 +719,18 @@ mod tests {
         let (t, d) = lex(s, FileId(0));
         assert!(d.is_empty(), "{d:?}");
         t.into_iter().map(|t| t.kind).collect()
+    }
+
+    #[test]
+    fn unknown_escapes_keep_the_backslash_with_a_warning() {
+        let (toks, d) = lex(r#""a\.b\{" "\x""#, FileId(0));
+        assert_eq!(toks[0].kind, TokKind::Str("a\\.b\\{".into()));
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(d[..2]
+            .iter()
+            .all(|d| d.code == codes::UNKNOWN_ESCAPE && !d.is_error()));
+        // `\x` without hex digits is still an error.
+        assert!(d[2].is_error() && d[2].code == codes::BAD_ESCAPE);
     }
 
     #[test]

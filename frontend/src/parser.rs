@@ -20,6 +20,7 @@ struct Reported;
 type PResult<T> = Result<T, Reported>;
 
 pub fn parse_tokens(toks: Vec<Token>, file: FileId, text_len: u32) -> (Ast, Vec<Diagnostic>) {
+    let toks = join_strings(toks);
     let mut p = Parser {
         toks,
         pos: 0,
@@ -35,6 +36,32 @@ pub fn parse_tokens(toks: Vec<Token>, file: FileId, text_len: u32) -> (Ast, Vec<
     };
     p.items();
     (p.ast, p.diags)
+}
+
+/// Adjacent string literals are one string, as in C (`"a" "b"` is `"ab"`);
+/// SystemTap's tapsets rely on it, e.g. `@arch_syscall_prefix "sys_read"`.
+fn join_strings(toks: Vec<Token>) -> Vec<Token> {
+    let mut out: Vec<Token> = Vec::with_capacity(toks.len());
+    for t in toks {
+        if let (
+            TokKind::Str(s),
+            Some(Token {
+                kind: TokKind::Str(prev),
+                span,
+            }),
+        ) = (&t.kind, out.last_mut())
+        {
+            prev.push_str(s);
+            // Tokens from a macro body come from another file; keep the first
+            // token's span then.
+            if span.file == t.span.file && span.start <= t.span.start {
+                *span = span.to(t.span);
+            }
+            continue;
+        }
+        out.push(t);
+    }
+    out
 }
 
 struct Parser {
@@ -233,6 +260,8 @@ impl Parser {
             Some(TokKind::Kw(Kw::Global)) => self.global(start, private),
             Some(TokKind::Kw(Kw::Function)) => self.function(start, private),
             Some(TokKind::Kw(Kw::Probe)) => self.probe(start, private),
+            // `private NAME`: a private global without the `global` keyword.
+            Some(TokKind::Ident(_)) if private => self.global_vars(start, true),
             Some(TokKind::EmbeddedC(c)) if !private => {
                 let code = c.clone();
                 self.bump();
@@ -245,9 +274,15 @@ impl Parser {
 
     fn global(&mut self, start: Span, private: bool) -> PResult<()> {
         self.bump();
+        self.global_vars(start, private)
+    }
+
+    /// The variables of a `global` declaration, after the keyword.
+    fn global_vars(&mut self, start: Span, private: bool) -> PResult<()> {
         let mut vars = Vec::new();
         loop {
             let name = self.ident("a global variable name")?;
+            let wrap = self.eat_op(Op::Percent);
             let mut size = None;
             if self.at_op(Op::LBracket) {
                 let open = self.bump().unwrap_or(self.eof);
@@ -258,7 +293,12 @@ impl Parser {
             if self.eat_op(Op::Assign) {
                 init = Some(self.ternary()?);
             }
-            vars.push(GlobalVar { name, size, init });
+            vars.push(GlobalVar {
+                name,
+                size,
+                init,
+                wrap,
+            });
             if !self.eat_op(Op::Comma) {
                 break;
             }
@@ -353,12 +393,21 @@ impl Parser {
             points.push(self.point()?);
         }
         let body = self.block()?;
+        let mut epilogue = None;
+        if !matches!(kind, ProbeKind::Plain)
+            && self.at_op(Op::Comma)
+            && matches!(self.peek_at(1), Some(TokKind::Op(Op::LBrace)))
+        {
+            self.bump();
+            epilogue = Some(self.block()?);
+        }
         let span = self.since(start);
         self.ast.items.push(Item::Probe(ProbeDecl {
             private,
             kind,
             points,
             body,
+            epilogue,
             span,
         }));
         Ok(())
@@ -699,7 +748,21 @@ impl Parser {
         }
         self.bump();
         let array = self.ident("an array name")?;
-        let array_sort = self.sort_mark();
+        let mut array_sort = self.sort_mark();
+        let mut slice = None;
+        if array_sort.is_none() && self.at_op(Op::LBracket) {
+            let lb = self.bump().unwrap_or(self.eof);
+            let mut sl = Vec::new();
+            loop {
+                sl.push(self.index_key()?);
+                if !self.eat_op(Op::Comma) {
+                    break;
+                }
+            }
+            self.expect_close(Op::RBracket, lb)?;
+            slice = Some(sl);
+            array_sort = self.sort_mark();
+        }
         let limit = if self.at_kw(Kw::Limit) {
             self.bump();
             Some(self.expr()?)
@@ -712,6 +775,7 @@ impl Parser {
             value,
             keys,
             array,
+            slice,
             array_sort,
             limit,
             body,
@@ -886,6 +950,15 @@ impl Parser {
             Some(TokKind::Op(Op::Plus)) => Some(UnOp::Plus),
             _ => None,
         };
+        if self.at_op(Op::Amp) {
+            self.bump();
+            self.enter()?;
+            let a = self.unary();
+            self.leave();
+            let a = a?;
+            let span = self.since(start);
+            return self.mk(Expr::AddressOf(a), span, &[a]);
+        }
         if let Some(op) = op {
             self.bump();
             self.enter()?;
@@ -918,6 +991,7 @@ impl Parser {
 
     fn postfix(&mut self) -> PResult<ExprId> {
         let start = self.span();
+        let parenthesized = self.at_op(Op::LParen);
         let mut e = self.primary()?;
         loop {
             if self.at_op(Op::Incr) || self.at_op(Op::Decr) {
@@ -935,17 +1009,79 @@ impl Parser {
                 )?;
             } else if self.at_op(Op::Arrow) {
                 self.bump();
+                // C field names may be script keywords (`->next`).
                 let field = match self.peek() {
                     Some(TokKind::Ident(n)) => n.clone(),
+                    Some(TokKind::Kw(k)) => k.as_str().to_string(),
                     _ => return Err(self.error_expected("a field name after `->`")),
                 };
                 self.bump();
                 let span = self.since(start);
-                e = self.mk(Expr::Member { base: e, field }, span, &[e])?;
+                // `$` continues a name, so `->f$` lexed as the field `f$`:
+                // the trailing `$`/`$$` is the pretty-print suffix.
+                let bare = field.trim_end_matches('$');
+                let suffix = field.len() - bare.len();
+                if (1..=2).contains(&suffix) && !bare.is_empty() {
+                    let field = bare.to_string();
+                    e = self.mk(Expr::Member { base: e, field }, span, &[e])?;
+                    let deep = suffix == 2;
+                    e = self.mk(Expr::Pretty { base: e, deep }, span, &[e])?;
+                } else {
+                    e = self.mk(Expr::Member { base: e, field }, span, &[e])?;
+                }
+            } else if self.at_op(Op::LBracket)
+                && (parenthesized
+                    || matches!(
+                        self.ast.expr(e),
+                        Expr::Member { .. }
+                            | Expr::Target(_)
+                            | Expr::AtCall { .. }
+                            | Expr::Subscript { .. }
+                    ))
+            {
+                let open = self.bump().unwrap_or(self.eof);
+                let index = self.expr()?;
+                self.expect_close(Op::RBracket, open)?;
+                let span = self.since(start);
+                e = self.mk(Expr::Subscript { base: e, index }, span, &[e, index])?;
+            } else if let Some(deep) = self.pretty_suffix(e, parenthesized) {
+                self.bump();
+                let span = self.since(start);
+                e = self.mk(Expr::Pretty { base: e, deep }, span, &[e])?;
             } else {
                 return Ok(e);
             }
         }
+    }
+
+    /// A `$` or `$$` right after a target value (no space): pretty-print it.
+    fn pretty_suffix(&self, e: ExprId, parenthesized: bool) -> Option<bool> {
+        let t = self.toks.get(self.pos)?;
+        let deep = match &t.kind {
+            TokKind::Dollar(d) if d.is_empty() => false,
+            TokKind::Dollar(d) if d == "$" => true,
+            _ => return None,
+        };
+        let base_ok = parenthesized
+            || matches!(
+                self.ast.expr(e),
+                Expr::Member { .. }
+                    | Expr::Subscript { .. }
+                    | Expr::AtCall { .. }
+                    | Expr::Target(_)
+            );
+        (base_ok && t.span.start == self.prev_end).then_some(deep)
+    }
+
+    /// An index of `arr[…]`: an expression, or `*` alone (every key).
+    fn index_key(&mut self) -> PResult<ExprId> {
+        if self.at_op(Op::Star)
+            && matches!(self.peek_at(1), Some(TokKind::Op(Op::Comma | Op::RBracket)))
+        {
+            let sp = self.bump().unwrap_or(self.eof);
+            return self.mk(Expr::Wildcard, sp, &[]);
+        }
+        self.expr()
     }
 
     fn args(&mut self) -> PResult<Vec<ExprId>> {
@@ -977,6 +1113,10 @@ impl Parser {
                 self.bump();
                 self.mk(Expr::Str(s), start, &[])
             }
+            TokKind::EmbeddedC(c) => {
+                self.bump();
+                self.mk(Expr::EmbeddedC(c), start, &[])
+            }
             TokKind::Op(Op::LParen) => {
                 self.bump();
                 let e = self.expr()?;
@@ -995,7 +1135,7 @@ impl Parser {
                     let open = self.bump().unwrap_or(self.eof);
                     let mut keys = Vec::new();
                     loop {
-                        keys.push(self.expr()?);
+                        keys.push(self.index_key()?);
                         if !self.eat_op(Op::Comma) {
                             break;
                         }
@@ -1076,6 +1216,84 @@ mod tests {
         let s = dump(&ast);
         let start = s.find('{').unwrap_or(0);
         s[start..].trim_end().to_string()
+    }
+
+    /// The tree, and that printing it parses back to the same tree.
+    fn round(src: &str) -> String {
+        let (ast, d) = p(src);
+        assert!(d.is_empty(), "{d:?}");
+        let printed = crate::print_ast(&ast);
+        let (again, d) = p(&printed);
+        assert!(d.is_empty(), "{printed}: {d:?}");
+        assert_eq!(dump(&again), dump(&ast), "printed as {printed}");
+        dump(&ast)
+    }
+
+    #[test]
+    fn adjacent_strings_are_one_string() {
+        assert_eq!(body("x = \"a\" \"b\"  \"c\""), "{(= x \"abc\") })");
+        let d = round("probe kernel.function(\"__x64_\" \"sys_read\") {}");
+        assert!(d.contains("\"__x64_sys_read\""), "{d}");
+    }
+
+    #[test]
+    fn target_expressions_from_tapsets() {
+        // `&`, subscripts of members/casts/parenthesized values, keyword fields.
+        assert_eq!(
+            body("s = & @cast(d, \"dentry\")->d_name; r = $regs->regs[2]; n = $p->next"),
+            "{(= s (& (-> (@cast [d \"dentry\" ]) d_name))) (= r (subscript (-> $regs regs) 2)) (= n (-> $p next)) })"
+        );
+        assert_eq!(body("x = &(a)[0]"), "{(= x (& (subscript a 0))) })");
+        // `$`/`$$` right after a value pretty-prints it; with a space it is not a suffix.
+        assert_eq!(
+            body("println($p->f$, @var(\"v\")->g[0]$$)"),
+            "{(call println [(pretty false (-> $p f)) (pretty true (subscript (-> (@var [\"v\" ]) g) 0)) ]) })"
+        );
+        round("probe begin { x = & &$a->b; y = (1 + 2)[3]; z = ($x)$; w = $a->b[1][2]$$ }");
+    }
+
+    #[test]
+    fn embedded_c_as_a_value() {
+        assert_eq!(
+            body("return %{ /* pure */ MAXSTRINGLEN %}"),
+            "{(return (C \" /* pure */ MAXSTRINGLEN \")) })"
+        );
+        // At the start of a statement `%{` is an embedded-C statement, so an
+        // expression starting with one prints parenthesized.
+        round("function f() { (%{ 1 %} + 2); g(%{ X %}) }");
+    }
+
+    #[test]
+    fn alias_epilogues_wrapping_globals_private_shorthand() {
+        let d = round("probe a.b = kernel.function(\"f\") ? { x = 1 }, { y = 2 }");
+        assert!(d.contains("epilogue="), "{d}");
+        let d = round("global w%, v%[10] private cve_id");
+        assert!(
+            d.contains("(w wrap)") && d.contains("(v wrap size=10)"),
+            "{d}"
+        );
+        assert!(d.contains("(global private=true (cve_id))"), "{d}");
+        // A plain probe takes no epilogue.
+        assert!(!p("probe begin { } , { }").1.is_empty());
+    }
+
+    #[test]
+    fn dollars_inside_names() {
+        // As in SystemTap: `$` continues a name, and `$$$$x` is one target.
+        assert_eq!(
+            body("a$b = $$$$provider; c = $x$ . $$vars$$"),
+            "{(= a$b $$$$provider) (= c (. (pretty false $x) (pretty true $$vars))) })"
+        );
+        round("probe begin { dtv$p$v = 1; x = ($$parms)$; y = $a$$ }");
+    }
+
+    #[test]
+    fn wildcards_and_slices() {
+        assert_eq!(body("delete a[k, *]"), "{(delete (index a [k * ])) })");
+        let d = round("probe begin { foreach ([i, c+] in arr [id, *]) x = 1; foreach (k in b[*]- limit 2) y = 1 }");
+        assert!(d.contains("slice=[id * ]"), "{d}");
+        // `*` is only a whole index, never part of one.
+        assert!(!p("probe begin { a[* 2] = 1 }").1.is_empty());
     }
 
     #[test]

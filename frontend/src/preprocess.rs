@@ -1,6 +1,13 @@
 //! The preprocessor, on the token stream: `@define` macros (with `@param`
 //! substitution), `@NAME(…)` expansion and `%( COND %? THEN %: ELSE %)`
-//! conditionals over `kernel_v`, `kernel_vr`, `arch` and `runtime`.
+//! conditionals over `kernel_v`, `kernel_vr`, `arch`, `runtime`,
+//! `systemtap_v`, `systemtap_privilege`, `guru_mode`, kernel config options
+//! `CONFIG_*` (stapc does not read the kernel config: only `CONFIG_64BIT` is known, from
+//! `arch`; every other option compares as not set, i.e. `""`), script
+//! arguments `$#`/`$N`/`@N` and literals (`%( 1 == 0 %? … %)`).
+//!
+//! Macros may also come from a library of `.stpm` files
+//! ([`preprocess_with_library`]), as SystemTap's tapset macros do.
 //!
 //! Expanded tokens keep the spans of the macro body they came from, so an
 //! error inside a macro points at its definition.
@@ -37,18 +44,18 @@ struct Pre<'a> {
 
 /// Run the preprocessor over a lexed file.
 pub fn preprocess(toks: Vec<Token>, opts: &Options) -> (Vec<Token>, Vec<Diagnostic>) {
-    // Most scripts use no preprocessor feature: hand the tokens back untouched.
-    let needed = toks.iter().any(|t| match &t.kind {
-        TokKind::At(n) => n == "define",
-        TokKind::Op(op) => matches!(
-            op,
-            Op::CondOpen | Op::CondThen | Op::CondElse | Op::CondClose
-        ),
-        _ => false,
-    });
-    if !needed {
-        return (toks, Vec::new());
-    }
+    preprocess_with_library(&[], toks, opts)
+}
+
+/// Run the preprocessor over a lexed file after reading the macro
+/// definitions of `library` (lexed `.stpm` files, in order; a later
+/// definition of a name replaces an earlier one). A macro file holds only
+/// `@define`s, optionally inside conditionals; anything else in it is an error.
+pub fn preprocess_with_library(
+    library: &[Vec<Token>],
+    toks: Vec<Token>,
+    opts: &Options,
+) -> (Vec<Token>, Vec<Diagnostic>) {
     let mut p = Pre {
         opts,
         macros: FxHashMap::default(),
@@ -56,6 +63,32 @@ pub fn preprocess(toks: Vec<Token>, opts: &Options) -> (Vec<Token>, Vec<Diagnost
         expansions: 0,
         aborted: false,
     };
+    for lib in library {
+        let mut stray = Vec::new();
+        p.run(lib, 0, &mut stray);
+        if let Some(t) = stray.first() {
+            p.diags.push(
+                Diagnostic::error(
+                    codes::BAD_DEFINE,
+                    format!("unexpected {} in a macro file", t.kind),
+                )
+                .with_primary(t.span, "not inside a `@define`")
+                .with_note("a tapset `.stpm` file may only define macros"),
+            );
+        }
+    }
+    // Most scripts use no preprocessor feature: hand the tokens back untouched.
+    let needed = toks.iter().any(|t| match &t.kind {
+        TokKind::At(n) => n == "define" || p.macros.contains_key(n),
+        TokKind::Op(op) => matches!(
+            op,
+            Op::CondOpen | Op::CondThen | Op::CondElse | Op::CondClose
+        ),
+        _ => false,
+    });
+    if !needed {
+        return (toks, p.diags);
+    }
     let mut out = Vec::with_capacity(toks.len());
     p.run(&toks, 0, &mut out);
     (out, p.diags)
@@ -488,7 +521,7 @@ impl CondEval<'_, '_> {
         self.diags.push(
             Diagnostic::error(codes::BAD_CONDITION, msg.to_string())
                 .with_primary(span, label.to_string())
-                .with_help("conditions compare kernel_v, kernel_vr, arch or runtime with a string, e.g. `kernel_v >= \"5.8\"`"),
+                .with_help("conditions compare a variable (kernel_v, kernel_vr, arch, runtime, systemtap_v, systemtap_privilege, guru_mode, CONFIG_*), `$#`, `$N`, `@N` or a literal with a literal, e.g. `kernel_v >= \"5.8\"`"),
         );
         None
     }
@@ -503,11 +536,7 @@ impl CondEval<'_, '_> {
             self.pos += 1;
             return Some(v);
         }
-        let name = match self.toks.get(self.pos).map(|t| &t.kind) {
-            Some(TokKind::Ident(n)) => n.clone(),
-            _ => return self.err("expected a condition variable", "here"),
-        };
-        self.pos += 1;
+        let lhs = self.operand()?;
         let op = match self.toks.get(self.pos).map(|t| &t.kind) {
             Some(TokKind::Op(o @ (Op::Lt | Op::Le | Op::EqEq | Op::NotEq | Op::Ge | Op::Gt))) => *o,
             _ => {
@@ -517,14 +546,9 @@ impl CondEval<'_, '_> {
                 )
             }
         };
+        let op_at = self.pos;
         self.pos += 1;
-        let rhs = match self.toks.get(self.pos).map(|t| &t.kind) {
-            Some(TokKind::Str(s)) => s.clone(),
-            Some(TokKind::Number(n)) => n.to_string(),
-            _ => return self.err("expected a string to compare with", "here"),
-        };
-        self.pos += 1;
-        let (maj, min) = self.opts.kernel_version;
+        let rhs = self.operand()?;
         let ord_of = |o: Ordering| match op {
             Op::Lt => o == Ordering::Less,
             Op::Le => o != Ordering::Greater,
@@ -533,35 +557,150 @@ impl CondEval<'_, '_> {
             Op::Ge => o != Ordering::Less,
             _ => o == Ordering::Greater,
         };
-        match name.as_str() {
-            "kernel_v" | "kernel_vr" => {
-                let ours = format!("{maj}.{min}.0");
-                if rhs.contains('*') && matches!(op, Op::EqEq | Op::NotEq) {
-                    return Some(glob_match(&rhs, &ours) == (op == Op::EqEq));
+        let eq_op = matches!(op, Op::EqEq | Op::NotEq);
+        match (lhs, rhs) {
+            (CondVal::Num(a), CondVal::Num(b)) => Some(ord_of(a.cmp(&b))),
+            // A version on either side: numeric component-wise order, or a
+            // `*` pattern match for `==`/`!=`.
+            (CondVal::Version(a), CondVal::Version(b) | CondVal::Text(b))
+            | (CondVal::Text(b), CondVal::Version(a)) => {
+                if eq_op && b.contains('*') {
+                    return Some(glob_match(&b, &a) == (op == Op::EqEq));
                 }
-                Some(ord_of(compare_versions(&ours, &rhs)))
+                Some(ord_of(compare_versions(&a, &b)))
             }
-            "arch" | "runtime" => {
-                let ours = if name == "arch" {
-                    self.opts.arch.as_str()
+            (CondVal::Text(a), CondVal::Text(b)) => {
+                // The variable is on the left by convention (`arch == "x86*"`),
+                // so the right side is the pattern.
+                if eq_op {
+                    Some(glob_match(&b, &a) == (op == Op::EqEq))
                 } else {
-                    "bpf"
-                };
-                match op {
-                    Op::EqEq => Some(glob_match(&rhs, ours)),
-                    Op::NotEq => Some(!glob_match(&rhs, ours)),
-                    _ => Some(ord_of(ours.cmp(rhs.as_str()))),
+                    Some(ord_of(a.cmp(&b)))
                 }
             }
             _ => {
-                self.pos -= 3;
+                self.pos = op_at;
                 self.err(
-                    &format!("unknown preprocessor condition variable `{name}`"),
-                    "not one of kernel_v, kernel_vr, arch, runtime",
+                    "cannot compare a number with a string in a preprocessor condition",
+                    "compares a number with a string",
                 )
             }
         }
     }
+
+    /// One side of a comparison: a literal, `$#`, `$N`, `@N` or a condition
+    /// variable.
+    fn operand(&mut self) -> Option<CondVal> {
+        let Some(t) = self.toks.get(self.pos) else {
+            return self
+                .err("expected a condition variable", "here")
+                .map(|_| CondVal::Num(0));
+        };
+        let v = match &t.kind {
+            TokKind::Number(n) => CondVal::Num(*n),
+            TokKind::Str(s) => CondVal::Text(s.clone()),
+            TokKind::Op(Op::Minus) => match self.toks.get(self.pos + 1).map(|t| &t.kind) {
+                Some(TokKind::Number(n)) => {
+                    self.pos += 1;
+                    CondVal::Num(n.wrapping_neg())
+                }
+                _ => return self.err("expected a number after `-`", "here").map(|_| CondVal::Num(0)),
+            },
+            TokKind::Dollar(d) if d == "#" => CondVal::Num(self.opts.script_args.len() as i64),
+            TokKind::Dollar(d) | TokKind::At(d) if d.parse::<usize>().is_ok() => {
+                let k = d.parse::<usize>().unwrap_or(0);
+                let Some(arg) = k.checked_sub(1).and_then(|k| self.opts.script_args.get(k)) else {
+                    return self
+                        .err(
+                            &format!("script argument {k} is not given"),
+                            &format!("the script has {} argument(s)", self.opts.script_args.len()),
+                        )
+                        .map(|_| CondVal::Num(0));
+                };
+                if matches!(t.kind, TokKind::At(_)) {
+                    CondVal::Text(arg.clone())
+                } else {
+                    match crate::lexer::parse_number(arg.trim()).ok() {
+                        Some(n) => CondVal::Num(n),
+                        None => {
+                            return self
+                                .err(
+                                    &format!("script argument ${k} (`{arg}`) is not a number"),
+                                    "used as a number here; `@N` reads it as a string",
+                                )
+                                .map(|_| CondVal::Num(0))
+                        }
+                    }
+                }
+            }
+            TokKind::Ident(name) => match self.variable(name) {
+                Some(v) => v,
+                None => {
+                    return self
+                        .err(
+                            &format!("unknown preprocessor condition variable `{name}`"),
+                            "not one of kernel_v, kernel_vr, arch, runtime, systemtap_v, systemtap_privilege, guru_mode, CONFIG_*",
+                        )
+                        .map(|_| CondVal::Num(0))
+                }
+            },
+            _ => return self.err("expected a condition variable", "here").map(|_| CondVal::Num(0)),
+        };
+        self.pos += 1;
+        Some(v)
+    }
+
+    /// The value of a condition variable, `None` if there is no such variable.
+    fn variable(&self, name: &str) -> Option<CondVal> {
+        let (maj, min) = self.opts.kernel_version;
+        Some(match name {
+            "kernel_v" | "kernel_vr" => CondVal::Version(format!("{maj}.{min}.0")),
+            "systemtap_v" => CondVal::Version(SYSTEMTAP_VERSION.to_string()),
+            "arch" => CondVal::Text(self.opts.arch.clone()),
+            "runtime" => CondVal::Text("bpf".to_string()),
+            // stapc runs scripts with full privileges and no guru mode.
+            "systemtap_privilege" => CondVal::Text("stapdev".to_string()),
+            "guru_mode" => CondVal::Num(0),
+            _ => CondVal::Text(kernel_config(name, &self.opts.arch)?.to_string()),
+        })
+    }
+}
+
+/// The SystemTap language version stapc implements, for `systemtap_v`: the
+/// version of the tapset library it is tested against (tests/tapset.rs).
+pub const SYSTEMTAP_VERSION: &str = "4.8";
+
+/// What a condition operand evaluates to.
+enum CondVal {
+    Num(i64),
+    Text(String),
+    /// Compared as a dotted version, not as text.
+    Version(String),
+}
+
+/// The value of kernel config option `name` (`CONFIG_…`) as SystemTap sees it:
+/// `"y"`, `"m"`, or `""` when not set. stapc does not read the target kernel's
+/// config, so only `CONFIG_64BIT` (known from the architecture) is set; every
+/// other option compares as not set. `None`: `name` is no config option.
+fn kernel_config(name: &str, arch: &str) -> Option<&'static str> {
+    let opt = name.strip_prefix("CONFIG_")?;
+    if opt.is_empty() {
+        return None;
+    }
+    let is_64 = matches!(
+        arch,
+        "x86_64"
+            | "aarch64"
+            | "arm64"
+            | "riscv64"
+            | "ppc64"
+            | "ppc64le"
+            | "powerpc64"
+            | "s390x"
+            | "mips64"
+            | "loongarch64"
+    );
+    Some(if opt == "64BIT" && is_64 { "y" } else { "" })
 }
 
 /// Compares dotted versions numerically component by component (`5.10` >
@@ -583,28 +722,89 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     Ordering::Equal
 }
 
-/// Shell-style match with `*` only (enough for `arch == "x86*"`).
-fn glob_match(pat: &str, s: &str) -> bool {
-    let parts: Vec<&str> = pat.split('*').collect();
-    if parts.len() == 1 {
-        return pat == s;
-    }
-    let mut rest = s;
-    for (k, p) in parts.iter().enumerate() {
-        if k == 0 {
-            match rest.strip_prefix(p) {
-                Some(r) => rest = r,
-                None => return false,
+/// One element of a glob pattern.
+enum GlobElem {
+    Star,
+    Any,
+    Char(char),
+    /// `[ym]`, `[a-z]`, `[!x]`: (negated, ranges).
+    Class(bool, Vec<(char, char)>),
+}
+
+fn glob_compile(pat: &str) -> Vec<GlobElem> {
+    let cs: Vec<char> = pat.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < cs.len() {
+        match cs[i] {
+            '*' => out.push(GlobElem::Star),
+            '?' => out.push(GlobElem::Any),
+            '[' => {
+                // A class runs to the next `]` (a `]` right after `[` or `[!`
+                // is a member); without one, `[` is literal.
+                let mut j = i + 1;
+                let neg = cs.get(j) == Some(&'!') || cs.get(j) == Some(&'^');
+                if neg {
+                    j += 1;
+                }
+                let first = j;
+                while j < cs.len() && (cs[j] != ']' || j == first) {
+                    j += 1;
+                }
+                if j >= cs.len() {
+                    out.push(GlobElem::Char('['));
+                } else {
+                    let mut ranges = Vec::new();
+                    let mut k = first;
+                    while k < j {
+                        if k + 2 < j && cs[k + 1] == '-' {
+                            ranges.push((cs[k], cs[k + 2]));
+                            k += 3;
+                        } else {
+                            ranges.push((cs[k], cs[k]));
+                            k += 1;
+                        }
+                    }
+                    out.push(GlobElem::Class(neg, ranges));
+                    i = j;
+                }
             }
-        } else if k == parts.len() - 1 {
-            return rest.ends_with(p);
-        } else if let Some(pos) = rest.find(p) {
-            rest = &rest[pos + p.len()..];
+            c => out.push(GlobElem::Char(c)),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Shell-style match with `*`, `?` and `[…]` classes (`arch == "x86*"`,
+/// `CONFIG_NFS_V4 == "[ym]"`). Linear backtracking over the last `*`.
+fn glob_match(pat: &str, s: &str) -> bool {
+    let p = glob_compile(pat);
+    let s: Vec<char> = s.chars().collect();
+    let one = |e: &GlobElem, c: char| match e {
+        GlobElem::Any => true,
+        GlobElem::Char(x) => *x == c,
+        GlobElem::Class(neg, r) => r.iter().any(|&(a, b)| a <= c && c <= b) != *neg,
+        GlobElem::Star => false,
+    };
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && matches!(p[pi], GlobElem::Star) {
+            star = Some((pi, si));
+            pi += 1;
+        } else if pi < p.len() && one(&p[pi], s[si]) {
+            pi += 1;
+            si += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
         } else {
             return false;
         }
     }
-    true
+    p[pi..].iter().all(|e| matches!(e, GlobElem::Star))
 }
 
 #[cfg(test)]
@@ -655,6 +855,88 @@ mod tests {
         );
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(t, "a c e");
+    }
+
+    fn pp_with(s: &str, opts: &Options) -> (String, Vec<Diagnostic>) {
+        let (t, d) = lex(s, FileId(0));
+        assert!(d.is_empty());
+        let (t, d) = preprocess(t, opts);
+        let text: Vec<String> = t.iter().map(|t| format!("{}", t.kind)).collect();
+        (text.join(" "), d)
+    }
+
+    #[test]
+    fn systemtap_condition_variables() {
+        let (t, d) = pp(&format!(
+            "%( systemtap_v >= \"4.0\" && systemtap_v < \"10\" %? a %: b %) \
+             %( systemtap_privilege != \"stapusr\" %? c %) %( guru_mode == 0 %? d %) \
+             %( CONFIG_64BIT == \"y\" %? e %) %( CONFIG_NFS_V4 == \"[ym]\" %? f %: g %) \
+             %( CONFIG_COMPAT != \"y\" %? h %) %( 1 == 0 %? i %: j %) %( -1 < 2 %? k %) \
+             %( \"{SYSTEMTAP_VERSION}\" == systemtap_v %? l %)"
+        ));
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(t, "a c d e g h j k l");
+    }
+
+    #[test]
+    fn script_arguments_in_conditions() {
+        let opts = Options {
+            script_args: vec!["7".into(), "abc".into()],
+            ..Options::default()
+        };
+        let (t, d) = pp_with(
+            "%( $# >= 2 %? a %) %( $# == 3 %? b %: c %) %( $1 > 5 %? d %) %( @2 == \"a*\" %? e %) \
+             x = %( $# >= 1 %? @1 %: \"\" %)",
+            &opts,
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            t,
+            "identifier `a` identifier `c` identifier `d` identifier `e` identifier `x` `=` `@1`"
+        );
+        // `$2` is not a number; `$3` is not given; a number is no string.
+        for bad in [
+            "%( $2 == 1 %? a %)",
+            "%( @3 == \"\" %? a %)",
+            "%( 1 == \"1\" %? a %)",
+        ] {
+            let (_, d) = pp_with(bad, &opts);
+            assert_eq!(d.len(), 1, "{bad}: {d:?}");
+            assert_eq!(d[0].code, codes::BAD_CONDITION);
+        }
+    }
+
+    #[test]
+    fn glob_classes() {
+        assert!(glob_match("[ym]", "m") && !glob_match("[ym]", "n") && !glob_match("[ym]", ""));
+        assert!(glob_match("x86*", "x86_64") && glob_match("*64", "x86_64"));
+        assert!(
+            glob_match("a?c", "abc") && glob_match("[!a]b", "cb") && !glob_match("[!a]b", "ab")
+        );
+        assert!(glob_match("[a-c]*[0-9]", "b_9") && glob_match("[", "["));
+    }
+
+    #[test]
+    fn library_macros_come_first() {
+        let (lib, d) = lex(
+            "@define P %( %( systemtap_v >= \"3.0\" %? private %) %) @define Q(x) %( @x + 1 %)",
+            FileId(1),
+        );
+        assert!(d.is_empty());
+        let (t, _) = lex("@P global g; y = @Q(2)", FileId(0));
+        let (out, d) = preprocess_with_library(&[lib], t, &Options::default());
+        assert!(d.is_empty(), "{d:?}");
+        let text: Vec<String> = out.iter().map(|t| format!("{}", t.kind)).collect();
+        assert_eq!(text.join(" "), "keyword `private` keyword `global` identifier `g` `;` identifier `y` `=` number `2` `+` number `1`");
+        // The `+` came from the library file.
+        assert_eq!(out[8].span.file, FileId(1));
+        // Anything but definitions in a macro file is an error there.
+        let (lib, _) = lex("@define A %( 1 %) oops", FileId(1));
+        let (t, _) = lex("x", FileId(0));
+        let (_, d) = preprocess_with_library(&[lib], t, &Options::default());
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].code, codes::BAD_DEFINE);
+        assert_eq!(d[0].primary_span().map(|s| s.file), Some(FileId(1)));
     }
 
     #[test]

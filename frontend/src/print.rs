@@ -14,8 +14,11 @@ fn prec(e: &Expr) -> u8 {
         Expr::Binary(op, ..) => op.prec(),
         Expr::In { .. } => 8,
         Expr::Regex { .. } => 9,
-        Expr::Unary(..) | Expr::IncDec { prefix: true, .. } => 14,
-        Expr::IncDec { prefix: false, .. } | Expr::Member { .. } => 15,
+        Expr::Unary(..) | Expr::AddressOf(..) | Expr::IncDec { prefix: true, .. } => 14,
+        Expr::IncDec { prefix: false, .. }
+        | Expr::Member { .. }
+        | Expr::Subscript { .. }
+        | Expr::Pretty { .. } => 15,
         // A negative literal prints in hex, so it is still atomic.
         _ => 16,
     }
@@ -99,6 +102,9 @@ impl AstPrinter<'_> {
                         self.out.push_str(", ");
                     }
                     self.out.push_str(&v.name.name);
+                    if v.wrap {
+                        self.out.push('%');
+                    }
                     if let Some(s) = v.size {
                         self.out.push('[');
                         self.expr(s, 1);
@@ -171,6 +177,10 @@ impl AstPrinter<'_> {
                 }
                 self.out.push(' ');
                 self.stmt(p.body);
+                if let Some(e) = p.epilogue {
+                    self.out.push_str(", ");
+                    self.stmt(e);
+                }
                 self.out.push('\n');
             }
             Item::EmbeddedC { code, .. } => {
@@ -199,7 +209,16 @@ impl AstPrinter<'_> {
                 self.out.push('}');
             }
             Stmt::Expr(e) => {
+                let at = self.out.len();
                 self.expr(*e, 1);
+                // A statement starting with `%{` is an embedded-C statement;
+                // an expression that starts with one needs parentheses.
+                if self.out[at..].starts_with("%{") {
+                    self.out.truncate(at);
+                    self.out.push('(');
+                    self.expr(*e, 0);
+                    self.out.push(')');
+                }
                 self.out.push(';');
             }
             Stmt::If { cond, then, else_ } => {
@@ -249,6 +268,11 @@ impl AstPrinter<'_> {
                     }
                 }
                 let _ = write!(self.out, "] in {}", f.array.name);
+                if let Some(sl) = &f.slice {
+                    self.out.push('[');
+                    self.list(sl);
+                    self.out.push(']');
+                }
                 if let Some(s) = f.array_sort {
                     self.out.push_str(s.as_str());
                 }
@@ -406,6 +430,44 @@ impl AstPrinter<'_> {
                 self.expr(*base, 15);
                 let _ = write!(self.out, "->{field}");
             }
+            Expr::Subscript { base, index } => {
+                // Only these bases take `[` directly; any other is indexed
+                // in parentheses (`(a)[0]`), which is how it parses back.
+                if matches!(
+                    self.ast.expr(*base),
+                    Expr::Member { .. }
+                        | Expr::Target(_)
+                        | Expr::AtCall { .. }
+                        | Expr::Subscript { .. }
+                ) {
+                    self.expr(*base, 15);
+                } else {
+                    self.out.push('(');
+                    self.expr(*base, 0);
+                    self.out.push(')');
+                }
+                self.out.push('[');
+                self.expr(*index, 0);
+                self.out.push(']');
+            }
+            Expr::AddressOf(a) => {
+                self.out.push('&');
+                self.operand(*a, 14);
+            }
+            Expr::EmbeddedC(c) => {
+                let _ = write!(self.out, "%{{{c}%}}");
+            }
+            Expr::Pretty { base, deep } => {
+                if pretty_base(self.ast.expr(*base)) {
+                    self.expr(*base, 15);
+                } else {
+                    self.out.push('(');
+                    self.expr(*base, 0);
+                    self.out.push(')');
+                }
+                self.out.push_str(if *deep { "$$" } else { "$" });
+            }
+            Expr::Wildcard => self.out.push('*'),
         }
         if paren {
             self.out.push(')');
@@ -419,11 +481,20 @@ impl AstPrinter<'_> {
         self.expr(e, min);
         if matches!(
             self.out.as_bytes().get(at),
-            Some(b'-' | b'+' | b'~' | b'!' | b'=')
+            Some(b'-' | b'+' | b'~' | b'!' | b'=' | b'&')
         ) {
             self.out.insert(at, ' ');
         }
     }
+}
+
+/// Whether `$`/`$$` may follow `e` directly (else it is parenthesized).
+/// A number or identifier would swallow the `$` when lexed.
+fn pretty_base(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Member { .. } | Expr::Subscript { .. } | Expr::AtCall { .. } | Expr::Target(_)
+    )
 }
 
 fn scalar(t: ScalarType) -> &'static str {

@@ -506,6 +506,9 @@ impl<'a> Sema<'a> {
                     if g.private {
                         self.unsupported(g.span, "`private` globals");
                     }
+                    for v in g.vars.iter().filter(|v| v.wrap) {
+                        self.unsupported(v.name.span, "wrapping arrays (`global a%`)");
+                    }
                     for v in &g.vars {
                         if let Some(&prev) = self.gmap.get(&v.name.name) {
                             let pspan = self.globals[prev].span;
@@ -1257,6 +1260,10 @@ impl<'a> Sema<'a> {
 
     fn foreach(&mut self, st: StmtId, f: &ast::Foreach, cx: &mut Ctx) {
         let ast = self.ast;
+        if let Some(sl) = &f.slice {
+            let sp = sl.first().map_or(f.array.span, |&k| ast.espan(k));
+            self.unsupported(sp, "`foreach` over an array slice (`arr[k, *]`)");
+        }
         let arr = self.array(&f.array, f.keys.len());
         if let Some(g) = arr {
             self.globals[g].read = true;
@@ -1683,6 +1690,49 @@ impl<'a> Sema<'a> {
                 self.set_error(e);
                 self.expr_tv(e)
             }
+            ast::Expr::Subscript { base, index } => {
+                self.expr(*index, cx);
+                if matches!(
+                    ast.expr(*base),
+                    ast::Expr::Member { .. } | ast::Expr::AtCall { .. }
+                ) {
+                    // The member access or cast is what is unsupported.
+                    self.expr(*base, cx);
+                } else {
+                    self.unsupported(sp, "indexing target variables (`$p[i]`)");
+                }
+                self.set_error(e);
+                self.expr_tv(e)
+            }
+            ast::Expr::AddressOf(_) => {
+                self.unsupported(sp, "taking the address of a target variable (`&`)");
+                self.set_error(e);
+                self.expr_tv(e)
+            }
+            ast::Expr::EmbeddedC(_) => {
+                self.unsupported(sp, "embedded C (`%{ … %}`) in an expression");
+                self.set_error(e);
+                self.expr_tv(e)
+            }
+            ast::Expr::Pretty { base, .. } => {
+                if matches!(
+                    ast.expr(*base),
+                    ast::Expr::Member { .. }
+                        | ast::Expr::AtCall { .. }
+                        | ast::Expr::Subscript { .. }
+                ) {
+                    self.expr(*base, cx);
+                } else {
+                    self.unsupported(sp, "pretty-printing target values (`$p$`)");
+                }
+                self.set_error(e);
+                self.expr_tv(e)
+            }
+            ast::Expr::Wildcard => {
+                self.unsupported(sp, "wildcard `*` array indexes");
+                self.set_error(e);
+                self.expr_tv(e)
+            }
             ast::Expr::Member { base, .. } => {
                 if matches!(ast.expr(*base), ast::Expr::AtCall { .. }) {
                     // `@cast(…)->f`: the cast is what is unsupported.
@@ -2045,7 +2095,7 @@ impl<'a> Sema<'a> {
                 Diagnostic::error(codes::STATS_MISUSE, format!("@{name} can only be printed"))
                     .with_primary(sp, format!("use print(@{name}(…))")),
             ),
-            "cast" | "entry" | "var" | "defined" | "choose_defined" | "probewrite"
+            "cast" | "entry" | "var" | "defined" | "choose_defined" | "probewrite" | "const"
             | "kregister" | "uregister" => self.unsupported(sp, &format!("`@{name}`")),
             _ => {
                 let mut d = Diagnostic::error(
@@ -2617,7 +2667,13 @@ impl Sema<'_> {
                 },
                 _ => s::ExprKind::Number(0),
             },
-            ast::Expr::Regex { .. } | ast::Expr::Member { .. } => s::ExprKind::Number(0),
+            ast::Expr::Regex { .. }
+            | ast::Expr::Member { .. }
+            | ast::Expr::Subscript { .. }
+            | ast::Expr::AddressOf(_)
+            | ast::Expr::EmbeddedC(_)
+            | ast::Expr::Pretty { .. }
+            | ast::Expr::Wildcard => s::ExprKind::Number(0),
         };
         mk(kind)
     }
@@ -2724,6 +2780,39 @@ mod tests {
 
     fn codes_of(src: &str) -> Vec<String> {
         run(src, &[]).1.into_iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn tapset_constructs_are_rejected_at_the_construct() {
+        let cases = [
+            ("probe begin { x = &$p->f }", "address"),
+            ("probe begin { x = $p[1] }", "indexing target"),
+            ("probe begin { x = %{ 1 %} }", "embedded C"),
+            ("probe begin { println(@cast(1, \"t\")->f$) }", "@cast"),
+            (
+                "global a; probe begin { a[1, 2] = 1; delete a[1, *] }",
+                "wildcard",
+            ),
+            (
+                "global a; probe begin { a[1, 2] = 1; foreach ([x, y] in a[1, *]) println(x) }",
+                "slice",
+            ),
+            ("global w%; probe begin { w[1] = 1 }", "wrapping"),
+            ("probe begin { println(@const(\"PAGE_SIZE\")) }", "@const"),
+        ];
+        for (src, what) in cases {
+            let (_, d) = run(src, &[]);
+            let hit = d.iter().find(|d| d.code == codes::UNSUPPORTED);
+            let Some(hit) = hit else {
+                panic!("{src}: no unsupported error in {d:?}");
+            };
+            assert!(
+                hit.message.starts_with("not supported by stapc: ") && hit.message.contains(what),
+                "{src}: {}",
+                hit.message
+            );
+            assert!(hit.primary_span().is_some(), "{src}: no position");
+        }
     }
 
     #[test]

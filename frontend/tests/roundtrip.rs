@@ -23,6 +23,11 @@ enum G {
     Tern(Box<G>, Box<G>, Box<G>),
     In(Vec<G>, String),
     Member(Box<G>, String),
+    Subscript(Box<G>, Box<G>),
+    AddrOf(Box<G>),
+    EmbC(String),
+    Pretty(Box<G>, bool),
+    Wildcard,
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +89,7 @@ fn expr() -> impl Strategy<Value = G> {
         ident().prop_map(G::Var),
         ident().prop_map(G::Target),
         (1u32..20, any::<bool>()).prop_map(|(n, s)| G::Arg(n, s)),
+        "[ a-z0-9_*/]{0,8}".prop_map(G::EmbC),
     ];
     leaf.prop_recursive(5, 48, 4, |inner| {
         let list = prop::collection::vec(inner.clone(), 1..3);
@@ -116,7 +122,16 @@ fn expr() -> impl Strategy<Value = G> {
                 Box::new(b),
                 Box::new(c)
             )),
-            (list, ident()).prop_map(|(k, a)| G::In(k, a)),
+            (list.clone(), ident()).prop_map(|(k, a)| G::In(k, a)),
+            (inner.clone(), inner.clone())
+                .prop_map(|(b, i)| G::Subscript(Box::new(b), Box::new(i))),
+            inner.clone().prop_map(|a| G::AddrOf(Box::new(a))),
+            (inner.clone(), any::<bool>()).prop_map(|(b, d)| G::Pretty(Box::new(b), d)),
+            // `*` is only an index: `a[k, *]`.
+            (ident(), list).prop_map(|(a, mut k)| {
+                k.push(G::Wildcard);
+                G::Index(a, k)
+            }),
             (inner, ident()).prop_map(|(b, f)| G::Member(Box::new(b), f)),
         ]
     })
@@ -230,6 +245,17 @@ fn build_e(ast: &mut Ast, g: &G) -> ExprId {
             base: build_e(ast, b),
             field: f.clone(),
         },
+        G::Subscript(b, i) => Expr::Subscript {
+            base: build_e(ast, b),
+            index: build_e(ast, i),
+        },
+        G::AddrOf(a) => Expr::AddressOf(build_e(ast, a)),
+        G::EmbC(c) => Expr::EmbeddedC(c.clone()),
+        G::Pretty(b, deep) => Expr::Pretty {
+            base: build_e(ast, b),
+            deep: *deep,
+        },
+        G::Wildcard => Expr::Wildcard,
     };
     ast.add_expr(e, Span::default())
 }
@@ -268,6 +294,7 @@ fn build_s(ast: &mut Ast, s: &S) -> StmtId {
                 value: v.as_deref().map(id),
                 keys: k.iter().map(|(n, s)| (id(n), *s)).collect(),
                 array: id(a),
+                slice: None,
                 array_sort: *srt,
                 limit,
                 body: build_s(ast, b),
@@ -339,6 +366,8 @@ fn script() -> impl Strategy<Value = Ast> {
                         name: id(n),
                         size: size.as_ref().map(|x| build_e(&mut ast, x)),
                         init: init.as_ref().map(|x| build_e(&mut ast, x)),
+                        // Varies with the generated name: `global x%` too.
+                        wrap: n.len() % 2 == 0,
                     })
                     .collect();
                 ast.items.push(Item::Global(GlobalDecl {
@@ -383,6 +412,7 @@ fn script() -> impl Strategy<Value = Ast> {
                     kind: ProbeKind::Plain,
                     points,
                     body: b,
+                    epilogue: None,
                     span: Span::default(),
                 }));
             }
