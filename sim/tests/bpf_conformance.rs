@@ -5,6 +5,7 @@
 
 use bpf::conformance::{default_data_dir, parse_data, read_suite};
 use stapc_sim::{Code, Machine, MachineOptions, SimMaps};
+use std::io::Write as _;
 
 fn machine() -> Machine {
     let opts = MachineOptions {
@@ -73,7 +74,10 @@ fn bpf_conformance_suite() {
         }
     }
     let total = tests.len() + negatives.len();
-    println!(
+    // To the stderr handle itself, so the summary shows despite the
+    // harness capturing println!.
+    let _ = writeln!(
+        std::io::stderr(),
         "bpf_conformance: {} passed, {} failed",
         total - failures.len(),
         failures.len()
