@@ -1,7 +1,7 @@
 //! Pass timings for `-v`, in stap's shape:
 //! `Pass 1: parsed user script in 3usr/0sys/4real ms.`
 //! CPU times come from /proc/self/stat (USER_HZ ticks, 100 per second on
-//! every Linux ABI), so no unsafe code is needed outside the loader.
+//! every Linux ABI), so the driver needs no unsafe-code site of its own.
 
 use std::time::Instant;
 

@@ -1,5 +1,5 @@
 //! stapc loader: creates maps, loads programs and attaches them through raw
-//! syscalls (the only unsafe code of the project is in `sys`).
+//! syscalls (`sys` is the project's one unsafe-code site).
 //!
 //! `load(&Object)` creates every map (writing its `init` entries) and loads
 //! every kernel program with map references patched to fds; `attach` hooks
