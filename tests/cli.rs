@@ -379,3 +379,18 @@ fn syscalls_tracepoints_have_the_syscall_fields() {
         text(&out.stderr)
     );
 }
+
+/// A broken macro used many times once produced 120,000 diagnostics and
+/// took seconds (found by the frontend fuzzer): expansion now stops after a
+/// bounded number of errors.
+#[test]
+fn broken_macros_do_not_avalanche() {
+    for name in ["regress_error_avalanche_1", "regress_error_avalanche_2"] {
+        let path = format!("{}/fuzz/corpus/frontend/{name}", env!("CARGO_MANIFEST_DIR"));
+        let out = run(&["-p2", &path]);
+        assert_eq!(out.status.code(), Some(1));
+        let errors = text(&out.stderr).matches("error[").count();
+        assert!(errors > 0 && errors < 500, "{name}: {errors} errors");
+        assert!(text(&out.stderr).contains("too many errors"), "{name}");
+    }
+}

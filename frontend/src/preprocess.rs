@@ -26,6 +26,9 @@ const MAX_DEPTH: u32 = 64;
 const MAX_TOKENS: usize = 1_000_000;
 /// More expansions than this is a runaway macro, even if each is small.
 const MAX_EXPANSIONS: u32 = 100_000;
+/// After this many errors, macro expansion stops: a broken macro used many
+/// times would otherwise report the same mistake once per expansion.
+const MAX_ERRORS: usize = 100;
 
 struct Macro {
     params: Vec<String>,
@@ -273,6 +276,20 @@ impl Pre<'_> {
         };
         let call_span = toks[at].span;
         self.expansions += 1;
+        if self.diags.len() >= MAX_ERRORS {
+            self.aborted = true;
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MACRO_DEPTH,
+                    format!("too many errors; macro `@{name}` and the rest are not expanded"),
+                )
+                .with_primary(call_span, "expansion stopped here")
+                .with_note(format!(
+                    "expansion stops after {MAX_ERRORS} preprocessor errors; fix the first ones"
+                )),
+            );
+            return toks.len();
+        }
         if self.expansions > MAX_EXPANSIONS {
             self.aborted = true;
             self.diags.push(
