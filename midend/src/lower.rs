@@ -1336,27 +1336,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 args,
                 use_: FormatUse::Print,
             } => {
-                let folded = if self.m.fold_formats {
-                    fold_literal_args(format, args, self.m.msl)
-                } else {
-                    None
-                };
-                let (format, kept): (&str, Vec<&Expr>) = match &folded {
-                    Some((text, keep)) => (text, keep.iter().map(|&i| &args[i]).collect()),
-                    None => (format, args.iter().collect()),
-                };
-                let mut out = Vec::with_capacity(kept.len());
-                let mut kinds = Vec::with_capacity(kept.len());
-                for a in kept {
-                    if a.ty == Type::String {
-                        out.push(OutArg::Str(self.string(a)));
-                        kinds.push(ArgKind::Str);
-                    } else {
-                        out.push(OutArg::Long(self.long(a)));
-                        kinds.push(ArgKind::Long);
-                    }
-                }
-                let format = self.m.format_id(format, kinds);
+                let (format, out) = self.format_args(format, args);
                 self.ins(InstData::Printf { format, args: out }, span);
                 Val::Void
             }
@@ -2885,17 +2865,9 @@ impl FnCx<'_, '_> {
         }
     }
 
-    /// `sprintf(fmt, args…)` (and `sprint`/`sprintln`, which the frontend
-    /// turns into formats): the stapc formatting helper in userspace probes.
-    fn sprintf(&mut self, e: &Expr, format: &str, args: &[Expr]) -> Val {
-        let span = e.span;
-        if !self.userspace() {
-            self.m.unsupported(
-                span,
-                "sprintf/sprint in kernel probes (only in begin/end/error probes; use printf)",
-            );
-            return self.dummy(e);
-        }
+    /// The format (literal arguments folded into its text at -O2) and its
+    /// lowered arguments, for printf and sprintf alike.
+    fn format_args(&mut self, format: &str, args: &[Expr]) -> (u32, Vec<OutArg>) {
         let folded = if self.m.fold_formats {
             fold_literal_args(format, args, self.m.msl)
         } else {
@@ -2916,7 +2888,21 @@ impl FnCx<'_, '_> {
                 kinds.push(ArgKind::Long);
             }
         }
-        let format = self.m.format_id(format, kinds);
+        (self.m.format_id(format, kinds), out)
+    }
+
+    /// `sprintf(fmt, args…)` (and `sprint`/`sprintln`, which the frontend
+    /// turns into formats): the stapc formatting helper in userspace probes.
+    fn sprintf(&mut self, e: &Expr, format: &str, args: &[Expr]) -> Val {
+        let span = e.span;
+        if !self.userspace() {
+            self.m.unsupported(
+                span,
+                "sprintf/sprint in kernel probes (only in begin/end/error probes; use printf)",
+            );
+            return self.dummy(e);
+        }
+        let (format, out) = self.format_args(format, args);
         let dst = self.temp();
         self.ins(
             InstData::Sprintf {
