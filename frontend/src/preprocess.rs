@@ -22,10 +22,12 @@ use std::cmp::Ordering;
 
 /// Expansion deeper than this is a recursive macro.
 const MAX_DEPTH: u32 = 64;
-/// Expansion beyond this many tokens is a runaway (exponential) macro.
-const MAX_TOKENS: usize = 1_000_000;
+/// Macro expansions producing more tokens than this (in all, over the whole
+/// script) are a runaway (exponential) macro. Real scripts and the tapset
+/// library produce a few thousand; a megabyte of source holds about 250,000.
+const MAX_EXPANDED_TOKENS: usize = 200_000;
 /// More expansions than this is a runaway macro, even if each is small.
-const MAX_EXPANSIONS: u32 = 100_000;
+const MAX_EXPANSIONS: u32 = 20_000;
 /// After this many errors, macro expansion stops: a broken macro used many
 /// times would otherwise report the same mistake once per expansion.
 const MAX_ERRORS: usize = 100;
@@ -42,6 +44,8 @@ struct Pre<'a> {
     /// Macro expansions so far; a runaway (recursive or exponential) macro
     /// stops all expansion once it passes `MAX_EXPANSIONS`.
     expansions: u32,
+    /// Tokens produced by macro expansion so far (see `MAX_EXPANDED_TOKENS`).
+    expanded_tokens: usize,
     aborted: bool,
 }
 
@@ -64,6 +68,7 @@ pub fn preprocess_with_library(
         macros: FxHashMap::default(),
         diags: Vec::new(),
         expansions: 0,
+        expanded_tokens: 0,
         aborted: false,
     };
     for lib in library {
@@ -168,11 +173,36 @@ impl Pre<'_> {
                     i += 1;
                 }
                 _ => {
+                    if depth > 0 {
+                        self.expanded_tokens += 1;
+                        if self.expanded_tokens > MAX_EXPANDED_TOKENS {
+                            self.runaway(t.span);
+                            return;
+                        }
+                    }
                     out.push(t.clone());
                     i += 1;
                 }
             }
         }
+    }
+
+    /// The expansion has produced more than `MAX_EXPANDED_TOKENS`: stop all
+    /// expansion, pointing at the token where the limit was crossed (inside
+    /// the macro body that was being expanded).
+    fn runaway(&mut self, at: Span) {
+        self.aborted = true;
+        self.diags.push(
+            Diagnostic::error(
+                codes::MACRO_DEPTH,
+                "macro expansion produces too many tokens".to_string(),
+            )
+            .with_primary(at, "the limit was reached expanding this")
+            .with_note(format!(
+                "macros may expand to at most {MAX_EXPANDED_TOKENS} tokens in all; \
+                 a macro that uses its argument twice and is nested doubles each time"
+            )),
+        );
     }
 
     /// `@define NAME %( body %)` or `@define NAME(a, b) %( body %)`.
@@ -314,20 +344,6 @@ impl Pre<'_> {
                 .with_primary(call_span, "expanded here")
                 .with_note(format!(
                     "expansion stopped after {MAX_DEPTH} nested macros; is the macro recursive?"
-                )),
-            );
-            return toks.len();
-        }
-        if out.len() > MAX_TOKENS {
-            self.aborted = true;
-            self.diags.push(
-                Diagnostic::error(
-                    codes::MACRO_DEPTH,
-                    format!("macro `@{name}` expands to too many tokens"),
-                )
-                .with_primary(call_span, "expanded here")
-                .with_note(format!(
-                    "a script may expand to at most {MAX_TOKENS} tokens"
                 )),
             );
             return toks.len();
