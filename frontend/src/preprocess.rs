@@ -173,13 +173,6 @@ impl Pre<'_> {
                     i += 1;
                 }
                 _ => {
-                    if depth > 0 {
-                        self.expanded_tokens += 1;
-                        if self.expanded_tokens > MAX_EXPANDED_TOKENS {
-                            self.runaway(t.span);
-                            return;
-                        }
-                    }
                     out.push(t.clone());
                     i += 1;
                 }
@@ -187,9 +180,8 @@ impl Pre<'_> {
         }
     }
 
-    /// The expansion has produced more than `MAX_EXPANDED_TOKENS`: stop all
-    /// expansion, pointing at the token where the limit was crossed (inside
-    /// the macro body that was being expanded).
+    /// Macro bodies have grown past `MAX_EXPANDED_TOKENS` in all: stop all
+    /// expansion, pointing at the call that crossed the limit.
     fn runaway(&mut self, at: Span) {
         self.aborted = true;
         self.diags.push(
@@ -417,7 +409,27 @@ impl Pre<'_> {
         let Some(m) = self.macros.get(name) else {
             return i;
         };
-        let mut body = Vec::with_capacity(m.body.len());
+        // Every expansion's substituted body counts against the budget, before
+        // it is built: the output of an expansion is never larger, and
+        // building the bodies is where a runaway macro spends its time.
+        let size: usize = m
+            .body
+            .iter()
+            .map(|t| match &t.kind {
+                TokKind::At(p) => m
+                    .params
+                    .iter()
+                    .position(|q| q == p)
+                    .map_or(1, |k| args[k].len()),
+                _ => 1,
+            })
+            .sum();
+        self.expanded_tokens += size;
+        if self.expanded_tokens > MAX_EXPANDED_TOKENS {
+            self.runaway(call_span);
+            return i;
+        }
+        let mut body = Vec::with_capacity(size);
         for t in &m.body {
             match &t.kind {
                 TokKind::At(p) => match m.params.iter().position(|q| q == p) {
