@@ -198,6 +198,7 @@ fn one_program_object(path: &Path, insns: Vec<Insn>) -> Object {
     Object {
         source_name: path.display().to_string(),
         programs: vec![Program {
+            fields: Vec::new(),
             name,
             kind: ProbeKind::Begin { priority: 0 },
             point: "begin".into(),

@@ -209,6 +209,20 @@ fn sim_events_file_drives_kernel_probes() {
     let out = run(&["--sim", "--sim-events", ev.to_str().unwrap(), "-e", script]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "42 cat\n43 stapc-sim\n");
+    // Tracepoint fields and syscall arguments reach `$name` at the offsets
+    // the compiler chose (4-byte fields truncate, as the kernel's would).
+    std::fs::write(
+        &ev,
+        "{\"time\": \"1ms\", \"probe\": \"kernel.trace(\\\"sched:sched_switch\\\")\", \"fields\": {\"prev_pid\": 42, \"next_pid\": -1, \"prev_state\": 4294967297}}\n\
+         {\"time\": \"2ms\", \"probe\": \"kernel.trace(\\\"syscalls:sys_enter_read\\\")\", \"fields\": {\"fd\": 3, \"count\": 4096}}\n",
+    )
+    .unwrap();
+    let fields = "probe kernel.trace(\"sched:sched_switch\") { printf(\"%d -> %d %d\\n\", $prev_pid, $next_pid, $prev_state) }\n\
+                  probe kernel.trace(\"syscalls:sys_enter_read\") { printf(\"read(%d, %d)\\n\", $fd, $count) }\n\
+                  probe timer.ms(10) { exit() }";
+    let out = run(&["--sim", "--sim-events", ev.to_str().unwrap(), "-e", fields]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "42 -> -1 4294967297\nread(3, 4096)\n");
     // A malformed file names the line.
     std::fs::write(&ev, "{\"time\": 1}\n{oops\n").unwrap();
     let out = run(&["--sim", "--sim-events", ev.to_str().unwrap(), "-e", script]);

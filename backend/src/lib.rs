@@ -238,6 +238,7 @@ fn compile_probe(
             point: p.point.clone(),
             insns: c.insns,
             lines: c.lines,
+            fields: p.func.ctx_fields.clone(),
         },
         c.scratch_size,
     ))

@@ -821,6 +821,7 @@ fn line_table_follows_spans() {
         .unwrap();
     assert_eq!(crate::emit::unreachable_insns(&c.insns), Ok(vec![]));
     let prog = stapc_bpf::Program {
+        fields: Vec::new(),
         name: "p".into(),
         kind: ProbeKind::Begin { priority: 0 },
         point: "begin".into(),

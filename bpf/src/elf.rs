@@ -20,14 +20,15 @@
 //!   `src = BPF_PSEUDO_MAP_FD` / `BPF_PSEUDO_MAP_VALUE` and `imm = map index`;
 //! - `.stapc`: everything else the `Object` holds, encoded as below.
 //!
-//! `.stapc` encoding, version 1. Integers are little endian; `str` and `bytes`
+//! `.stapc` encoding, version 3. Integers are little endian; `str` and `bytes`
 //! are a u32 length then that many bytes (`str` is UTF-8); `vec<T>` is a u32
 //! count then the items; `bool` is one byte 0/1.
 //!
 //! ```text
-//! magic "STAPCOBJ" | version u32 = 1
+//! magic "STAPCOBJ" | version u32 = 3
 //! source_name str | max_string_len u32 | control_map u32 | output_map u32
-//! programs vec<{ name str | kind | point str | lines vec<{insn u32, line u32, col u32}> }>
+//! programs vec<{ name str | kind | point str | lines vec<{insn u32, line u32, col u32}>
+//!                | fields vec<{ name str | offset u32 | size u8 }> }>
 //! map_inits vec<vec<{ key bytes | value bytes }>>   (one per map, in order)
 //! formats vec<{ text str | args vec<u8: 0 = Long, 1 = Str> }>
 //! errors vec<{ message str | location str }>
@@ -49,8 +50,8 @@
 
 use crate::insn::{BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE};
 use crate::object::{
-    ArgKind, ArrayDesc, ErrorMsg, Format, HistDesc, LineEntry, MapDef, MapKind, Object, ProbeKind,
-    Program, StatDesc,
+    ArgKind, ArrayDesc, CtxField, ErrorMsg, Format, HistDesc, LineEntry, MapDef, MapKind, Object,
+    ProbeKind, Program, StatDesc,
 };
 use object::read::{Object as _, ObjectSection as _, ObjectSymbol as _};
 use object::{elf, write, BinaryFormat, Endianness, RelocationFlags, RelocationTarget};
@@ -64,7 +65,7 @@ pub const MAP_DEF_SIZE: usize = 20;
 pub const STAPC_SECTION: &str = ".stapc";
 const MAGIC: &[u8; 8] = b"STAPCOBJ";
 /// Version of the `.stapc` encoding this module writes and reads.
-pub const STAPC_VERSION: u32 = 2;
+pub const STAPC_VERSION: u32 = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ElfError {
@@ -321,6 +322,12 @@ fn encode_stapc(obj: &Object) -> Result<Vec<u8>, ElfError> {
             e.u32(l.insn);
             e.u32(l.line);
             e.u32(l.col);
+        }
+        e.len(p.fields.len())?;
+        for f in &p.fields {
+            e.str(&f.name)?;
+            e.u32(f.offset);
+            e.u8(f.size);
         }
     }
     e.len(obj.maps.len())?;
@@ -604,6 +611,7 @@ struct ProgMeta {
     kind: ProbeKind,
     point: String,
     lines: Vec<LineEntry>,
+    fields: Vec<CtxField>,
 }
 
 struct Meta {
@@ -649,7 +657,7 @@ fn decode_stapc(b: &[u8]) -> Result<Meta, ElfError> {
     let max_string_len = d.u32()?;
     let control_map = d.u32()?;
     let output_map = d.u32()?;
-    let n = d.count(4 + 1 + 4 + 4)?;
+    let n = d.count(4 + 1 + 4 + 4 + 4)?;
     let mut programs = Vec::with_capacity(n);
     for _ in 0..n {
         let name = d.str()?;
@@ -664,11 +672,26 @@ fn decode_stapc(b: &[u8]) -> Result<Meta, ElfError> {
                 col: d.u32()?,
             });
         }
+        let nf = d.count(4 + 4 + 1)?;
+        let mut fields = Vec::with_capacity(nf);
+        for _ in 0..nf {
+            let name = d.str()?;
+            let offset = d.u32()?;
+            let size = d.u8()?;
+            if !matches!(size, 1 | 2 | 4 | 8) {
+                return Err(ElfError::BadTag {
+                    what: "context field size",
+                    value: size,
+                });
+            }
+            fields.push(CtxField { name, offset, size });
+        }
         programs.push(ProgMeta {
             name,
             kind,
             point,
             lines,
+            fields,
         });
     }
     let n = d.count(4)?;
@@ -1015,6 +1038,7 @@ pub fn read(bytes: &[u8]) -> Result<Object, ElfError> {
             point: pm.point,
             insns,
             lines: pm.lines,
+            fields: pm.fields,
         });
     }
 
@@ -1058,6 +1082,7 @@ mod tests {
             source_name: "x.stp".into(),
             programs: vec![
                 Program {
+                    fields: Vec::new(),
                     name: "begin_0".into(),
                     kind: ProbeKind::Begin { priority: -3 },
                     point: "begin".into(),
@@ -1076,6 +1101,7 @@ mod tests {
                     ],
                 },
                 Program {
+                    fields: Vec::new(),
                     name: "timer_0".into(),
                     kind: ProbeKind::Timer {
                         period_ns: 1_000_000,
@@ -1086,6 +1112,7 @@ mod tests {
                     lines: vec![],
                 },
                 Program {
+                    fields: Vec::new(),
                     name: "perf_1".into(),
                     kind: ProbeKind::Perf {
                         type_: 1,
@@ -1097,6 +1124,7 @@ mod tests {
                     lines: vec![],
                 },
                 Program {
+                    fields: Vec::new(),
                     name: "kp".into(),
                     kind: ProbeKind::Kprobe {
                         function: "vfs_read".into(),
@@ -1107,6 +1135,7 @@ mod tests {
                     lines: vec![],
                 },
                 Program {
+                    fields: Vec::new(),
                     name: "up".into(),
                     kind: ProbeKind::Uprobe {
                         path: "/bin/sh".into(),
@@ -1118,6 +1147,18 @@ mod tests {
                     lines: vec![],
                 },
                 Program {
+                    fields: vec![
+                        CtxField {
+                            name: "prev_pid".into(),
+                            offset: 24,
+                            size: 4,
+                        },
+                        CtxField {
+                            name: "prev_state".into(),
+                            offset: 32,
+                            size: 8,
+                        },
+                    ],
                     name: "tp".into(),
                     kind: ProbeKind::Tracepoint {
                         group: "sched".into(),
@@ -1128,6 +1169,7 @@ mod tests {
                     lines: vec![],
                 },
                 Program {
+                    fields: Vec::new(),
                     name: "end_0".into(),
                     kind: ProbeKind::End { priority: 0 },
                     point: "end".into(),
@@ -1135,6 +1177,7 @@ mod tests {
                     lines: vec![],
                 },
                 Program {
+                    fields: Vec::new(),
                     name: "error_0".into(),
                     kind: ProbeKind::Error { priority: i64::MIN },
                     point: "error".into(),
@@ -1492,6 +1535,7 @@ mod tests {
                                 .collect();
                             lines.sort_by_key(|l| l.insn);
                             Program {
+                                fields: Vec::new(),
                                 name: format!("p{pi}"),
                                 kind,
                                 point,
@@ -1526,6 +1570,39 @@ mod tests {
                     }
                 },
             )
+    }
+
+    #[test]
+    fn context_fields_round_trip_and_bad_sizes_are_refused() {
+        let obj = sample();
+        let back = read(&write(&obj).unwrap()).unwrap();
+        let tp = back.programs.iter().find(|p| p.name == "tp").unwrap();
+        assert_eq!(tp.fields.len(), 2);
+        assert_eq!(
+            (
+                tp.fields[1].name.as_str(),
+                tp.fields[1].offset,
+                tp.fields[1].size
+            ),
+            ("prev_state", 32, 8)
+        );
+        // Damage the size of `prev_state` (name, offset 32, size 8).
+        let mut b = write(&obj).unwrap();
+        let mut pat = b"prev_state".to_vec();
+        pat.extend(32u32.to_le_bytes());
+        pat.push(8);
+        let at = b
+            .windows(pat.len())
+            .position(|w| w == pat)
+            .expect("field encoded");
+        b[at + pat.len() - 1] = 3;
+        assert_eq!(
+            read(&b),
+            Err(ElfError::BadTag {
+                what: "context field size",
+                value: 3
+            })
+        );
     }
 
     #[test]

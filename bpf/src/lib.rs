@@ -18,7 +18,7 @@ pub mod target;
 
 pub use insn::Insn;
 pub use object::{
-    ArgKind, ArrayDesc, ErrorMsg, Format, HistDesc, LineEntry, MapDef, MapKind, Object, ProbeKind,
-    Program, ProgramType, StatDesc,
+    ArgKind, ArrayDesc, CtxField, ErrorMsg, Format, HistDesc, LineEntry, MapDef, MapKind, Object,
+    ProbeKind, Program, ProgramType, StatDesc,
 };
 pub use target::{KernelVersion, Target};

@@ -235,6 +235,17 @@ pub struct LineEntry {
     pub col: u32,
 }
 
+/// A named field of a program's context that the program reads (a
+/// tracepoint field or syscall argument, `$name` in the script): where it
+/// is, so that the simulator can place an event's value for it there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CtxField {
+    pub name: String,
+    pub offset: u32,
+    /// 1, 2, 4 or 8 bytes, little endian.
+    pub size: u8,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
     /// Symbol name, unique in the object (e.g. `begin_0`, `timer_ms_100_2`).
@@ -245,6 +256,8 @@ pub struct Program {
     pub insns: Vec<Insn>,
     /// Sorted by `insn`.
     pub lines: Vec<LineEntry>,
+    /// The named context fields the program reads, in first-use order.
+    pub fields: Vec<CtxField>,
 }
 
 impl Program {

@@ -175,6 +175,7 @@ fn object() -> Object {
             .into_iter()
             .enumerate()
             .map(|(i, (kind, insns))| Program {
+                fields: Vec::new(),
                 name: format!("prog_{i}"),
                 point: kind.section_name(),
                 kind,

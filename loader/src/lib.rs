@@ -297,6 +297,7 @@ mod tests {
         body.extend(Insn::ld_map(2, 0));
         body.extend([Insn::mov64_imm(0, 0), Insn::exit()]);
         let prog = |name: &str, kind: ProbeKind| Program {
+            fields: Vec::new(),
             name: name.into(),
             kind,
             point: name.into(),

@@ -575,6 +575,7 @@ mod tests {
             init: vec![],
         };
         let prog = |name: &str, kind: ProbeKind, insns: Vec<Insn>| Program {
+            fields: Vec::new(),
             name: name.into(),
             point: name.into(),
             kind,

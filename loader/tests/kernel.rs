@@ -157,6 +157,7 @@ fn object(output: MapKind, programs: Vec<(&str, ProbeKind, Vec<Insn>)>) -> Objec
         programs: programs
             .into_iter()
             .map(|(name, kind, insns)| Program {
+                fields: Vec::new(),
                 name: name.into(),
                 point: format!("{kind:?}"),
                 kind,

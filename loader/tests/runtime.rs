@@ -216,6 +216,7 @@ fn object(output: MapKind, programs: Vec<(String, ProbeKind, Vec<Insn>)>) -> Obj
         programs: programs
             .into_iter()
             .map(|(name, kind, insns)| Program {
+                fields: Vec::new(),
                 point: format!("{kind:?}"),
                 name,
                 kind,
@@ -517,6 +518,7 @@ fn a_failed_attach_names_the_probe_and_detaches_the_others() {
     let output = MapKind::RingBuf;
     let mut obj = timer_object(output, "rtatt", None);
     obj.programs.push(Program {
+        fields: Vec::new(),
         name: "rtatt_x".into(),
         kind: ProbeKind::Tracepoint {
             group: "syscalls".into(),
@@ -663,6 +665,7 @@ fn a_kernel_error_runs_the_error_probes_as_the_simulator_does() {
     let mut obj = timer_object(output, "rterr", None);
     obj.programs[1].insns = timer.finish();
     obj.programs.push(Program {
+        fields: Vec::new(),
         name: "rterr_err".into(),
         kind: ProbeKind::Error { priority: 0 },
         point: "error".into(),

@@ -9,7 +9,7 @@
 
 use cranelift_entity::packed_option::PackedOption;
 use cranelift_entity::{entity_impl, PrimaryMap, SecondaryMap};
-use stapc_bpf::{ArgKind, ErrorMsg, Format, HistDesc, ProbeKind, StatDesc};
+use stapc_bpf::{ArgKind, CtxField, ErrorMsg, Format, HistDesc, ProbeKind, StatDesc};
 use stapc_frontend::Span;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -614,6 +614,9 @@ pub struct Function {
     pub values: PrimaryMap<Value, ValueDef>,
     pub slots: PrimaryMap<Slot, SlotData>,
     pub srclocs: SecondaryMap<Inst, Span>,
+    /// The named context fields (`$name` of a tracepoint) the function
+    /// reads, in first-use order: the object records them for the simulator.
+    pub ctx_fields: Vec<CtxField>,
 }
 
 impl Function {

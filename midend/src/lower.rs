@@ -2615,6 +2615,15 @@ impl FnCx<'_, '_> {
             );
             return self.dummy(e);
         }
+        if matches!(t.access, TargetAccess::Field { .. })
+            && !self.f.ctx_fields.iter().any(|f| f.name == t.name)
+        {
+            self.f.ctx_fields.push(stapc_bpf::CtxField {
+                name: t.name.clone(),
+                offset,
+                size: size as u8,
+            });
+        }
         Val::Long(self.val(
             InstData::LoadCtx {
                 offset,

@@ -19,11 +19,15 @@
 //! | `uid`, `gid` | user and group id | 0 |
 //! | `comm` | `execname()` | `"stapc-sim"` |
 //! | `cpu` | the CPU the event happens on | 0 |
-//! | `fields` | object: tracepoint field name → integer | every field 0 |
-//! | `args` | array of integers: function arguments `$arg1`… (at most 6) | 0 |
+//! | `fields` | object: tracepoint field name → integer or string | every field 0 |
+//! | `args` | array of integers or strings: function arguments `$arg1`… (at most 6) | 0 |
 //! | `return` | integer: the return value (`$return`) | 0 |
 //!
-//! Integers may be negative (stored as two's complement 64-bit values).
+//! Integers may be negative (stored as two's complement 64-bit values). A
+//! string stands for a pointer: the simulator puts the string, NUL-terminated,
+//! in the traced process's memory for that event, and the field or argument
+//! holds its address, so `user_string($filename)` reads it back
+//! (`"fields": {"filename": "/etc/passwd"}`).
 //! Every probe an events file names fires only at the events given for it;
 //! probes it does not name keep firing every 1 ms, and timers fire on their
 //! own schedule whatever the file says (an event naming a timer fires it
@@ -51,6 +55,16 @@ pub struct SimEvent {
     pub fields: Vec<(String, u64)>,
     pub args: Vec<u64>,
     pub ret: Option<u64>,
+    /// Fields and arguments given as strings (their value in `fields` or
+    /// `args` is 0 until the string is placed in memory).
+    pub strings: Vec<(Pointee, String)>,
+}
+
+/// Which value of an event points at a string of the event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pointee {
+    Field(String),
+    Arg(usize),
 }
 
 /// A malformed events file: where and why.
@@ -567,6 +581,11 @@ pub fn parse_event(text: &str, line: usize) -> Result<SimEvent, EventsError> {
                         ));
                     }
                     for (c, item) in items {
+                        if let Json::Str(s) = item {
+                            e.strings.push((Pointee::Arg(e.args.len()), s.clone()));
+                            e.args.push(0);
+                            continue;
+                        }
                         e.args.push(int("args", *c, item)?);
                     }
                 }
@@ -580,6 +599,11 @@ pub fn parse_event(text: &str, line: usize) -> Result<SimEvent, EventsError> {
             "fields" => match v {
                 Json::Object(fields) => {
                     for (name, c, item) in fields {
+                        if let Json::Str(s) = item {
+                            e.strings.push((Pointee::Field(name.clone()), s.clone()));
+                            e.fields.push((name.clone(), 0));
+                            continue;
+                        }
                         let n = int(&format!("fields.{name}"), *c, item)?;
                         e.fields.push((name.clone(), n));
                     }
@@ -618,11 +642,24 @@ pub const PT_REGS_RC: usize = 80;
 
 /// The context bytes a program of type `t` sees for event `e`: `size`
 /// zeroed bytes, with the arguments and the return value in the `pt_regs`
-/// registers for kprobes, uprobes and perf events. Tracepoint records stay
-/// zero here: their layout belongs to the compiler, which reads the event's
-/// values by name through [`EventContext::field`].
-pub fn context_bytes(t: ProgramType, size: usize, e: &EventContext) -> Vec<u8> {
+/// registers for kprobes, uprobes and perf events, and the event's value of
+/// each named field in `fields` (the layout the compiler recorded for the
+/// program: tracepoint fields, syscall arguments) at the field's offset.
+pub fn context_bytes(
+    t: ProgramType,
+    size: usize,
+    e: &EventContext,
+    fields: &[bpf::CtxField],
+) -> Vec<u8> {
     let mut ctx = vec![0u8; size];
+    for f in fields {
+        let (Some(v), n) = (e.field(&f.name), f.size as usize) else {
+            continue;
+        };
+        if let Some(slot) = ctx.get_mut(f.offset as usize..f.offset as usize + n) {
+            slot.copy_from_slice(&v.to_le_bytes()[..n]);
+        }
+    }
     if matches!(t, ProgramType::Kprobe | ProgramType::PerfEvent) {
         let mut put = |off: usize, v: u64| {
             if let Some(slot) = ctx.get_mut(off..off + 8) {
@@ -661,6 +698,7 @@ pub fn apply(e: &SimEvent, ctx: &mut EventContext) {
     ctx.fields = e.fields.clone();
     ctx.args = e.args.clone();
     ctx.ret = e.ret.unwrap_or(0);
+    ctx.strings = e.strings.clone();
 }
 
 #[cfg(test)]

@@ -128,6 +128,7 @@ fn events_object() -> bpf::Object {
         Insn::exit(),
     ];
     let prog = |name: &str, kind: ProbeKind, point: &str| Program {
+        fields: Vec::new(),
         name: name.into(),
         kind,
         point: point.into(),

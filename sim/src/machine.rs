@@ -902,6 +902,9 @@ pub struct EventContext {
     /// Function arguments (`$arg1`…) and return value of kprobe/uprobe events.
     pub args: Vec<u64>,
     pub ret: u64,
+    /// Strings of the traced process's memory that fields or arguments
+    /// point at (`--sim-events`); placed by [`Machine::place_strings`].
+    pub strings: Vec<(crate::events::Pointee, String)>,
 }
 
 impl EventContext {
@@ -926,6 +929,7 @@ impl Default for EventContext {
             fields: Vec::new(),
             args: Vec::new(),
             ret: 0,
+            strings: Vec::new(),
         }
     }
 }
@@ -1056,6 +1060,29 @@ impl Machine {
 
     pub fn event(&self) -> &EventContext {
         &self.event
+    }
+
+    /// Put the strings of `event` in memory for the next run (they live
+    /// until it ends) and point their fields and arguments at them.
+    pub fn place_strings(&mut self, event: &mut EventContext) {
+        use crate::events::Pointee;
+        for (at, s) in &event.strings {
+            let mut bytes = s.as_bytes().to_vec();
+            bytes.push(0);
+            let p = self.mem.add_dynamic(RegionKind::User, bytes, false);
+            match at {
+                Pointee::Field(name) => {
+                    if let Some(f) = event.fields.iter_mut().find(|(n, _)| n == name) {
+                        f.1 = p;
+                    }
+                }
+                Pointee::Arg(i) => {
+                    if let Some(a) = event.args.get_mut(*i) {
+                        *a = p;
+                    }
+                }
+            }
+        }
     }
 
     pub fn set_event(&mut self, event: EventContext) {

@@ -60,6 +60,8 @@ pub enum RegionKind {
     RingBufSample { map: u32 },
     /// Input memory given by the caller (e.g. a conformance test's `-- mem`).
     Input,
+    /// Memory of the traced process (strings an events file gives).
+    User,
     /// Read-only data.
     ReadOnly,
     /// Function pointers (offset = instruction index).
@@ -76,6 +78,7 @@ impl fmt::Display for RegionKind {
             RegionKind::MapKey { map } => write!(f, "key of map #{map}"),
             RegionKind::RingBufSample { map } => write!(f, "ring buffer sample of map #{map}"),
             RegionKind::Input => write!(f, "input memory"),
+            RegionKind::User => write!(f, "user memory"),
             RegionKind::ReadOnly => write!(f, "read-only data"),
             RegionKind::Code => write!(f, "code"),
         }

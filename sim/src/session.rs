@@ -542,10 +542,11 @@ impl<'a> Session<'a> {
 
     /// Run program `i` once, then drain and print its output; returns true
     /// when the session should stop (exit or an uncaught error).
-    fn run_program(&mut self, i: usize, event: EventContext) -> Result<bool, SimError> {
+    fn run_program(&mut self, i: usize, mut event: EventContext) -> Result<bool, SimError> {
         let prog = &self.obj.programs[i];
         let t = prog.kind.program_type();
-        let ctx = events::context_bytes(t, context_size(t), &event);
+        self.machine.place_strings(&mut event);
+        let ctx = events::context_bytes(t, context_size(t), &event, &prog.fields);
         self.machine.set_event(event);
         self.machine
             .store_mut()

@@ -84,6 +84,7 @@ fn object(progs: Vec<(u8, Vec<Insn>)>, fmt: Vec<u8>) -> bpf::Object {
         .into_iter()
         .enumerate()
         .map(|(i, (k, insns))| Program {
+            fields: Vec::new(),
             name: format!("p{i}"),
             kind: match k % 5 {
                 0 => ProbeKind::Begin {

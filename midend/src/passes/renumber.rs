@@ -10,6 +10,7 @@ use cranelift_entity::SecondaryMap;
 pub fn renumber(func: &mut Function) {
     let mut out = Function::new(func.name.clone());
     out.slots = func.slots.clone();
+    out.ctx_fields = std::mem::take(&mut func.ctx_fields);
     // Reachable blocks in reverse postorder (lowering and cleanup leave no
     // others): definitions come before uses, branches read top to bottom.
     let order: Vec<Block> = crate::cfg::Cfg::compute(func).rpo().to_vec();

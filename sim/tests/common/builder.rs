@@ -251,6 +251,7 @@ impl ObjBuilder {
         let insns = b.finish();
         let n = self.obj.programs.len();
         self.obj.programs.push(Program {
+            fields: Vec::new(),
             name: format!("prog_{n}"),
             kind,
             point: "point".into(),
