@@ -337,13 +337,47 @@ fn run(cli: Cli) -> Result<u8, String> {
     }
     let run_opts = stapc_loader::runtime::RunOptions {
         target_pid: cli.target_pid,
-        command: cli
-            .command
-            .map(|c| vec!["/bin/sh".to_string(), "-c".to_string(), c]),
+        command: cli.command.map(|c| command_argv(&c)),
         verbose: cli.verbose,
     };
     let mut stderr = std::io::stderr().lock();
     let status = stapc_loader::runtime::run(&object, &run_opts, &mut stdout, &mut stderr)
         .map_err(|e| e.to_string())?;
     Ok(status.clamp(0, 255) as u8)
+}
+
+/// The argv of a `-c` command. Plain words run directly, so `target()` is
+/// the command's own pid (as staprun does); anything a shell must interpret
+/// (quotes, `$`, redirections, pipes, `;`, globs…) runs under `/bin/sh -c`.
+fn command_argv(cmd: &str) -> Vec<String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./=:,+@%".contains(c);
+    if cmd.split_whitespace().next().is_some()
+        && cmd.chars().all(|c| plain(c) || c == ' ' || c == '\t')
+    {
+        cmd.split_whitespace().map(str::to_string).collect()
+    } else {
+        vec!["/bin/sh".to_string(), "-c".to_string(), cmd.to_string()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_argv;
+
+    #[test]
+    fn plain_commands_run_directly_and_shell_syntax_under_sh() {
+        assert_eq!(command_argv("cat /etc/hostname"), ["cat", "/etc/hostname"]);
+        assert_eq!(command_argv("  ls  -l "), ["ls", "-l"]);
+        for shell in [
+            "echo $HOME",
+            "a | b",
+            "a; b",
+            "ls *.rs",
+            "echo 'x y'",
+            "a > f",
+            "",
+        ] {
+            assert_eq!(command_argv(shell), ["/bin/sh", "-c", shell], "{shell}");
+        }
+    }
 }

@@ -14,8 +14,8 @@ use stapc_bpf::object::{control, record};
 use stapc_bpf::{ArgKind, StatDesc, Target};
 use stapc_frontend::Span;
 use stapc_midend::ir::{
-    ArrayInfo, BinaryOp, Block, ContextOp, Function, Inst, InstData, IntCC, IterSort, OutArg, Slot,
-    StrContextOp, StrOp, UnaryOp, Value, ValueDef,
+    ArrayInfo, BinaryOp, Block, ContextOp, Function, Inst, InstData, IntCC, IterSort, MemSpace,
+    OutArg, Slot, StrContextOp, StrOp, UnaryOp, Value, ValueDef,
 };
 
 use crate::error::BackendError;
@@ -1085,6 +1085,38 @@ impl<'a> Isel<'a> {
             InstData::Call { func, args } => {
                 let d = self.result(inst)?;
                 self.local_call(d, func, &args)?;
+            }
+            InstData::ProbeRead {
+                space,
+                dst,
+                addr,
+                size,
+                string,
+            } => {
+                let d = Reg::V(self.result(inst)?);
+                let (s, so) = (self.scratch()?, self.slot(dst)?);
+                let helper = match (string, self.target.has_probe_read_kernel(), space) {
+                    (false, false, _) => helpers::PROBE_READ,
+                    (true, false, _) => helpers::PROBE_READ_STR,
+                    (false, true, MemSpace::Kernel) => helpers::PROBE_READ_KERNEL,
+                    (false, true, MemSpace::User) => helpers::PROBE_READ_USER,
+                    (true, true, MemSpace::Kernel) => helpers::PROBE_READ_KERNEL_STR,
+                    (true, true, MemSpace::User) => helpers::PROBE_READ_USER_STR,
+                };
+                let len = i32::try_from(size)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| self.malformed(format!("probe_read of {size} bytes")))?;
+                if string {
+                    // probe_read_str does not pad: strings must be zero after their NUL.
+                    self.zero(s, so, size)?;
+                }
+                let a = self.src(addr)?;
+                self.scratch_ptr(Reg::P(1), so)?;
+                self.emit(VInst::mov(Reg::P(2), Src::Imm(len)));
+                self.emit(VInst::mov(Reg::P(3), a));
+                self.emit(VInst::Call { helper, args: 3 });
+                self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
             }
             InstData::LoadCtx {
                 offset,

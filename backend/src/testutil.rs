@@ -212,6 +212,7 @@ pub fn run_ir(f: &Function, msl: usize, w: &mut World) -> Result<u64, String> {
                 | InstData::Arg { .. }
                 | InstData::ReturnValue { .. }
                 | InstData::LoadCtx { .. } => return Err("function calls are not modelled".into()),
+                InstData::ProbeRead { .. } => return Err("memory reads are not modelled".into()),
                 InstData::StrContext {
                     dst,
                     op: StrContextOp::Execname,

@@ -126,6 +126,9 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         InstData::Arg { .. } => 1,
         // The load, and two shifts to sign-extend a narrow field.
         InstData::LoadCtx { .. } => 3,
+        // Zero a string destination, three argument moves, the call, the
+        // result; the caller's fault check is a compare and branch of its own.
+        InstData::ProbeRead { string, .. } => 6 + if *string { words } else { 0 },
         InstData::ReturnValue { .. } => 2,
         InstData::Sprintf { args, .. } => {
             10 + args

@@ -174,6 +174,15 @@ impl StrOp {
     }
 }
 
+/// Which memory a `ProbeRead` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MemSpace {
+    /// Kernel memory (`kernel_string`, `kernel_long`, `kernel_int`).
+    Kernel,
+    /// The current task's user memory (`user_string`, `user_long`, `user_int`).
+    User,
+}
+
 /// String context values (written into a slot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StrContextOp {
@@ -432,6 +441,18 @@ pub enum InstData {
         size: u8,
         signed: bool,
     },
+    /// Read `size` bytes of `space` memory at `addr` into slot `dst`
+    /// (kernel probes only). With `string`, read a NUL-terminated string of
+    /// at most `size` bytes including the NUL, zero-padding the slot. The
+    /// result is the helper's: ≥ 0 on success, a negative errno on a fault
+    /// (then `dst` is zeroed).
+    ProbeRead {
+        space: MemSpace,
+        dst: Slot,
+        addr: Value,
+        size: u32,
+        string: bool,
+    },
     // ---- statistics ----
     /// `s <<< arg`: add `arg` to statistic `stat` (index into
     /// `Module::stats`) on the current CPU: count, sum, min, max and the
@@ -526,6 +547,7 @@ impl InstData {
                 | InstData::Call { .. }
                 | InstData::Arg { .. }
                 | InstData::LoadCtx { .. }
+                | InstData::ProbeRead { .. }
                 | InstData::StatRead { .. }
         )
     }
@@ -543,7 +565,8 @@ impl InstData {
             | InstData::ArrayAdd { arg, .. }
             | InstData::ArrayIterStart { limit: arg, .. }
             | InstData::ArrayIterNext { handle: arg, .. }
-            | InstData::ArrayIterEnd { handle: arg } => vec![*arg],
+            | InstData::ArrayIterEnd { handle: arg }
+            | InstData::ProbeRead { addr: arg, .. } => vec![*arg],
             InstData::Binary { args, .. } | InstData::Icmp { args, .. } => args.to_vec(),
             InstData::Printf { args, .. } | InstData::Sprintf { args, .. } => args
                 .iter()
@@ -766,7 +789,8 @@ impl InstData {
             | InstData::ArrayAdd { arg, .. }
             | InstData::ArrayIterStart { limit: arg, .. }
             | InstData::ArrayIterNext { handle: arg, .. }
-            | InstData::ArrayIterEnd { handle: arg } => *arg = f(*arg),
+            | InstData::ArrayIterEnd { handle: arg }
+            | InstData::ProbeRead { addr: arg, .. } => *arg = f(*arg),
             InstData::Binary { args, .. } | InstData::Icmp { args, .. } => {
                 for a in args.iter_mut() {
                     *a = f(*a);
@@ -810,7 +834,8 @@ impl InstData {
         match self {
             InstData::StrConst { dst, .. }
             | InstData::StrLoadGlobal { dst, .. }
-            | InstData::StrContext { dst, .. } => vec![*dst],
+            | InstData::StrContext { dst, .. }
+            | InstData::ProbeRead { dst, .. } => vec![*dst],
             InstData::StrStoreGlobal { src, .. } => vec![*src],
             InstData::StrCopy { dst, src } => vec![*dst, *src],
             InstData::StrConcat { dst, args } => vec![*dst, args[0], args[1]],
@@ -980,7 +1005,8 @@ impl InstData {
         match self {
             InstData::StrConst { dst, .. }
             | InstData::StrLoadGlobal { dst, .. }
-            | InstData::StrContext { dst, .. } => *dst = f(*dst),
+            | InstData::StrContext { dst, .. }
+            | InstData::ProbeRead { dst, .. } => *dst = f(*dst),
             InstData::StrStoreGlobal { src, .. } => *src = f(*src),
             InstData::StrCopy { dst, src } => {
                 *dst = f(*dst);

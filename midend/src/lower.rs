@@ -7,8 +7,8 @@
 //! express yet is a diagnostic at that node, never a panic.
 
 use crate::ir::{
-    self, Block, ContextOp, Function, Inst, InstData, IntCC, Module, OutArg, ProbeFunction, Slot,
-    StatOp, StrContextOp, Value,
+    self, Block, ContextOp, Function, Inst, InstData, IntCC, MemSpace, Module, OutArg,
+    ProbeFunction, Slot, StatOp, StrContextOp, Value,
 };
 use crate::Options;
 use cranelift_entity::PrimaryMap;
@@ -2037,6 +2037,18 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 Val::Str(t)
             }
             Builtin::Abs | Builtin::Min | Builtin::Max => self.abs_min_max(e, func, args),
+            Builtin::KernelString
+            | Builtin::UserString
+            | Builtin::KernelLong
+            | Builtin::KernelInt
+            | Builtin::UserLong
+            | Builtin::UserInt => self.memory_builtin(e, func, args),
+            Builtin::IntArg
+            | Builtin::LongArg
+            | Builtin::UintArg
+            | Builtin::UlongArg
+            | Builtin::PointerArg
+            | Builtin::Returnval => self.register_builtin(e, func, args),
             other => {
                 self.m.unsupported(
                     span,
@@ -2632,6 +2644,181 @@ impl FnCx<'_, '_> {
             },
             span,
         ))
+    }
+}
+
+impl FnCx<'_, '_> {
+    /// `kernel_string(addr)`, `user_string(addr)`, `kernel_long(addr)`,
+    /// `kernel_int(addr)`, `user_long(addr)`, `user_int(addr)`: a
+    /// `probe_read*` of kernel or user memory; a fault is SystemTap's
+    /// runtime error ("user string copy fault …"), which `try` catches.
+    fn memory_builtin(&mut self, e: &Expr, func: Builtin, args: &[Expr]) -> Val {
+        let span = e.span;
+        let name = builtin_name(func);
+        if self.userspace() {
+            self.m.unsupported(
+                span,
+                &format!("{name}() in begin/end/error probes (they run in stapc's own process, not in a traced task)"),
+            );
+            return self.dummy(e);
+        }
+        let [arg] = args else {
+            self.m.malformed(span, "wrong number of arguments");
+            return self.dummy(e);
+        };
+        let (space, string, size, what) = match func {
+            Builtin::KernelString => (MemSpace::Kernel, true, self.m.msl, "kernel string"),
+            Builtin::UserString => (MemSpace::User, true, self.m.msl, "user string"),
+            Builtin::KernelLong => (MemSpace::Kernel, false, 8, "kernel long"),
+            Builtin::KernelInt => (MemSpace::Kernel, false, 4, "kernel int"),
+            Builtin::UserLong => (MemSpace::User, false, 8, "user long"),
+            _ => (MemSpace::User, false, 4, "user int"),
+        };
+        let addr = self.long(arg);
+        let dst = if string {
+            self.temp()
+        } else {
+            // An 8-byte word; a 4-byte read fills its low half, so zero it
+            // first (the verifier wants the whole word written before the load).
+            let s = self.f.create_slot(8);
+            if size < 8 {
+                let z = self.iconst(0, span);
+                self.ins(
+                    InstData::KeyStore {
+                        key: s,
+                        offset: 0,
+                        arg: z,
+                    },
+                    span,
+                );
+            }
+            s
+        };
+        let r = self.val(
+            InstData::ProbeRead {
+                space,
+                dst,
+                addr,
+                size,
+                string,
+            },
+            span,
+        );
+        let z = self.iconst(0, span);
+        let failed = self.val(
+            InstData::Icmp {
+                cond: IntCC::Slt,
+                args: [r, z],
+            },
+            span,
+        );
+        let location = self.builtin_location(span, func);
+        self.check(
+            failed,
+            &format!("{what} copy fault [man error::fault]"),
+            location,
+            span,
+        );
+        if string {
+            return Val::Str(dst);
+        }
+        let v = self.val(
+            InstData::KeyLoad {
+                key: dst,
+                offset: 0,
+            },
+            span,
+        );
+        Val::Long(if size < 8 {
+            self.sign_extend_32(v, span)
+        } else {
+            v
+        })
+    }
+
+    /// `(v << 32) >> 32`, arithmetic: the low 32 bits as a signed int.
+    fn sign_extend_32(&mut self, v: Value, span: Span) -> Value {
+        let k = self.iconst(32, span);
+        let up = self.val(
+            InstData::Binary {
+                op: ir::BinaryOp::Shl,
+                args: [v, k],
+            },
+            span,
+        );
+        self.val(
+            InstData::Binary {
+                op: ir::BinaryOp::AShr,
+                args: [up, k],
+            },
+            span,
+        )
+    }
+
+    /// `int_arg(n)`, `long_arg(n)`, `uint_arg(n)`, `ulong_arg(n)`,
+    /// `pointer_arg(n)` and `returnval()`: argument registers (the first
+    /// six, x86-64 calling convention) and the return register of a
+    /// `kernel.function` or `process.function` probe.
+    fn register_builtin(&mut self, e: &Expr, func: Builtin, args: &[Expr]) -> Val {
+        let span = e.span;
+        let name = builtin_name(func);
+        if !matches!(
+            self.point.kind,
+            PointKind::KernelFunction { .. } | PointKind::Process { .. }
+        ) {
+            self.m.unsupported(
+                span,
+                &format!("{name}() outside kernel.function and process.function probes (only their context holds the registers)"),
+            );
+            return self.dummy(e);
+        }
+        let offset = if func == Builtin::Returnval {
+            PT_REGS_RC
+        } else {
+            let n = match args {
+                [a] => {
+                    let v = self.long(a);
+                    self.f.const_value(v)
+                }
+                _ => None,
+            };
+            match n
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| (1..=6).contains(n))
+            {
+                Some(n) => PT_REGS_ARGS[n - 1],
+                None => {
+                    self.m.unsupported(
+                        args.first().map_or(span, |a| a.span),
+                        &format!("{name}() of anything but a constant 1 to 6 (the arguments passed in registers)"),
+                    );
+                    return self.dummy(e);
+                }
+            }
+        };
+        // Always a full register (perf-event contexts allow nothing narrower).
+        let v = self.val(
+            InstData::LoadCtx {
+                offset,
+                size: 8,
+                signed: false,
+            },
+            span,
+        );
+        Val::Long(match func {
+            Builtin::IntArg => self.sign_extend_32(v, span),
+            Builtin::UintArg => {
+                let mask = self.iconst(0xffff_ffff, span);
+                self.val(
+                    InstData::Binary {
+                        op: ir::BinaryOp::And,
+                        args: [v, mask],
+                    },
+                    span,
+                )
+            }
+            _ => v,
+        })
     }
 }
 

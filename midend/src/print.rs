@@ -308,6 +308,20 @@ pub fn inst_text(data: &InstData) -> String {
             format!("call fn{func}({})", a.join(", "))
         }
         InstData::Arg { index } => format!("arg {index}"),
+        InstData::ProbeRead {
+            space,
+            dst,
+            addr,
+            size,
+            string,
+        } => format!(
+            "probe_read.{}{} {dst}, {addr}, {size}",
+            match space {
+                crate::ir::MemSpace::Kernel => "kernel",
+                crate::ir::MemSpace::User => "user",
+            },
+            if *string { ".str" } else { "" }
+        ),
         InstData::LoadCtx {
             offset,
             size,
