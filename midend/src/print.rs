@@ -75,8 +75,10 @@ pub fn print_module_with(module: &Module, sm: Option<&SourceMap>) -> String {
 fn print_probe(out: &mut String, p: &ProbeFunction, sm: Option<&SourceMap>) {
     let _ = writeln!(
         out,
-        "function {} {{   ; probe {}  ({:?})",
-        p.func.name, p.point, p.kind
+        "function {} {{   ; probe {}  ({})",
+        p.func.name,
+        p.point,
+        p.kind.section_name()
     );
     print_body(out, &p.func, sm, &|_| Vec::new());
     out.push_str("}\n");

@@ -56,7 +56,7 @@ globals size 8
 format0 = \"%d\\n\" (long)
 error0 = \"division by 0\" near operator '%' at x.stp:1:47
 
-function begin_0 {   ; probe begin  (Begin { priority: 0 })
+function begin_0 {   ; probe begin  (stapc/begin)
 block0:
     v0 = iconst 0
     v1 = iconst 7
@@ -204,7 +204,7 @@ fn probe_points_become_named_programs_of_the_right_kind() {
     );
     // oneshot: exit at the end.
     let text = crate::print_module(&m);
-    assert!(text.contains("function oneshot_2 {   ; probe oneshot  (Begin { priority: 0 })\nblock0:\n    exit\n    return\n}"), "{text}");
+    assert!(text.contains("function oneshot_2 {   ; probe oneshot  (stapc/begin)\nblock0:\n    exit\n    return\n}"), "{text}");
 }
 
 #[test]
@@ -307,7 +307,7 @@ fn strings_concat_compare_and_slot_reuse() {
     let m = lower_ok(&b);
     assert_eq!(
         funcs(&m),
-        "function begin_0 {   ; probe begin  (Begin { priority: 0 })
+        "function begin_0 {   ; probe begin  (stapc/begin)
     ss0 = slot 64
     ss1 = slot 64
     ss2 = slot 64
@@ -522,7 +522,7 @@ fn globals_increment_atomically_in_statement_position_only() {
     let m = lower_ok(&b);
     assert_eq!(
         funcs(&m),
-        "function begin_0 {   ; probe begin  (Begin { priority: 0 })
+        "function begin_0 {   ; probe begin  (stapc/begin)
 block0:
     v0 = iconst 1
     atomic_add_global +0, v0
@@ -1250,7 +1250,7 @@ fn delete_resets_scalars() {
     begin_probe(&mut b, &[("x", ScalarType::Long)], stmts);
     assert_eq!(
         funcs(&lower_ok(&b)),
-        "function begin_0 {   ; probe begin  (Begin { priority: 0 })
+        "function begin_0 {   ; probe begin  (stapc/begin)
 block0:
     v0 = iconst 5
     v1 = iconst 0

@@ -101,7 +101,7 @@ fn for_loop_lowers_to_a_real_loop_with_block_params() {
     assert_eq!(back_edges(f), 1);
     assert_eq!(
         funcs(&m),
-        "function timer_0 {   ; probe timer.ms(1)  (Timer { period_ns: 1000000, profile: false })
+        "function timer_0 {   ; probe timer.ms(1)  (perf_event)
 block0:
     v0 = iconst 1
     jump block1(v0)
