@@ -39,7 +39,7 @@
 //!   0 Begin{priority i64} 1 End{priority i64} 2 Error{priority i64}
 //!   3 Timer{period_ns u64, profile bool} 4 Tracepoint{group str, name str}
 //!   5 Kprobe{function str, ret bool} 6 Uprobe{path str, symbol str, ret bool}
-//!   7 Perf{type u32, config u64, sample_period u64}
+//!   7 Perf{type u32, config u64, sample_period u64} 8 UserTimer{period_ns u64}
 //! ```
 //!
 //! A program's instructions are found through its FUNC symbol (the `name`
@@ -299,6 +299,10 @@ impl Enc {
                 self.u32(*type_);
                 self.u64(*config);
                 self.u64(*sample_period);
+            }
+            ProbeKind::UserTimer { period_ns } => {
+                self.u8(8);
+                self.u64(*period_ns);
             }
         }
         Ok(())
@@ -594,6 +598,9 @@ impl<'a> Dec<'a> {
                 type_: self.u32()?,
                 config: self.u64()?,
                 sample_period: self.u64()?,
+            },
+            8 => ProbeKind::UserTimer {
+                period_ns: self.u64()?,
             },
             v => {
                 return Err(ElfError::BadTag {
@@ -1425,6 +1432,7 @@ mod tests {
             any::<i64>().prop_map(|priority| ProbeKind::Error { priority }),
             (any::<u64>(), any::<bool>())
                 .prop_map(|(period_ns, profile)| ProbeKind::Timer { period_ns, profile }),
+            any::<u64>().prop_map(|period_ns| ProbeKind::UserTimer { period_ns }),
             ("[a-z_]{1,8}", "[a-z_]{1,8}")
                 .prop_map(|(group, name)| ProbeKind::Tracepoint { group, name }),
             ("[a-z_]{1,12}", any::<bool>())

@@ -149,13 +149,23 @@ pub enum ProbeKind {
         config: u64,
         sample_period: u64,
     },
+    /// A `timer.*` probe (not `timer.profile`) that stapc runs itself, in
+    /// userspace, every `period_ns`: what the compiler chooses when the
+    /// handler needs what only userspace programs do (`foreach`, reading
+    /// aggregates, most string functions, `sprintf`, …).
+    UserTimer {
+        period_ns: u64,
+    },
 }
 
 impl ProbeKind {
     pub fn is_userspace(&self) -> bool {
         matches!(
             self,
-            ProbeKind::Begin { .. } | ProbeKind::End { .. } | ProbeKind::Error { .. }
+            ProbeKind::Begin { .. }
+                | ProbeKind::End { .. }
+                | ProbeKind::Error { .. }
+                | ProbeKind::UserTimer { .. }
         )
     }
 
@@ -163,9 +173,10 @@ impl ProbeKind {
     /// a context-free type the simulator and mini-verifier use for them).
     pub fn program_type(&self) -> ProgramType {
         match self {
-            ProbeKind::Begin { .. } | ProbeKind::End { .. } | ProbeKind::Error { .. } => {
-                ProgramType::Syscall
-            }
+            ProbeKind::Begin { .. }
+            | ProbeKind::End { .. }
+            | ProbeKind::Error { .. }
+            | ProbeKind::UserTimer { .. } => ProgramType::Syscall,
             ProbeKind::Timer { .. } | ProbeKind::Perf { .. } => ProgramType::PerfEvent,
             ProbeKind::Tracepoint { .. } => ProgramType::Tracepoint,
             ProbeKind::Kprobe { .. } | ProbeKind::Uprobe { .. } => ProgramType::Kprobe,
@@ -178,6 +189,7 @@ impl ProbeKind {
             ProbeKind::Begin { .. } => "stapc/begin".into(),
             ProbeKind::End { .. } => "stapc/end".into(),
             ProbeKind::Error { .. } => "stapc/error".into(),
+            ProbeKind::UserTimer { .. } => "stapc/timer".into(),
             ProbeKind::Timer { .. } | ProbeKind::Perf { .. } => "perf_event".into(),
             ProbeKind::Tracepoint { group, name } => format!("tracepoint/{group}/{name}"),
             ProbeKind::Kprobe {

@@ -173,7 +173,10 @@ fn attach_program(prog: &LoadedProgram) -> Result<Attachment, AttachError> {
         reason,
     };
     let events = match prog.kind() {
-        ProbeKind::Begin { .. } | ProbeKind::End { .. } | ProbeKind::Error { .. } => {
+        ProbeKind::Begin { .. }
+        | ProbeKind::End { .. }
+        | ProbeKind::Error { .. }
+        | ProbeKind::UserTimer { .. } => {
             return Err(AttachError::Userspace {
                 program: prog.name().into(),
                 point: prog.point().into(),

@@ -157,6 +157,7 @@ pub fn expected_attach_type(kind: &ProbeKind) -> u32 {
         ProbeKind::Begin { .. }
         | ProbeKind::End { .. }
         | ProbeKind::Error { .. }
+        | ProbeKind::UserTimer { .. }
         | ProbeKind::Timer { .. }
         | ProbeKind::Perf { .. }
         | ProbeKind::Tracepoint { .. }

@@ -401,10 +401,37 @@ pub fn run_with_reason(
                 reason: e.to_string(),
             })?;
         }
+        // Timers stapc runs itself, each due a period after the last run
+        // (a late run does not bunch up the runs it missed).
+        let timers: Vec<(usize, Duration)> = runner
+            .user_timers()
+            .into_iter()
+            .map(|(i, ns)| (i, Duration::from_nanos(ns.max(1_000))))
+            .collect();
+        let mut due: Vec<Instant> = timers.iter().map(|&(_, p)| Instant::now() + p).collect();
         reason = loop {
-            wait(&reader, &signals, child.as_ref(), POLL_INTERVAL_MS)?;
+            let now = Instant::now();
+            let timeout = due
+                .iter()
+                .map(|d| d.saturating_duration_since(now).as_millis() as i32)
+                .fold(POLL_INTERVAL_MS, i32::min);
+            wait(&reader, &signals, child.as_ref(), timeout)?;
             let batch = read_batch(&mut reader);
             if !batch.is_empty() && runner.records(&batch)? {
+                break StopReason::Script;
+            }
+            let mut stop = false;
+            for (k, &(i, period)) in timers.iter().enumerate() {
+                let now = Instant::now();
+                if stop || now < due[k] {
+                    continue;
+                }
+                runner.set_event(userspace_event());
+                stop = runner.run_user_timer(i)?;
+                let next = due[k] + period;
+                due[k] = if next <= now { now + period } else { next };
+            }
+            if stop {
                 break StopReason::Script;
             }
             if let Some(sig) = signals.caught() {

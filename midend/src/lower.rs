@@ -90,7 +90,30 @@ pub fn lower(script: &Script, sm: &SourceMap, opts: &Options) -> Result<Module, 
             };
             let name = format!("{}_{}", kind_name, module.probes.len());
             let oneshot = point.kind == PointKind::Oneshot;
-            let func = FnCx::new(&mut m, probe, point, name).lower_body(oneshot);
+            let before = m.diags.len();
+            let func = FnCx::new(&mut m, probe, point, name.clone()).lower_body(oneshot);
+            // A timer whose handler needs what only userspace programs do
+            // (`foreach`, aggregates, string functions…) runs in stapc
+            // itself, when that lowering is clean.
+            let (kind, func) = match (&point.kind, &kind) {
+                (PointKind::Timer { profile: false, .. }, ProbeKind::Timer { period_ns, .. })
+                    if m.diags[before..].iter().any(|d| d.code == E_UNSUPPORTED) =>
+                {
+                    let kernel_diags = m.diags.split_off(before);
+                    let mut cx = FnCx::new(&mut m, probe, point, format!("user{name}"));
+                    cx.userspace = true;
+                    let user = cx.lower_body(oneshot);
+                    if m.diags[before..].iter().any(|d| d.is_error()) {
+                        m.diags.truncate(before);
+                        m.diags.extend(kernel_diags);
+                        (kind, func)
+                    } else {
+                        let period_ns = *period_ns;
+                        (ProbeKind::UserTimer { period_ns }, user)
+                    }
+                }
+                _ => (kind, func),
+            };
             module.probes.push(ProbeFunction {
                 kind,
                 point: point.text.clone(),
@@ -496,6 +519,9 @@ struct FnCx<'m, 'a> {
     key_slots: FxHashMap<u32, Slot>,
     /// In a function of `Module::functions`: its call depth (argument 0).
     call_depth: Option<Value>,
+    /// The handler runs in userspace (begin/end/error, a timer stapc runs
+    /// itself, a recursive function): on the simulator, with stapc's helpers.
+    userspace: bool,
 }
 
 impl<'m, 'a> FnCx<'m, 'a> {
@@ -527,6 +553,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             depth: 0,
             key_slots: FxHashMap::default(),
             call_depth: None,
+            userspace: point.kind.is_userspace(),
         }
     }
 
@@ -952,7 +979,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             }
             StmtKind::Delete(Delete::Array(array)) => {
                 if let Some((a, _)) = self.array(*array, span) {
-                    if self.point.kind.is_userspace() {
+                    if self.userspace() {
                         self.ins(InstData::ArrayClear { array: a }, span);
                     } else {
                         self.m.unsupported(
@@ -1454,7 +1481,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
     /// Whether this handler runs in userspace (on the simulator), where
     /// statistics can be merged over every CPU.
     fn userspace(&self) -> bool {
-        self.point.kind.is_userspace()
+        self.userspace
     }
 
     /// Reading a statistic merges every CPU's copy, which a kernel program
@@ -2302,7 +2329,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
         let Some((a, info)) = self.array(fe.array, span) else {
             return;
         };
-        if !self.point.kind.is_userspace() {
+        if !self.userspace() {
             self.m.unsupported(
                 span,
                 &format!(
@@ -2425,6 +2452,8 @@ fn lower_recursive<'a>(
         None => format!("fn_{index}"),
     };
     let mut cx = FnCx::new(m, probe, point, name);
+    // Only userspace programs call recursive functions.
+    cx.userspace = true;
     let Some(fd) = script.functions.get(func) else {
         cx.m.malformed(probe.body.span, "call of a function that does not exist");
         return cx.f;

@@ -485,9 +485,13 @@ impl<'a> Session<'a> {
         for (n, e) in file.iter().enumerate() {
             let mut found = false;
             for (i, p) in self.obj.programs.iter().enumerate() {
-                if !p.kind.is_userspace() && (p.point == e.probe || p.name == e.probe) {
+                let fires = !p.kind.is_userspace() || matches!(p.kind, ProbeKind::UserTimer { .. });
+                if fires && (p.point == e.probe || p.name == e.probe) {
                     found = true;
-                    from_file[i] |= !matches!(p.kind, ProbeKind::Timer { .. });
+                    from_file[i] |= !matches!(
+                        p.kind,
+                        ProbeKind::Timer { .. } | ProbeKind::UserTimer { .. }
+                    );
                     queue.push(Reverse((e.time_ns, i, 1 + n, e.cpu.unwrap_or(0))));
                 }
             }
@@ -500,6 +504,7 @@ impl<'a> Session<'a> {
         }
         for (i, p) in self.obj.programs.iter().enumerate() {
             let (period, all_cpus) = match &p.kind {
+                ProbeKind::UserTimer { period_ns } => (*period_ns, false),
                 k if k.is_userspace() => continue,
                 _ if from_file[i] => continue,
                 ProbeKind::Timer { period_ns, profile } => (*period_ns, *profile),
@@ -523,7 +528,15 @@ impl<'a> Session<'a> {
                 break;
             }
             self.now = t;
-            let mut event = self.kernel_event(cpu);
+            let mut event = if self.obj.programs[i].kind.is_userspace() {
+                // A timer stapc runs itself: stapc's own task, now.
+                EventContext {
+                    time_ns: t,
+                    ..self.userspace_event()
+                }
+            } else {
+                self.kernel_event(cpu)
+            };
             if let Some(e) = source.checked_sub(1).and_then(|n| file.get(n)) {
                 events::apply(e, &mut event);
             }
@@ -736,6 +749,32 @@ impl<'a> UserspaceRunner<'a> {
     pub fn run_begin(&mut self) -> Result<bool, SimError> {
         let stopping = self.s.run_begins()?;
         Ok(stopping || self.s.exit_flag()?)
+    }
+
+    /// The timers stapc runs itself (`ProbeKind::UserTimer`): program
+    /// index and period in nanoseconds, in script order.
+    pub fn user_timers(&self) -> Vec<(usize, u64)> {
+        self.s
+            .obj
+            .programs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match p.kind {
+                ProbeKind::UserTimer { period_ns } => Some((i, period_ns)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Run program `i` (a timer of [`Self::user_timers`]) once as the task
+    /// of [`Self::set_event`]; true when the session should stop (exit, an
+    /// uncaught error or a fault).
+    pub fn run_user_timer(&mut self, i: usize) -> Result<bool, SimError> {
+        if i >= self.s.obj.programs.len() {
+            return Ok(false);
+        }
+        let stop = self.s.run_program(i, self.s.userspace_event())?;
+        Ok(stop || self.s.faulted || self.s.exit_flag()?)
     }
 
     /// Print records the kernel's programs sent, in order; true when one
