@@ -106,12 +106,20 @@ fn aggregates_in_kernel_probes_are_a_clear_error() {
     let out = run(&[
         "--sim",
         "-e",
-        "global s\nprobe timer.ms(1) { s <<< 1; printf(\"%d\\n\", @count(s)) }",
+        "global s\nprobe kernel.trace(\"sched:sched_switch\") { s <<< 1; printf(\"%d\\n\", @count(s)) }",
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("@count in kernel probes"), "{err}");
     assert!(err.contains("begin, end and error"), "{err}");
+    // The same handler on a timer runs in stapc, where it can read it.
+    let out = run(&[
+        "--sim",
+        "-e",
+        "global s\nprobe timer.ms(1) { s <<< 1; printf(\"%d\\n\", @count(s)); if (@count(s) == 3) exit() }",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "1\n2\n3\n");
 }
 
 #[test]

@@ -1495,7 +1495,8 @@ impl<'m, 'a> FnCx<'m, 'a> {
             .with_primary(span, "in a kernel probe")
             .with_help(
                 "statistics are per-CPU; stapc merges the CPUs only in begin, end and error \
-                 probes: read the statistic there (print(@hist_…) works in every probe)",
+                 probes and in timer.ms/timer.s… probes (which then run in stapc): read the \
+                 statistic there (print(@hist_…) works in every probe)",
             ),
         );
     }

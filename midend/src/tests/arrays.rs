@@ -131,7 +131,7 @@ fn break_leaves_through_the_iterator_release() {
 #[test]
 fn kernel_probes_refuse_foreach_and_whole_array_delete() {
     let errs = lower_src(
-        "global a\nprobe timer.ms(1) { a[1] = 1; foreach (k in a) println(k)\n delete a }",
+        "global a\nprobe timer.profile { a[1] = 1; foreach (k in a) println(k)\n delete a }",
     )
     .expect_err("refused");
     let msgs: Vec<&str> = errs.iter().map(|d| d.message.as_str()).collect();

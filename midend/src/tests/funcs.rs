@@ -120,26 +120,26 @@ fn context_builtins_lower_to_context_ops() {
 #[test]
 fn kernel_probes_get_strlen_target_randint_but_not_the_rest() {
     let ok =
-        r#"probe timer.ms(10) { printf("%d %d %d\n", strlen(execname()), target(), randint(3)) }"#;
+        r#"probe timer.profile { printf("%d %d %d\n", strlen(execname()), target(), randint(3)) }"#;
     for k in [(4, 14), (6, 18)] {
         let (_, r) = lower_src(ok, k);
         assert!(r.is_ok(), "{k:?}: {r:?}");
     }
     let cases = [
         (
-            r#"probe timer.ms(10) { println(substr("abc", 0, 1)) }"#,
+            r#"probe timer.profile { println(substr("abc", 0, 1)) }"#,
             "substr() in kernel probes",
         ),
         (
-            r#"probe timer.ms(10) { println(sprintf("%d", 1)) }"#,
+            r#"probe timer.profile { println(sprintf("%d", 1)) }"#,
             "sprintf/sprint in kernel probes",
         ),
         (
-            "probe timer.ms(10) { println(ppid()) }",
+            "probe timer.profile { println(ppid()) }",
             "ppid() in kernel probes",
         ),
         (
-            "probe timer.ms(10) { println(gettimeofday_s()) }",
+            "probe timer.profile { println(gettimeofday_s()) }",
             "gettimeofday_s() in kernel probes",
         ),
     ];
@@ -153,7 +153,7 @@ fn kernel_probes_get_strlen_target_randint_but_not_the_rest() {
         assert!(loc.starts_with("f.stp:1:"), "{loc}");
     }
     // jiffies() needs bpf_jiffies64 (5.5).
-    let j = "probe timer.ms(10) { println(jiffies()) }";
+    let j = "probe timer.profile { println(jiffies()) }";
     assert!(lower_src(j, (6, 18)).1.is_ok());
     let d = lower_src(j, (4, 14)).1.expect_err("4.14");
     assert!(d[0].message.contains("before 5.5"), "{}", d[0].message);

@@ -102,15 +102,15 @@ fn kernel_probes_add_and_print_but_do_not_read() {
     assert!(insts(&m, 0)
         .iter()
         .any(|d| matches!(d, InstData::StatAdd { .. })));
-    let errs =
-        lower_src("global s\nprobe timer.ms(10) { s <<< 1; printf(\"%d\", @sum(s)) }").unwrap_err();
+    let errs = lower_src("global s\nprobe timer.profile { s <<< 1; printf(\"%d\", @sum(s)) }")
+        .unwrap_err();
     assert_eq!(errs.len(), 1);
     assert!(
         errs[0].message.contains("@sum in kernel probes"),
         "{}",
         errs[0].message
     );
-    let errs = lower_src("global s\nprobe timer.ms(10) { s <<< 1; delete s }").unwrap_err();
+    let errs = lower_src("global s\nprobe timer.profile { s <<< 1; delete s }").unwrap_err();
     assert!(errs[0].message.contains("`delete` of a statistic"));
 }
 
