@@ -71,3 +71,25 @@ fn kernel_runs_them_with_the_kernel_programs() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), EXPECTED);
 }
+
+/// A timer may call a recursive function: the handler runs in stapc.
+#[test]
+fn recursion_in_a_timer_runs_in_stapc() {
+    let script = "function fact(n) { return n <= 1 ? 1 : n * fact(n - 1) }\n\
+                  probe timer.ms(10) { println(fact(10)); exit() }";
+    let out = run(&["--sim", "-e", script]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "3628800\n");
+    // timer.profile runs in the kernel, which allows no recursion.
+    let out = run(&[
+        "-p2",
+        "-e",
+        &script.replace("timer.ms(10)", "timer.profile"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("error[E0049]"),
+        "{}",
+        text(&out.stderr)
+    );
+}

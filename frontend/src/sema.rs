@@ -2167,7 +2167,13 @@ impl<'a> Sema<'a> {
         // Kernel probes may not reach a recursive function.
         let nfuncs = self.funcs.len();
         for (pi, pb) in pbodies.iter().enumerate() {
-            if pb.points.iter().all(|p| p.kind.is_userspace()) {
+            // A plain timer whose handler recurses runs in stapc (the midend
+            // lowers it as a userspace program).
+            let userspace = |k: &crate::script::PointKind| {
+                k.is_userspace()
+                    || matches!(k, crate::script::PointKind::Timer { profile: false, .. })
+            };
+            if pb.points.iter().all(|p| userspace(&p.kind)) {
                 continue;
             }
             for &(callee, span) in &self.callers[nfuncs + pi].clone() {
@@ -2183,7 +2189,10 @@ impl<'a> Sema<'a> {
                         )
                         .with_primary(span, "called here")
                         .with_note(format!("recursion: {cycle}"))
-                        .with_help("recursion is allowed only in begin, end and error probes"),
+                        .with_help(
+                            "recursion is allowed only in begin, end and error probes and in \
+                             timer.ms/timer.s… probes (which then run in stapc)",
+                        ),
                     );
                 }
             }
