@@ -40,6 +40,50 @@ enum Piece {
     },
 }
 
+/// Remove jumps whose target is the next instruction (the blocks between
+/// emitted nothing: their moves were elided), e.g. `goto +0`; a chain of
+/// them goes too. Block starts move to the next piece kept.
+fn drop_jumps_to_next(
+    pieces: Vec<(Piece, Option<Span>)>,
+    block_start: Vec<usize>,
+) -> (Vec<(Piece, Option<Span>)>, Vec<usize>) {
+    let n = pieces.len();
+    // next_kept[i]: the first kept piece at or after i (n: the end).
+    let mut next_kept = vec![n; n + 1];
+    for k in (0..n).rev() {
+        let noop = match &pieces[k].0 {
+            Piece::Jump { target, .. } => {
+                let t = block_start
+                    .get(target.as_u32() as usize)
+                    .copied()
+                    .unwrap_or(usize::MAX);
+                t > k && t < n && next_kept[k + 1] == next_kept[t]
+            }
+            Piece::Insn(_) => false,
+        };
+        next_kept[k] = if noop { next_kept[k + 1] } else { k };
+    }
+    if (0..n).all(|k| next_kept[k] == k) {
+        return (pieces, block_start);
+    }
+    // new_index[i]: how many kept pieces come before old piece i.
+    let mut new_index = vec![0; n + 1];
+    for i in 0..n {
+        new_index[i + 1] = new_index[i] + usize::from(next_kept[i] == i);
+    }
+    let starts = block_start
+        .into_iter()
+        .map(|s| if s <= n { new_index[s] } else { s })
+        .collect();
+    let kept = pieces
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| next_kept[*i] == *i)
+        .map(|(_, p)| p)
+        .collect();
+    (kept, starts)
+}
+
 fn phys(a: &Allocation, r: Reg) -> Result<u8, BackendError> {
     match a.reg(r) {
         Some(p) if p <= 10 => Ok(p),
@@ -231,6 +275,7 @@ pub fn emit(
             }
         }
     }
+    let (pieces, block_start) = drop_jumps_to_next(pieces, block_start);
     // Branch relaxation: a jump is short (16-bit offset) until it is found
     // out of range; then, on ISA v4, it becomes `gotol` (a conditional one:
     // the inverted condition skipping over a `gotol`). Jumps only grow, so

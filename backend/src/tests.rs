@@ -117,10 +117,10 @@ fn empty_handler_is_the_pinned_prologue() {
         Insn::mov64_reg(2, 10),
         Insn::alu64_imm(BPF_ADD, 2, -8),
         Insn::call(helpers::MAP_LOOKUP_ELEM),
-        Insn::jmp_imm(BPF_JEQ, 0, 0, 2),
+        Insn::jmp_imm(BPF_JEQ, 0, 0, 1),
         Insn::ldx(BPF_DW, 0, 0, 0),
-        // Both sides reach the shared return (the handler body is empty).
-        Insn::jmp_imm(BPF_JNE, 0, 0, 0),
+        // Both sides of the exit-flag test reach the shared return (the
+        // handler body is empty): no `if r0 != 0 goto +0`.
         Insn::mov64_imm(0, 0),
         Insn::exit(),
     ];
