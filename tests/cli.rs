@@ -408,3 +408,31 @@ fn broken_macros_do_not_avalanche() {
         assert!(text(&out.stderr).contains("too many errors"), "{name}");
     }
 }
+
+/// A comparison against a constant string takes the constant itself
+/// (`-p3`: `str_compare ss0, "…"`, no `str_const` temporary), in kernel and
+/// userspace programs, with strcmp's answers.
+#[test]
+fn string_compares_against_constants_fold() {
+    let script = r#"probe kernel.trace("sched:sched_switch") {
+  e = execname()
+  printf("%d%d%d %d%d%d %d%d\n", e == "stapc-sim", e < "stapc-sin", e > "stapc-sil",
+         e == "stapc-simulator-long", e < "stapc-simulator-long", e > "", e != "", e == "stapc")
+  exit()
+}"#;
+    let p3 = run(&["-p3", "-e", script]);
+    assert!(p3.status.success(), "{}", text(&p3.stderr));
+    let ir = text(&p3.stdout);
+    assert!(
+        ir.lines()
+            .any(|l| l.contains("= str_compare ss") && l.contains(", \"stapc-sim\"")),
+        "{ir}"
+    );
+    assert!(!ir.contains("str_const"), "{ir}");
+    let out = run(&["--sim", "-e", script]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "111 011 10\n");
+    let begin = script.replace("kernel.trace(\"sched:sched_switch\")", "begin");
+    let out = run(&["--sim", "-e", &begin]);
+    assert_eq!(text(&out.stdout), "111 011 10\n", "{}", text(&out.stderr));
+}

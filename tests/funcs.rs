@@ -44,7 +44,7 @@ probe begin { println("x"); printf("%d\n", boom(3)); println("not reached") }"#;
 #[test]
 fn a_kernel_probe_calling_a_recursive_function_is_refused() {
     let src = r#"function f(n) { if (n == 0) return 0; return f(n - 1) }
-probe timer.ms(1) { printf("%d\n", f(3)); exit() }"#;
+probe kernel.trace("sched:sched_switch") { printf("%d\n", f(3)); exit() }"#;
     let out = run(&["--sim", "-e", src]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

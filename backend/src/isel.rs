@@ -805,6 +805,10 @@ impl<'a> Isel<'a> {
                 let d = self.result(inst)?;
                 self.str_compare(d, args)?;
             }
+            InstData::StrCompareConst { arg, value } => {
+                let d = self.result(inst)?;
+                self.str_compare_const(d, arg, &value)?;
+            }
             InstData::Context { op } => {
                 let d = Reg::V(self.result(inst)?);
                 let (helper, post) = match op {
@@ -1521,6 +1525,92 @@ impl<'a> Isel<'a> {
             helper: read_str,
             args: 3,
         });
+        Ok(())
+    }
+
+    /// `str_compare` against a constant: each word of `arg` is compared
+    /// with the constant's word as an immediate (in kernel and userspace
+    /// programs alike). A zero constant word means `arg` is greater as soon
+    /// as its word is not zero.
+    fn str_compare_const(&mut self, d: VReg, arg: Slot, value: &str) -> R<()> {
+        let a = self.slot(arg)?;
+        let msl = self.msl as usize;
+        let mut bytes = vec![0u8; msl];
+        let n = value.len().min(msl.saturating_sub(1));
+        bytes[..n].copy_from_slice(&value.as_bytes()[..n]);
+        let dst = Reg::V(d);
+        let s = self.scratch()?;
+        let (ba, oa) = self.addr(s, a, self.msl)?;
+        let (ta, tb) = (Reg::V(self.new_vreg()), Reg::V(self.new_vreg()));
+        let eq = self.new_block();
+        let diff = self.new_block();
+        let greater = self.new_block();
+        let neg = self.new_block();
+        let join = self.new_block();
+        let words = msl / 8;
+        for w in 0..words {
+            let cw =
+                u64::from_le_bytes(bytes[8 * w..8 * w + 8].try_into().unwrap_or([0; 8])) as i64;
+            self.emit(VInst::Load {
+                size: BPF_DW,
+                dst: ta,
+                base: ba,
+                off: oa + 8 * w as i16,
+            });
+            let next = if w + 1 == words { eq } else { self.new_block() };
+            if cw == 0 {
+                self.emit(VInst::Branch {
+                    op: BPF_JNE,
+                    lhs: ta,
+                    rhs: Src::Imm(0),
+                    taken: greater,
+                    not_taken: next,
+                });
+            } else if fits_i32(cw) {
+                // The constant goes into a register only on the way out.
+                let prep = self.new_block();
+                self.emit(VInst::Branch {
+                    op: BPF_JNE,
+                    lhs: ta,
+                    rhs: Src::Imm(cw as i32),
+                    taken: prep,
+                    not_taken: next,
+                });
+                self.switch_to(prep);
+                self.emit(VInst::mov(tb, Src::Imm(cw as i32)));
+                self.emit(VInst::Jump { dest: diff });
+            } else {
+                self.emit(VInst::LoadImm64 { dst: tb, imm: cw });
+                self.emit(VInst::Branch {
+                    op: BPF_JNE,
+                    lhs: ta,
+                    rhs: Src::Reg(tb),
+                    taken: diff,
+                    not_taken: next,
+                });
+            }
+            self.switch_to(next);
+        }
+        self.emit(VInst::mov(dst, Src::Imm(0)));
+        self.emit(VInst::Jump { dest: join });
+        self.switch_to(greater);
+        self.emit(VInst::mov(dst, Src::Imm(1)));
+        self.emit(VInst::Jump { dest: join });
+        self.switch_to(diff);
+        self.emit(VInst::Bswap64 { dst: ta });
+        self.emit(VInst::Bswap64 { dst: tb });
+        self.emit(VInst::mov(dst, Src::Imm(1)));
+        self.emit(VInst::Branch {
+            op: BPF_JGT,
+            lhs: ta,
+            rhs: Src::Reg(tb),
+            taken: join,
+            not_taken: neg,
+        });
+        self.switch_to(neg);
+        self.emit(VInst::mov(dst, Src::Imm(-1)));
+        self.emit(VInst::Jump { dest: join });
+        self.switch_to(join);
         Ok(())
     }
 

@@ -2166,6 +2166,10 @@ fn arb_inst() -> impl Strategy<Value = InstData> {
         (sl.clone(), sl.clone(), sl.clone())
             .prop_map(|(dst, a, b)| InstData::StrConcat { dst, args: [a, b] }),
         (sl.clone(), sl.clone()).prop_map(|(a, b)| InstData::StrCompare { args: [a, b] }),
+        // Constants with zero words, immediates and 64-bit words; some
+        // prefixes of each other (`[ab]` letters) so every outcome happens.
+        (sl.clone(), "[ab]{0,3}|[ab]{4,12}|[a-z\\x80-\\xff]{0,70}")
+            .prop_map(|(arg, value)| InstData::StrCompareConst { arg, value }),
         (sl.clone(), 0u32..400).prop_map(|(dst, offset)| InstData::StrLoadGlobal { dst, offset }),
         (0usize..6).prop_map(|k| InstData::Context { op: CTX[k] }),
         (sl.clone()).prop_map(|dst| InstData::StrContext {

@@ -173,6 +173,16 @@ pub fn run_ir(f: &Function, msl: usize, w: &mut World) -> Result<u64, String> {
                     out[la..la + lb].copy_from_slice(&b[..lb]);
                     slots.insert(dst, out);
                 }
+                InstData::StrCompareConst { arg, value } => {
+                    let a = slot(&mut slots, arg);
+                    let a = &a[..strlen(&a)];
+                    let b = &value.as_bytes()[..value.len().min(msl - 1)];
+                    res = Some(match a.cmp(b) {
+                        std::cmp::Ordering::Less => -1,
+                        std::cmp::Ordering::Equal => 0,
+                        std::cmp::Ordering::Greater => 1,
+                    });
+                }
                 InstData::StrCompare { args } => {
                     let a = slot(&mut slots, args[0]);
                     let b = slot(&mut slots, args[1]);

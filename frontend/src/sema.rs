@@ -2940,7 +2940,7 @@ mod tests {
         );
         let rec: Vec<bool> = s.functions.values().map(|f| f.recursive).collect();
         assert_eq!(rec, vec![true, true, false]);
-        let (_, d) = run("function a(n) { return a(n) }\nfunction c() { return a(1) }\nprobe timer.s(1) { println(c()) }", &[]);
+        let (_, d) = run("function a(n) { return a(n) }\nfunction c() { return a(1) }\nprobe timer.profile { println(c()) }", &[]);
         assert!(d.iter().any(|d| d.code == codes::KERNEL_RECURSION), "{d:?}");
     }
 

@@ -58,6 +58,8 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         InstData::StrConcat { .. } => words + 18,
         // Load, load, compare per word; the sign from byte-swapped words.
         InstData::StrCompare { .. } => 3 * words + 10,
+        // Load and compare per word (a wide constant word: lddw too).
+        InstData::StrCompareConst { .. } => 4 * words + 8,
         InstData::Context { .. } => 3,
         InstData::StrContext { .. } => 6 + words,
         // Every record send also counts a failed send (3 instructions).

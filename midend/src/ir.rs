@@ -304,6 +304,13 @@ pub enum InstData {
     StrCompare {
         args: [Slot; 2],
     },
+    /// `StrCompare` of `arg` against a constant string (truncated to
+    /// MAXSTRINGLEN-1 bytes): compared word by word against immediates, with
+    /// no copy of the constant in memory.
+    StrCompareConst {
+        arg: Slot,
+        value: String,
+    },
     /// A context value of the current event.
     Context {
         op: ContextOp,
@@ -534,6 +541,7 @@ impl InstData {
                 | InstData::LoadGlobal { .. }
                 | InstData::Context { .. }
                 | InstData::StrCompare { .. }
+                | InstData::StrCompareConst { .. }
                 // ---- arrays ----
                 | InstData::KeyLoad { .. }
                 | InstData::ArrayGet { .. }
@@ -765,6 +773,7 @@ impl InstData {
                 | InstData::LoadGlobal { .. }
                 | InstData::Context { .. }
                 | InstData::StrCompare { .. }
+                | InstData::StrCompareConst { .. }
                 // ---- arrays ----
                 | InstData::KeyLoad { .. }
                 | InstData::ArrayGet { .. }
@@ -840,6 +849,7 @@ impl InstData {
             InstData::StrCopy { dst, src } => vec![*dst, *src],
             InstData::StrConcat { dst, args } => vec![*dst, args[0], args[1]],
             InstData::StrCompare { args } => args.to_vec(),
+            InstData::StrCompareConst { arg, .. } => vec![*arg],
             InstData::Printf { args, .. } => args
                 .iter()
                 .filter_map(|a| match a {
@@ -1021,6 +1031,7 @@ impl InstData {
                 args[0] = f(args[0]);
                 args[1] = f(args[1]);
             }
+            InstData::StrCompareConst { arg, .. } => *arg = f(*arg),
             InstData::Printf { args, .. } => {
                 for a in args.iter_mut() {
                     if let OutArg::Str(s) = a {

@@ -220,6 +220,7 @@ pub fn inst_text(data: &InstData) -> String {
         InstData::StrCopy { dst, src } => format!("str_copy {dst}, {src}"),
         InstData::StrConcat { dst, args } => format!("str_concat {dst}, {}, {}", args[0], args[1]),
         InstData::StrCompare { args } => format!("str_compare {}, {}", args[0], args[1]),
+        InstData::StrCompareConst { arg, value } => format!("str_compare {arg}, {value:?}"),
         InstData::Context { op } => format!("context {}", format!("{op:?}").to_lowercase()),
         InstData::StrContext { dst, op } => {
             format!("str_context {dst}, {}", format!("{op:?}").to_lowercase())

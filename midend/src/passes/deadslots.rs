@@ -1,5 +1,6 @@
 //! Dead string stores: an instruction whose only effect is writing a slot
-//! that no instruction reads (`str_const`, `str_copy`, `str_concat`,
+//! that is wholly written again, in the same block, before anything reads
+//! it, or that no instruction reads (`str_const`, `str_copy`, `str_concat`,
 //! `str_load_global`, `str_context` into it) is removed, to a fixed point
 //! (removing a copy can leave its source unread). Scratch stores cost
 //! instructions in kernel programs; a string local that is only assigned
@@ -13,6 +14,7 @@ fn reads(data: &InstData) -> Vec<Slot> {
     match data {
         InstData::StrStoreGlobal { src, .. } | InstData::StrCopy { src, .. } => vec![*src],
         InstData::StrConcat { args, .. } | InstData::StrCompare { args } => args.to_vec(),
+        InstData::StrCompareConst { arg, .. } => vec![*arg],
         InstData::Printf { args, .. } => args
             .iter()
             .filter_map(|a| match a {
@@ -62,8 +64,91 @@ fn only_writes(data: &InstData) -> Option<Slot> {
     }
 }
 
-pub fn eliminate_dead_slot_stores(func: &mut Function) -> bool {
+/// A store whose slot is wholly written again before anything reads it
+/// (on every path) is dead too: a temporary reused for the next expression,
+/// a local's `""` initialisation before its first assignment. Backward
+/// liveness of slots over the CFG; only the instructions that do nothing but
+/// write their slot kill it.
+fn eliminate_overwritten_slot_stores(func: &mut Function) -> bool {
+    use rustc_hash::FxHashSet;
+    type Live = FxHashSet<Slot>;
+    let kills = |data: &InstData| only_writes(data).filter(|d| !reads(data).contains(d));
+    // gen: read before any kill in the block; kill: killed in the block.
+    let mut gen: SecondaryMap<crate::ir::Block, Live> = SecondaryMap::new();
+    let mut kill: SecondaryMap<crate::ir::Block, Live> = SecondaryMap::new();
+    for &b in &func.layout {
+        let (mut g, mut k) = (Live::default(), Live::default());
+        for &i in &func.blocks[b].insts {
+            let data = &func.insts[i];
+            for r in reads(data) {
+                if !k.contains(&r) {
+                    g.insert(r);
+                }
+            }
+            if let Some(d) = kills(data) {
+                k.insert(d);
+            }
+        }
+        gen[b] = g;
+        kill[b] = k;
+    }
+    let mut succ: SecondaryMap<crate::ir::Block, Vec<crate::ir::Block>> = SecondaryMap::new();
+    for &b in &func.layout {
+        if let Some(&t) = func.blocks[b].insts.last() {
+            succ[b] = func.insts[t].successors();
+        }
+    }
+    let succs = |b: crate::ir::Block| succ[b].clone();
+    let mut live_in: SecondaryMap<crate::ir::Block, Live> = SecondaryMap::new();
+    loop {
+        let mut changed = false;
+        for &b in func.layout.iter().rev() {
+            let mut live: Live = Live::default();
+            for s in succs(b) {
+                live.extend(live_in[s].iter().copied());
+            }
+            live.retain(|s| !kill[b].contains(s));
+            live.extend(gen[b].iter().copied());
+            if live != live_in[b] {
+                live_in[b] = live;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
     let mut changed = false;
+    for b in func.layout.clone() {
+        let mut live: Live = Live::default();
+        for s in succs(b) {
+            live.extend(live_in[s].iter().copied());
+        }
+        let mut dead = Vec::new();
+        for &i in func.blocks[b].insts.iter().rev() {
+            let data = &func.insts[i];
+            let r = reads(data);
+            if let Some(d) = only_writes(data) {
+                if !live.contains(&d) && !r.contains(&d) {
+                    dead.push(i);
+                    continue;
+                }
+            }
+            if let Some(d) = kills(data) {
+                live.remove(&d);
+            }
+            live.extend(r);
+        }
+        if !dead.is_empty() {
+            func.blocks[b].insts.retain(|i| !dead.contains(i));
+            changed = true;
+        }
+    }
+    changed
+}
+
+pub fn eliminate_dead_slot_stores(func: &mut Function) -> bool {
+    let mut changed = eliminate_overwritten_slot_stores(func);
     loop {
         let mut read: SecondaryMap<Slot, bool> = SecondaryMap::new();
         for &b in &func.layout {

@@ -8,6 +8,7 @@ pub mod deadslots;
 pub mod merge;
 pub mod params;
 pub mod renumber;
+pub mod strconst;
 pub mod tables;
 pub mod unreachable;
 pub mod unroll;
@@ -21,6 +22,7 @@ pub use deadslots::eliminate_dead_slot_stores;
 pub use merge::{merge_blocks, thread_jumps};
 pub use params::remove_trivial_params;
 pub use renumber::renumber;
+pub use strconst::fold_const_string_compares;
 pub use tables::{compact_slots, prune_tables};
 pub use unreachable::eliminate_unreachable_code;
 
@@ -36,8 +38,9 @@ pub fn cleanup(func: &mut Function) {
 pub type Pass = (&'static str, fn(&mut Function) -> bool);
 
 /// The -O2 scalar pipeline, in order.
-pub const SIMPLIFY: [Pass; 8] = [
+pub const SIMPLIFY: [Pass; 9] = [
     ("constfold", fold_constants),
+    ("strconst", fold_const_string_compares),
     ("branchfold", fold_branches),
     ("unreachable", eliminate_unreachable_code),
     ("params", remove_trivial_params),

@@ -127,6 +127,10 @@ pub fn run(f: &Function, globals: &[i64]) -> Run {
                     let (a, b) = (sget(&slots, &args[0]), sget(&slots, &args[1]));
                     r(a.cmp(&b) as i64, &mut vals)
                 }
+                InstData::StrCompareConst { arg, value } => {
+                    let a = sget(&slots, arg);
+                    r(a.cmp(value) as i64, &mut vals)
+                }
                 InstData::StrConst { dst, value } => {
                     slots.insert(*dst, value.clone());
                 }

@@ -597,7 +597,7 @@ fn trip_counts_see_through_constant_arithmetic_at_o0() {
 
 #[test]
 fn budget_error_points_at_the_costliest_statement() {
-    let src = "probe timer.s(1) { x = 1; s = s . s . s . s . s . s . s . s . s . s . s . s; printf(\"%d\", x) }";
+    let src = "probe timer.s(1) { x = 1; s = s . s . s . s . s . s . s . s . s . s . s . s; printf(\"%d%s\", x, s) }";
     let mut b = ScriptBuilder::new("b.stp", src);
     let (x, s) = (local(0), local(1));
     let mut chain = svar(s, b.span("s ."));
@@ -618,7 +618,11 @@ fn budget_error_points_at_the_costliest_statement() {
             b.span("x = 1"),
         )),
         chain_stmt,
-        expr_stmt(printf("%d", vec![lvar(x, b.span("x)"))], b.span("printf"))),
+        expr_stmt(printf(
+            "%d%s",
+            vec![lvar(x, b.span("x, s)")), svar(s, b.span("s)"))],
+            b.span("printf"),
+        )),
     ];
     let p = b.point(
         "timer.s(1)",
