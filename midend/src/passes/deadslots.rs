@@ -6,7 +6,7 @@
 //! instructions in kernel programs; a string local that is only assigned
 //! costs nothing after this.
 
-use crate::ir::{Function, InstData, OutArg, Slot};
+use crate::ir::{Function, Inst, InstData, OutArg, Slot};
 use cranelift_entity::SecondaryMap;
 
 /// The slots an instruction reads.
@@ -125,13 +125,26 @@ fn eliminate_overwritten_slot_stores(func: &mut Function) -> bool {
             live.extend(live_in[s].iter().copied());
         }
         let mut dead = Vec::new();
-        for &i in func.blocks[b].insts.iter().rev() {
+        let insts = func.blocks[b].insts.clone();
+        for (j, &i) in insts.iter().enumerate().rev() {
             let data = &func.insts[i];
             let r = reads(data);
             if let Some(d) = only_writes(data) {
                 if !live.contains(&d) && !r.contains(&d) {
                     dead.push(i);
                     continue;
+                }
+            }
+            // `L = T` where T dies here: have T's writer write L instead.
+            if let InstData::StrCopy { dst, src } = *data {
+                if dst != src && !live.contains(&src) {
+                    if let Some(w) = copy_source_writer(func, &insts[..j], src, dst) {
+                        func.insts[w].map_slots(|s| if s == src { dst } else { s });
+                        dead.push(i);
+                        // The rest of the block's liveness is stale: redo.
+                        func.blocks[b].insts.retain(|i| !dead.contains(i));
+                        return true;
+                    }
                 }
             }
             if let Some(d) = kills(data) {
@@ -147,8 +160,30 @@ fn eliminate_overwritten_slot_stores(func: &mut Function) -> bool {
     changed
 }
 
+/// The instruction of `before` (a block's instructions up to a copy
+/// `to = from`) that last wrote `from`, when it can write `to` instead:
+/// it only writes `from` (reading neither slot), and nothing after it
+/// mentions either slot.
+fn copy_source_writer(func: &Function, before: &[Inst], from: Slot, to: Slot) -> Option<Inst> {
+    for &k in before.iter().rev() {
+        let data = &func.insts[k];
+        if only_writes(data) == Some(from) {
+            let r = reads(data);
+            return (!r.contains(&from) && !r.contains(&to)).then_some(k);
+        }
+        if data.slots().iter().any(|s| *s == from || *s == to) {
+            return None;
+        }
+    }
+    None
+}
+
 pub fn eliminate_dead_slot_stores(func: &mut Function) -> bool {
-    let mut changed = eliminate_overwritten_slot_stores(func);
+    let mut changed = false;
+    // Each round removes an instruction.
+    while eliminate_overwritten_slot_stores(func) {
+        changed = true;
+    }
     loop {
         let mut read: SecondaryMap<Slot, bool> = SecondaryMap::new();
         for &b in &func.layout {
