@@ -2150,6 +2150,11 @@ impl<'a> Isel<'a> {
             .iter()
             .map(|s| self.slot(*s))
             .collect::<R<Vec<u32>>>()?;
+        if !self.userspace && op == StrOp::Substr {
+            let d =
+                self.slot(dst.ok_or_else(|| self.malformed("substr without a destination"))?)?;
+            return self.kernel_substr(d, offs[0], args[0], args[1]);
+        }
         if !self.userspace {
             if op != StrOp::Len {
                 return Err(self.malformed(format!(
@@ -2201,6 +2206,82 @@ impl<'a> Isel<'a> {
         if let Some(r) = d {
             self.emit(VInst::mov(Reg::V(r), Src::Reg(Reg::P(0))));
         }
+        Ok(())
+    }
+
+    /// `substr(s, start, len)` in a kernel program: zero dst, then, when
+    /// `0 <= start < MAXSTRINGLEN-1` and `len > 0`, one bounded
+    /// `probe_read_kernel_str` of `min(len, MAXSTRINGLEN-1-start)` bytes from
+    /// `s + start` (a start past the string's end reads its zero padding).
+    fn kernel_substr(&mut self, d: u32, src: u32, start: Value, len: Value) -> R<()> {
+        let s = self.scratch()?;
+        let msl = self.msl as i32;
+        // dst must not be zeroed under the source.
+        let src = if d == src {
+            let t = self.layout.tmp_off;
+            self.copy(s, t, s, src, self.msl)?;
+            t
+        } else {
+            src
+        };
+        self.zero(s, d, self.msl)?;
+        let read_str = if self.target.has_probe_read_kernel() {
+            helpers::PROBE_READ_KERNEL_STR
+        } else {
+            helpers::PROBE_READ_STR
+        };
+        let (st, n) = (Reg::V(self.new_vreg()), Reg::V(self.new_vreg()));
+        let (a, b) = (self.src(start)?, self.src(len)?);
+        self.emit(VInst::mov(st, a));
+        self.emit(VInst::mov(n, b));
+        let done = self.new_block();
+        let positive = self.new_block();
+        let clamp = self.new_block();
+        let read = self.new_block();
+        // Unsigned: a negative start is huge.
+        self.emit(VInst::Branch {
+            op: BPF_JGE,
+            lhs: st,
+            rhs: Src::Imm(msl - 1),
+            taken: done,
+            not_taken: positive,
+        });
+        self.switch_to(positive);
+        let room = Reg::V(self.new_vreg());
+        self.emit(VInst::mov(room, Src::Imm(msl - 1)));
+        self.emit(VInst::alu(BPF_SUB, room, Src::Reg(st)));
+        let keep = self.new_block();
+        self.emit(VInst::Branch {
+            op: BPF_JSLE,
+            lhs: n,
+            rhs: Src::Imm(0),
+            taken: done,
+            not_taken: keep,
+        });
+        self.switch_to(keep);
+        self.emit(VInst::Branch {
+            op: BPF_JGT,
+            lhs: n,
+            rhs: Src::Reg(room),
+            taken: clamp,
+            not_taken: read,
+        });
+        self.switch_to(clamp);
+        self.emit(VInst::mov(n, Src::Reg(room)));
+        self.emit(VInst::Jump { dest: read });
+        self.switch_to(read);
+        // n in 1..=MAXSTRINGLEN-1: read n bytes and the NUL.
+        self.emit(VInst::alu(BPF_ADD, n, Src::Imm(1)));
+        self.scratch_ptr(Reg::P(1), d)?;
+        self.emit(VInst::mov(Reg::P(2), Src::Reg(n)));
+        self.scratch_ptr(Reg::P(3), src)?;
+        self.emit(VInst::alu(BPF_ADD, Reg::P(3), Src::Reg(st)));
+        self.emit(VInst::Call {
+            helper: read_str,
+            args: 3,
+        });
+        self.emit(VInst::Jump { dest: done });
+        self.switch_to(done);
         Ok(())
     }
 

@@ -122,6 +122,10 @@ pub fn inst_cost(data: &InstData, target: &Target, max_string_len: u32) -> u64 {
         // Kernel programs only get `strlen` (one bounded probe_read_str into
         // a scratch temporary); the rest are one stapc helper call each in
         // userspace programs, where the budget does not apply.
+        InstData::StrOp {
+            op: crate::ir::StrOp::Substr,
+            ..
+        } => words + 24,
         InstData::StrOp { srcs, args, .. } => 8 + 2 * (srcs.len() + args.len()) as u64,
         // Argument moves, the call, the error-count check around it.
         InstData::Call { args, .. } => 6 + args.len() as u64,

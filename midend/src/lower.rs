@@ -3058,8 +3058,10 @@ impl FnCx<'_, '_> {
                 )))
             }
             Builtin::Substr | Builtin::StrReplace | Builtin::TextStr => {
-                if let Some(v) = self.userspace_only(e, func) {
-                    return Some(v);
+                if func != Builtin::Substr {
+                    if let Some(v) = self.userspace_only(e, func) {
+                        return Some(v);
+                    }
                 }
                 let s = self.string(&args[0]);
                 let (op, srcs, vals) = match func {
