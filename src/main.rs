@@ -22,7 +22,9 @@ struct Cli {
     script_text: Option<String>,
 
     /// The script file (unless -e), then the script's arguments ($1, @1, …).
-    #[arg(value_name = "SCRIPT | ARGS", trailing_var_arg = true)]
+    /// Options may come after SCRIPT, as with stap; give arguments that start
+    /// with `-` (other than negative numbers) after `--`.
+    #[arg(value_name = "SCRIPT | ARGS", allow_negative_numbers = true)]
     rest: Vec<String>,
 
     /// Stop after pass N: 1 parse (print the AST), 2 resolve (print the

@@ -436,3 +436,25 @@ fn string_compares_against_constants_fold() {
     let out = run(&["--sim", "-e", &begin]);
     assert_eq!(text(&out.stdout), "111 011 10\n", "{}", text(&out.stderr));
 }
+
+/// As with stap, options may follow the script; `--` ends them, and
+/// negative numbers are arguments.
+#[test]
+fn options_may_follow_the_script() {
+    let dir = std::env::temp_dir().join(format!("stapc-optorder-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("args.stp");
+    std::fs::write(
+        &script,
+        "probe begin { printf(\"%d %s %d\\n\", $1, @2, $#) }\n",
+    )
+    .unwrap();
+    let s = script.to_str().unwrap();
+    let out = run(&[s, "--sim", "-5", "x"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "-5 x 2\n");
+    let out = run(&["--sim", s, "--", "7", "-v"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "7 -v 2\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
