@@ -1545,7 +1545,6 @@ impl<'a> Isel<'a> {
         let eq = self.new_block();
         let diff = self.new_block();
         let greater = self.new_block();
-        let neg = self.new_block();
         let join = self.new_block();
         let words = msl / 8;
         for w in 0..words {
@@ -1597,6 +1596,15 @@ impl<'a> Isel<'a> {
         self.emit(VInst::mov(dst, Src::Imm(1)));
         self.emit(VInst::Jump { dest: join });
         self.switch_to(diff);
+        self.word_order(dst, ta, tb, join);
+        Ok(())
+    }
+
+    /// At the first differing words `ta` and `tb` of two strings: `dst` =
+    /// 1 or -1 by their big-endian order (the order of their first differing
+    /// bytes), then on to `join`, which becomes the current block.
+    fn word_order(&mut self, dst: Reg, ta: Reg, tb: Reg, join: VBlock) {
+        let neg = self.new_block();
         self.emit(VInst::Bswap64 { dst: ta });
         self.emit(VInst::Bswap64 { dst: tb });
         self.emit(VInst::mov(dst, Src::Imm(1)));
@@ -1611,7 +1619,6 @@ impl<'a> Isel<'a> {
         self.emit(VInst::mov(dst, Src::Imm(-1)));
         self.emit(VInst::Jump { dest: join });
         self.switch_to(join);
-        Ok(())
     }
 
     fn str_compare(&mut self, d: VReg, args: [Slot; 2]) -> R<()> {
@@ -1644,7 +1651,6 @@ impl<'a> Isel<'a> {
         let (ta, tb) = (Reg::V(self.new_vreg()), Reg::V(self.new_vreg()));
         let eq = self.new_block();
         let diff = self.new_block();
-        let neg = self.new_block();
         let join = self.new_block();
         let words = (self.msl / 8) as i16;
         for w in 0..words {
@@ -1673,20 +1679,7 @@ impl<'a> Isel<'a> {
         self.emit(VInst::mov(dst, Src::Imm(0)));
         self.emit(VInst::Jump { dest: join });
         self.switch_to(diff);
-        self.emit(VInst::Bswap64 { dst: ta });
-        self.emit(VInst::Bswap64 { dst: tb });
-        self.emit(VInst::mov(dst, Src::Imm(1)));
-        self.emit(VInst::Branch {
-            op: BPF_JGT,
-            lhs: ta,
-            rhs: Src::Reg(tb),
-            taken: join,
-            not_taken: neg,
-        });
-        self.switch_to(neg);
-        self.emit(VInst::mov(dst, Src::Imm(-1)));
-        self.emit(VInst::Jump { dest: join });
-        self.switch_to(join);
+        self.word_order(dst, ta, tb, join);
         Ok(())
     }
 

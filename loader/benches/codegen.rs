@@ -15,6 +15,8 @@
 //! checks, a readable tracefs (run as root).
 #![forbid(unsafe_code)]
 
+mod common;
+
 use object::{Object as _, ObjectSection as _, SectionKind};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -26,19 +28,12 @@ fn bench_dir() -> PathBuf {
 
 /// `--stapc-compile SCRIPT OUT ARGS…`.
 fn stapc_compile(script: &str, out: &str, args: &[String]) -> ExitCode {
-    let Ok(text) = std::fs::read_to_string(script) else {
-        eprintln!("cannot read {script}");
-        return ExitCode::from(1);
-    };
-    let opts = stapc::Options {
-        script_args: args.to_vec(),
-        ..stapc::Options::default()
-    };
-    let mut session = stapc::Session::new(script, text, opts);
-    let result = session.run(stapc::Stage::Compile);
-    let Some(obj) = result.ok().and_then(|o| o.object) else {
-        eprint!("{}", session.render_diagnostics());
-        return ExitCode::from(1);
+    let obj = match common::compile(script, args) {
+        Ok(obj) => obj,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(1);
+        }
     };
     match stapc_bpf::elf::write(&obj).map(|b| std::fs::write(out, b)) {
         Ok(Ok(())) => ExitCode::SUCCESS,

@@ -19,6 +19,8 @@
 //! (or CAP_BPF + CAP_PERFMON) and `bpftrace` on `$PATH`.
 #![forbid(unsafe_code)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -35,22 +37,12 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `--stapc-run SCRIPT ARGS...`: compile and run one script on the kernel.
 fn stapc_run(script: &str, args: &[String]) -> ExitCode {
-    let text = match std::fs::read_to_string(script) {
-        Ok(t) => t,
+    let obj = match common::compile(script, args) {
+        Ok(obj) => obj,
         Err(e) => {
-            eprintln!("cannot read {script}: {e}");
+            eprint!("{e}");
             return ExitCode::from(1);
         }
-    };
-    let opts = stapc::Options {
-        script_args: args.to_vec(),
-        ..stapc::Options::default()
-    };
-    let mut session = stapc::Session::new(script, text, opts);
-    let result = session.run(stapc::Stage::Compile);
-    eprint!("{}", session.render_diagnostics());
-    let Some(obj) = result.ok().and_then(|o| o.object) else {
-        return ExitCode::from(1);
     };
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
@@ -70,21 +62,9 @@ fn stapc_run(script: &str, args: &[String]) -> ExitCode {
 
 /// Whether `script` compiles; the first line of the diagnostics if not.
 fn compiles(script: &Path, args: &[String]) -> Result<(), String> {
-    let text = std::fs::read_to_string(script).map_err(|e| e.to_string())?;
-    let opts = stapc::Options {
-        script_args: args.to_vec(),
-        ..stapc::Options::default()
-    };
-    let mut session = stapc::Session::new(&script.display().to_string(), text, opts);
-    match session.run(stapc::Stage::Compile) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(session
-            .render_diagnostics()
-            .lines()
-            .next()
-            .unwrap_or("does not compile")
-            .to_string()),
-    }
+    common::compile(&script.display().to_string(), args)
+        .map(|_| ())
+        .map_err(|e| e.lines().next().unwrap_or("does not compile").to_string())
 }
 
 /// Spawn `cmd`, wait for a stdout line `first`, then for the process to
