@@ -16,6 +16,25 @@ use stapc_frontend::Span;
 /// generated bodies, so every loop has a constant trip count).
 const VARS: u32 = 3;
 const COUNTERS: u32 = 2;
+/// String locals, after the counters: they exercise the string passes
+/// (constant compares, dead and overwritten stores, copy forwarding).
+const SVARS: u32 = 2;
+
+fn str_local(k: u32) -> LocalId {
+    local(VARS + COUNTERS + k)
+}
+
+fn str_expr() -> impl Strategy<Value = Expr> {
+    let leaf = prop_oneof![
+        prop::sample::select(vec!["", "a", "ab", "b", "ba", "abcdefghij"])
+            .prop_map(|s| string(s, sp())),
+        (0..SVARS).prop_map(|k| svar(str_local(k), sp())),
+    ];
+    prop_oneof![
+        3 => leaf.clone(),
+        1 => (leaf.clone(), leaf).prop_map(|(a, b)| concat(a, b)),
+    ]
+}
 
 fn sp() -> Span {
     Span::default()
@@ -32,6 +51,12 @@ fn expr_strategy() -> impl Strategy<Value = Expr> {
     use BinaryOp::*;
     leaf().prop_recursive(3, 24, 2, |inner| {
         prop_oneof![
+            (
+                prop::sample::select(vec![CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Gt]),
+                str_expr(),
+                str_expr()
+            )
+                .prop_map(|(op, a, b)| cmp(op, a, b)),
             (
                 prop::sample::select(vec![Add, Sub, Mul, Div, Mod, Shl, Shr, LShr, And, Or, Xor]),
                 inner.clone(),
@@ -78,6 +103,9 @@ enum S {
     Loop(u32, i64, Vec<S>),
     Break,
     Continue,
+    AssignStr(u32, Expr),
+    AppendStr(u32, Expr),
+    PrintStr(Expr),
 }
 
 fn stmt_strategy() -> impl Strategy<Value = S> {
@@ -87,6 +115,9 @@ fn stmt_strategy() -> impl Strategy<Value = S> {
         2 => expr_strategy().prop_map(S::Print),
         1 => Just(S::Break),
         1 => Just(S::Continue),
+        2 => (0..SVARS, str_expr()).prop_map(|(v, e)| S::AssignStr(v, e)),
+        1 => (0..SVARS, str_expr()).prop_map(|(v, e)| S::AppendStr(v, e)),
+        1 => str_expr().prop_map(S::PrintStr),
     ];
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
@@ -154,6 +185,18 @@ fn build(stmts: &[S], total: GlobalId, counters: &mut Vec<u32>, in_loop: bool) -
             S::Break if in_loop => out.push(stmt(StmtKind::Break, sp())),
             S::Continue if in_loop => out.push(stmt(StmtKind::Continue, sp())),
             S::Break | S::Continue => {}
+            S::AssignStr(v, e) => out.push(expr_stmt(assign(
+                VarRef::Local(str_local(*v)),
+                None,
+                e.clone(),
+                sp(),
+            ))),
+            S::AppendStr(v, e) => out.push(expr_stmt(assign_concat(
+                VarRef::Local(str_local(*v)),
+                e.clone(),
+                sp(),
+            ))),
+            S::PrintStr(e) => out.push(expr_stmt(printf("%s|", vec![e.clone()], sp()))),
         }
     }
     out
@@ -176,10 +219,20 @@ fn script(stmts: &[S], kernel: bool) -> ScriptBuilder {
         text: "x".into(),
         kind,
     };
-    let names: Vec<String> = (0..VARS + COUNTERS).map(|i| format!("l{i}")).collect();
+    let names: Vec<String> = (0..VARS + COUNTERS + SVARS)
+        .map(|i| format!("l{i}"))
+        .collect();
     let locals: Vec<(&str, ScalarType)> = names
         .iter()
-        .map(|n| (n.as_str(), ScalarType::Long))
+        .enumerate()
+        .map(|(i, n)| {
+            let ty = if i as u32 >= VARS + COUNTERS {
+                ScalarType::String
+            } else {
+                ScalarType::Long
+            };
+            (n.as_str(), ty)
+        })
         .collect();
     b.probe("probe x", vec![p], &locals, body);
     b
@@ -191,7 +244,7 @@ type Outcome = (String, Vec<i64>, Option<(String, String)>);
 
 /// Render a record: the generated formats only use `%d` (and `%%` after
 /// literal folding).
-fn render(text: &str, args: &[i64]) -> String {
+fn render(text: &str, args: &[String]) -> String {
     let mut out = String::new();
     let mut args = args.iter();
     let mut rest = text;
@@ -199,7 +252,7 @@ fn render(text: &str, args: &[i64]) -> String {
         out.push_str(&rest[..i]);
         match rest.get(i + 1..i + 2) {
             Some("%") => out.push('%'),
-            _ => out.push_str(&args.next().map(|a| a.to_string()).unwrap_or_default()),
+            _ => out.push_str(args.next().map(String::as_str).unwrap_or_default()),
         }
         rest = &rest[(i + 2).min(rest.len())..];
     }
@@ -235,7 +288,8 @@ fn outcome(stmts: &[S], kernel: bool, opt: u8) -> Result<Outcome, TestCaseError>
     let printed = r
         .printed
         .iter()
-        .map(|(f, a)| render(&m.formats[*f as usize].text, a))
+        .zip(&r.printed_text)
+        .map(|((f, _), a)| render(&m.formats[*f as usize].text, a))
         .collect();
     Ok((printed, r.globals_added, err))
 }
