@@ -207,3 +207,19 @@ pub fn verifier(data: &[u8]) {
     };
     let _ = verify(&prog, &maps, &opts);
 }
+
+/// Arbitrary bytes as an object file (what `stapc bpf disasm|run|verify`
+/// and `--explain-verifier --kernel-log LOG OBJECT` read): the reader
+/// returns an object or an error, never panics; an object it accepts
+/// disassembles, writes, and reads back the same.
+pub fn elf(data: &[u8]) {
+    let Ok(obj) = bpf::elf::read(data) else {
+        return;
+    };
+    for p in &obj.programs {
+        let _ = bpf::disasm::disasm_program(&p.insns);
+    }
+    let bytes = bpf::elf::write(&obj).expect("an object read back can be written");
+    let again = bpf::elf::read(&bytes).expect("a written object reads back");
+    assert_eq!(again, obj, "the object changed on a write and read");
+}

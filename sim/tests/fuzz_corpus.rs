@@ -51,3 +51,11 @@ fn verifier_corpus() {
         stapc_sim::fuzzing::verifier(&bytes);
     }
 }
+
+#[test]
+fn elf_corpus() {
+    for (name, bytes) in corpus("elf") {
+        eprintln!("{name}");
+        stapc_sim::fuzzing::elf(&bytes);
+    }
+}
