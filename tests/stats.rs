@@ -196,3 +196,81 @@ fn kernel_run_prints_what_the_simulator_prints() {
         assert_eq!(text(&out.stdout), text(&sim.stdout), "target {kernel}");
     }
 }
+
+/// Arrays of statistics: kernel probes add to their elements (created on
+/// the first `<<<`), userspace reads the aggregates, prints histograms of
+/// elements, iterates sorted by key or by @count, tests and deletes.
+const STAT_ARRAY: &str = r#"global lat, n
+probe kernel.trace("sched:sched_switch") {
+  n++
+  lat[n % 3 == 0 ? "three" : "other", n % 2] <<< n
+  if (n == 12) exit()
+}
+probe end {
+  foreach ([name, odd] in lat-) printf("%s %d: %d %d %d %d %d\n", name, odd, @count(lat[name, odd]), @sum(lat[name, odd]), @min(lat[name, odd]), @max(lat[name, odd]), @avg(lat[name, odd]))
+  foreach ([name, odd] in lat) n -= @count(lat[name, odd])
+  printf("left %d\n", n)
+  print(@hist_log(lat["other", 1]))
+  if (["three", 0] in lat) delete lat["three", 0]
+  printf("%d %d\n", ["three", 0] in lat, ["three", 1] in lat)
+}
+"#;
+
+// n = 1..12: ("other", 1) holds 1 5 7 11, ("other", 0) 2 4 8 10, ("three", 0)
+// 6 12, ("three", 1) 3 9; equal counts sort by key.
+const STAT_ARRAY_OUT: &str = "other 0: 4 24 2 10 6\nother 1: 4 24 1 11 6\nthree 0: 2 18 6 12 9\nthree 1: 2 12 3 9 6\nleft 0\nvalue |-------------------------------------------------- count\n    0 |                                                   0\n    1 |@                                                  1\n    2 |                                                   0\n    4 |@@                                                 2\n    8 |@                                                  1\n   16 |                                                   0\n   32 |                                                   0\n\n0 1\n";
+
+#[test]
+fn arrays_of_statistics_in_sim() {
+    let out = run(&["--sim", "-e", STAT_ARRAY]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), STAT_ARRAY_OUT);
+    // A full array of statistics is SystemTap's overflow error.
+    let out = run(&[
+        "--sim",
+        "-e",
+        "global a[2], n\nprobe kernel.trace(\"sched:sched_switch\") { a[n++] <<< 1 }",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "ERROR: Array overflow, check MAXMAPENTRIES near identifier 'a' at <input>:2:"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// On the kernel: `cat FILE` writes FILE's 6 bytes with one write(1, …).
+#[test]
+fn arrays_of_statistics_on_the_kernel() {
+    if let Err(why) = stapc_loader::can_load_bpf() {
+        let _ = writeln!(std::io::stderr(), "stats: skipped kernel run: {why}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("stapc-statarray-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("six.txt");
+    std::fs::write(&file, "stapc\n").unwrap();
+    let script = r#"global w
+probe kernel.trace("syscalls:sys_enter_write") { if (pid() == target()) w[execname(), $fd] <<< $count }
+probe end {
+  foreach ([name, fd] in w-) printf("%s %d: %d %d %d %d\n", name, fd, @count(w[name, fd]), @sum(w[name, fd]), @min(w[name, fd]), @max(w[name, fd]))
+  print(@hist_linear(w["cat", 1], 0, 10, 2))
+}"#;
+    for target in ["6.18", "4.14"] {
+        let out = run(&[
+            "--target-kernel",
+            target,
+            "-c",
+            &format!("cat {}", file.display()),
+            "-e",
+            script,
+        ]);
+        assert!(out.status.success(), "{target}: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("cat 1: 1 6 6 6\n"), "{target}: {stdout}");
+        assert!(stdout.contains("    6 |@ "), "{target}: {stdout}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -62,6 +62,11 @@ pub struct ScratchLayout {
     /// pointer is moved by `depth * frame_size`, depth clamped to `max_depth`.
     pub frame_size: u32,
     pub max_depth: u32,
+    // ---- statistics ----
+    /// A buffer, zero-filled right before use, that a new element of an
+    /// array of statistics is inserted from (`zero_size` bytes; 0: none).
+    pub zero_off: u32,
+    pub zero_size: u32,
 }
 
 fn round8(n: u64) -> u64 {
@@ -1024,7 +1029,10 @@ impl<'a> Isel<'a> {
                     IterSort::Key { column, descending } => Some((Some(column), descending)),
                     IterSort::Value { descending } => Some((None, descending)),
                 };
-                let spec = helpers::iter_spec(&cols, info.value == ArgKind::Str, sort);
+                let mut spec = helpers::iter_spec(&cols, info.value == ArgKind::Str, sort);
+                if info.stat.is_some() {
+                    spec |= helpers::ITER_SPEC_STAT;
+                }
                 self.put(Reg::P(3), limit)?;
                 self.emit(VInst::LoadMap {
                     dst: Reg::P(1),
@@ -1156,14 +1164,20 @@ impl<'a> Isel<'a> {
                 self.emit(VInst::Exit);
             }
             // ---- statistics ----
-            InstData::StatAdd { stat, arg } => self.stat_add(stat, arg)?,
-            InstData::StatRead { stat, op } => {
+            InstData::StatAdd { stat, arg, key } => {
+                let status = match key {
+                    Some(_) => Some(Reg::V(self.result(inst)?)),
+                    None => None,
+                };
+                self.stat_add(stat, arg, key, status)?
+            }
+            InstData::StatRead { stat, op, key } => {
                 if !self.userspace {
                     return Err(self.malformed("statistic read in a kernel program"));
                 }
                 let d = Reg::V(self.result(inst)?);
                 let map = self.stat_desc(stat)?.map;
-                self.stat_call(map, helpers::STAPC_STAT_READ, Some(op.code()));
+                self.stat_key_call(map, key, helpers::STAPC_STAT_READ, Some(op.code()))?;
                 self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
             }
             InstData::StatClear { stat } => {
@@ -1173,9 +1187,19 @@ impl<'a> Isel<'a> {
                 let map = self.stat_desc(stat)?.map;
                 self.stat_call(map, helpers::STAPC_STAT_CLEAR, None);
             }
-            InstData::PrintHist { hist } => {
+            InstData::PrintHist { hist, key } => {
                 self.header(record::HIST, hist)?;
-                self.output(record::HEADER_SIZE)?;
+                let mut size = record::HEADER_SIZE;
+                if let Some(k) = key {
+                    // The element's packed key follows the header.
+                    let s = self.scratch()?;
+                    // (A key slot is exactly the packed key's size.)
+                    let ko = self.slot(k)?;
+                    let ks = self.f.slots[k].size;
+                    self.copy(s, self.layout.record_off + size, s, ko, ks)?;
+                    size += ks;
+                }
+                self.output(size)?;
             }
             InstData::Jump { dest, args } => {
                 self.block_args(dest, &args)?;
@@ -1688,10 +1712,19 @@ impl<'a> Isel<'a> {
     /// The map index of array `array`: after the four runtime maps and
     /// the statistics' maps (`ScratchLayout::array_map_base`).
     fn array_map(&self, array: u32) -> R<u32> {
-        if array as usize >= self.layout.arrays.len() {
+        let Some(info) = self.layout.arrays.get(array as usize) else {
             return Err(self.malformed(format!("array{array} does not exist")));
+        };
+        // An array of statistics is its statistic's map; the other arrays'
+        // maps follow the statistics' in order.
+        if let Some(s) = info.stat {
+            return Ok(self.stat_desc(s)?.map);
         }
-        Ok(self.layout.array_map_base.max(MAP_OUTPUT + 1) + array)
+        let before = self.layout.arrays[..array as usize]
+            .iter()
+            .filter(|a| a.stat.is_none())
+            .count() as u32;
+        Ok(self.layout.array_map_base.max(MAP_OUTPUT + 1) + before)
     }
 
     fn userspace_only(&self, what: &str) -> R<()> {
@@ -2329,6 +2362,34 @@ impl<'a> Isel<'a> {
     }
 
     /// `stapc_stat_read(map, &key0, op)` / `stapc_stat_clear(map, &key0)`.
+    /// `stat_call` with the key of an element of an array of statistics
+    /// (in its key slot) instead of the u32 0 of a global statistic.
+    fn stat_key_call(
+        &mut self,
+        map: u32,
+        key: Option<Slot>,
+        helper: i32,
+        op: Option<i32>,
+    ) -> R<()> {
+        let Some(k) = key else {
+            self.stat_call(map, helper, op);
+            return Ok(());
+        };
+        let ko = self.slot(k)?;
+        self.emit(VInst::LoadMap {
+            dst: Reg::P(1),
+            map,
+        });
+        self.scratch_ptr(Reg::P(2), ko)?;
+        let mut args = 2;
+        if let Some(op) = op {
+            self.emit(VInst::mov(Reg::P(3), Src::Imm(op)));
+            args = 3;
+        }
+        self.emit(VInst::Call { helper, args });
+        Ok(())
+    }
+
     fn stat_call(&mut self, map: u32, helper: i32, op: Option<i32>) {
         self.emit(VInst::LoadMap {
             dst: Reg::P(1),
@@ -2380,30 +2441,114 @@ impl<'a> Isel<'a> {
     /// steps are masks, the sign mirrored by xor), so the verifier walks one
     /// path; its index and the linear one are bounded by a compare the
     /// verifier sees before the bucket's address is formed.
-    fn stat_add(&mut self, stat: u32, arg: Value) -> R<()> {
-        let desc = self.stat_desc(stat)?;
-        let v = self.reg(arg)?;
+    /// `p = map_lookup_elem(map, key)`: the key slot of an element of an
+    /// array of statistics, or the u32 0 on the stack.
+    fn stat_lookup(&mut self, map: u32, key: Option<u32>, p: Reg) -> R<()> {
         self.emit(VInst::LoadMap {
             dst: Reg::P(1),
-            map: desc.map,
+            map,
         });
-        self.emit(VInst::mov(Reg::P(2), Src::Reg(Reg::P(10))));
-        self.emit(VInst::alu(BPF_ADD, Reg::P(2), Src::Imm(KEY_OFF.into())));
+        match key {
+            Some(ko) => self.scratch_ptr(Reg::P(2), ko)?,
+            None => {
+                self.emit(VInst::mov(Reg::P(2), Src::Reg(Reg::P(10))));
+                self.emit(VInst::alu(BPF_ADD, Reg::P(2), Src::Imm(KEY_OFF.into())));
+            }
+        }
         self.emit(VInst::Call {
             helper: helpers::MAP_LOOKUP_ELEM,
             args: 2,
         });
-        let p = Reg::V(self.new_vreg());
         self.emit(VInst::mov(p, Src::Reg(Reg::P(0))));
+        Ok(())
+    }
+
+    fn stat_add(&mut self, stat: u32, arg: Value, key: Option<Slot>, status: Option<Reg>) -> R<()> {
+        let desc = self.stat_desc(stat)?;
+        let v = self.reg(arg)?;
+        let key_off = key.map(|k| self.slot(k)).transpose()?;
+        let p = Reg::V(self.new_vreg());
+        self.stat_lookup(desc.map, key_off, p)?;
         let done = self.new_block();
         let body = self.new_block();
-        self.emit(VInst::Branch {
-            op: BPF_JEQ,
-            lhs: p,
-            rhs: Src::Imm(0),
-            taken: done,
-            not_taken: body,
-        });
+        match (key_off, status) {
+            (Some(ko), Some(st)) => {
+                // A missing element is inserted from a zero-filled buffer
+                // (BPF_NOEXIST: another CPU may have just inserted it), then
+                // looked up again; still missing means the map is full.
+                let create = self.new_block();
+                let full = self.new_block();
+                self.emit(VInst::mov(st, Src::Imm(0)));
+                self.emit(VInst::Branch {
+                    op: BPF_JNE,
+                    lhs: p,
+                    rhs: Src::Imm(0),
+                    taken: body,
+                    not_taken: create,
+                });
+                self.switch_to(create);
+                let size = desc.value_size();
+                if self.layout.zero_size < size {
+                    return Err(self.malformed("no zero buffer for a new statistic element"));
+                }
+                let s = self.scratch()?;
+                let zo = self.layout.zero_off;
+                if self.userspace {
+                    self.zero(s, zo, size)?;
+                } else {
+                    // A read of address 0 fails and zero-fills its buffer: one
+                    // call instead of a store per word.
+                    let read = if self.target.has_probe_read_kernel() {
+                        helpers::PROBE_READ_KERNEL
+                    } else {
+                        helpers::PROBE_READ
+                    };
+                    self.scratch_ptr(Reg::P(1), zo)?;
+                    self.emit(VInst::mov(Reg::P(2), Src::Imm(size as i32)));
+                    self.emit(VInst::mov(Reg::P(3), Src::Imm(0)));
+                    self.emit(VInst::Call {
+                        helper: read,
+                        args: 3,
+                    });
+                }
+                self.emit(VInst::LoadMap {
+                    dst: Reg::P(1),
+                    map: desc.map,
+                });
+                self.scratch_ptr(Reg::P(2), ko)?;
+                self.scratch_ptr(Reg::P(3), zo)?;
+                self.emit(VInst::mov(Reg::P(4), Src::Imm(1)));
+                self.emit(VInst::Call {
+                    helper: helpers::MAP_UPDATE_ELEM,
+                    args: 4,
+                });
+                self.stat_lookup(desc.map, key_off, p)?;
+                self.emit(VInst::Branch {
+                    op: BPF_JNE,
+                    lhs: p,
+                    rhs: Src::Imm(0),
+                    taken: body,
+                    not_taken: full,
+                });
+                self.switch_to(full);
+                self.emit(VInst::mov(st, Src::Imm(-1)));
+                self.emit(VInst::Jump { dest: done });
+            }
+            (None, None) => {
+                self.emit(VInst::Branch {
+                    op: BPF_JEQ,
+                    lhs: p,
+                    rhs: Src::Imm(0),
+                    taken: done,
+                    not_taken: body,
+                });
+            }
+            _ => {
+                return Err(
+                    self.malformed("stat_add with a key needs a status result, and only then")
+                )
+            }
+        }
         self.switch_to(body);
         // count, sum
         let c = Reg::V(self.new_vreg());

@@ -120,6 +120,26 @@ pub fn compile_function_full(
     let mut layout = isel::scratch_layout(func, msl, userspace)?;
     layout.arrays = arrays.to_vec();
     layout.array_map_base = isel::MAP_OUTPUT + 1 + stats.len() as u32;
+    // ---- statistics ----
+    // New elements of arrays of statistics are inserted from a buffer at the
+    // end of this program's scratch, zero-filled right before each use.
+    let zero = func
+        .layout
+        .iter()
+        .filter_map(|&b| func.blocks.get(b))
+        .flat_map(|b| &b.insts)
+        .filter_map(|&i| match func.insts.get(i) {
+            Some(stapc_midend::ir::InstData::StatAdd {
+                stat, key: Some(_), ..
+            }) => stats.get(*stat as usize).map(StatDesc::value_size),
+            _ => None,
+        })
+        .max();
+    if let Some(size) = zero {
+        layout.zero_off = layout.size.div_ceil(8) * 8;
+        layout.zero_size = size.div_ceil(8) * 8;
+        layout.size = layout.zero_off + layout.zero_size;
+    }
     if let Some((base, frames)) = callee {
         // Frame d (the call depth, 1..=frames) of a called function is at
         // base + d * frame: its strings are its own at every depth.
@@ -202,15 +222,30 @@ pub fn stat_descs(module: &Module, first_map: u32) -> Vec<StatDesc> {
 }
 
 /// The map of a statistic (see `stat_descs`): count, sum, min, max and the
-/// buckets it keeps, per CPU.
-fn stat_map(desc: &StatDesc) -> MapDef {
-    MapDef {
-        name: format!("stat_{}", desc.name),
-        kind: MapKind::PerCpuArray,
-        key_size: 4,
-        value_size: desc.value_size(),
-        max_entries: 1,
-        init: Vec::new(),
+/// buckets it keeps, per CPU; for an array of statistics, a per-CPU hash
+/// map keyed by the array's packed key, as large as the array.
+fn stat_map(desc: &StatDesc, module: &Module) -> MapDef {
+    let array = module
+        .arrays
+        .iter()
+        .find(|a| a.stat.is_some() && a.name == desc.name && !desc.keys.is_empty());
+    match array {
+        Some(a) => MapDef {
+            name: format!("stat_{}", desc.name),
+            kind: MapKind::PerCpuHash,
+            key_size: a.key_size(module.max_string_len).max(1),
+            value_size: desc.value_size(),
+            max_entries: a.max_entries,
+            init: Vec::new(),
+        },
+        None => MapDef {
+            name: format!("stat_{}", desc.name),
+            kind: MapKind::PerCpuArray,
+            key_size: 4,
+            value_size: desc.value_size(),
+            max_entries: 1,
+            init: Vec::new(),
+        },
     }
 }
 
@@ -407,11 +442,22 @@ pub fn compile(
         },
         output,
     ];
-    maps.extend(stats.iter().map(stat_map));
+    maps.extend(stats.iter().map(|s| stat_map(s, module)));
     // ---- arrays ----
     let mut arrays = Vec::new();
     for a in &module.arrays {
         let msl = module.max_string_len;
+        if let Some(s) = a.stat {
+            // An array of statistics is its statistic's map.
+            arrays.push(ArrayDesc {
+                name: a.name.clone(),
+                map: stats.get(s as usize).map_or(0, |d| d.map),
+                keys: a.keys.clone(),
+                value: None,
+                stat: Some(s),
+            });
+            continue;
+        }
         arrays.push(ArrayDesc {
             name: a.name.clone(),
             map: maps.len() as u32,
@@ -451,7 +497,7 @@ pub fn print_vcode(module: &Module, target: &Target) -> Result<String, Vec<Diagn
     let mut errors = Vec::new();
     let sm = SourceMap::new();
     let stats = stat_descs(module, isel::MAP_OUTPUT + 1);
-    let stat_names: Vec<String> = stats.iter().map(|s| stat_map(s).name).collect();
+    let stat_names: Vec<String> = stats.iter().map(|s| stat_map(s, module).name).collect();
     for p in &module.probes {
         match compile_function_full(
             &p.func,

@@ -2493,9 +2493,17 @@ fn stat_fn(values: &[i64]) -> Function {
         let x = f
             .append(b, InstData::LoadGlobal { offset: off }, sp())
             .unwrap();
-        f.append(b, InstData::StatAdd { stat: 0, arg: x }, sp());
+        f.append(
+            b,
+            InstData::StatAdd {
+                stat: 0,
+                arg: x,
+                key: None,
+            },
+            sp(),
+        );
     }
-    f.append(b, InstData::PrintHist { hist: 0 }, sp());
+    f.append(b, InstData::PrintHist { hist: 0, key: None }, sp());
     ret(&mut f, b);
     f
 }

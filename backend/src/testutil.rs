@@ -251,7 +251,10 @@ pub fn run_ir(f: &Function, msl: usize, w: &mut World) -> Result<u64, String> {
                     w.records.push(r);
                 }
                 // ---- statistics ----
-                InstData::StatAdd { stat, arg } => {
+                InstData::StatAdd { key: Some(_), .. } => {
+                    return Err("arrays of statistics are not modelled".into())
+                }
+                InstData::StatAdd { stat, arg, .. } => {
                     let v = get(arg)?;
                     let (desc, m) = w.stats.get_mut(stat as usize).ok_or("no such stat")?;
                     stat_add_ref(desc, m, v);
@@ -259,7 +262,10 @@ pub fn run_ir(f: &Function, msl: usize, w: &mut World) -> Result<u64, String> {
                 InstData::StatRead { .. } | InstData::StatClear { .. } => {
                     return Err("statistic reads are not modelled".into())
                 }
-                InstData::PrintHist { hist } => {
+                InstData::PrintHist { key: Some(_), .. } => {
+                    return Err("arrays of statistics are not modelled".into())
+                }
+                InstData::PrintHist { hist, .. } => {
                     let mut r = Vec::new();
                     r.extend(record::HIST.to_le_bytes());
                     r.extend(hist.to_le_bytes());

@@ -56,8 +56,13 @@ pub const STAPC_ARRAY_ITER_END: i32 = STAPC_BASE + 0x13;
 /// sort. Bits 0..9: which key columns are strings (bit i = column i);
 /// bits 9..13: number of key columns (1..=9); bit 13: the value is a
 /// string; bit 14: sorted; bit 15: descending; bits 16..20: one more than
-/// the sort column (0 = sort by value). Long columns and values compare as i64, strings
-/// byte-wise; ties are broken by the whole key, column by column.
+/// the sort column (0 = sort by value); bit 20: the array is an array of
+/// statistics (its value is a statistic, which sorts by its count over
+/// every CPU; see [`ITER_SPEC_STAT`]). Long columns and values compare as
+/// i64, strings byte-wise; ties are broken by the whole key, column by column.
+/// The bit of an `iter_spec` that marks an array of statistics.
+pub const ITER_SPEC_STAT: i32 = 1 << 20;
+
 pub fn iter_spec(
     str_columns: &[bool],
     value_is_str: bool,

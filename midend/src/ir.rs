@@ -210,6 +210,9 @@ pub struct ArrayInfo {
     pub keys: Vec<ArgKind>,
     pub value: ArgKind,
     pub max_entries: u32,
+    /// An array of statistics: its elements are statistic `stat` (index
+    /// into `Module::stats`), whose per-CPU hash map is this array's map.
+    pub stat: Option<u32>,
 }
 
 impl ArrayInfo {
@@ -463,10 +466,14 @@ pub enum InstData {
     // ---- statistics ----
     /// `s <<< arg`: add `arg` to statistic `stat` (index into
     /// `Module::stats`) on the current CPU: count, sum, min, max and the
-    /// histogram buckets the statistic keeps.
+    /// histogram buckets the statistic keeps. With a `key` (an element of an
+    /// array of statistics) the element is created when missing, and the
+    /// result is 0, or negative when the array is full.
     StatAdd {
         stat: u32,
         arg: Value,
+        /// The packed key of an element of an array of statistics.
+        key: Option<Slot>,
     },
     /// An aggregate of statistic `stat` over every CPU (userspace programs).
     /// `Min`/`Max`/`Avg` of an empty statistic read 0: lowering tests the
@@ -474,6 +481,7 @@ pub enum InstData {
     StatRead {
         stat: u32,
         op: StatOp,
+        key: Option<Slot>,
     },
     /// `delete s`: reset statistic `stat` on every CPU (userspace programs).
     StatClear {
@@ -482,6 +490,9 @@ pub enum InstData {
     /// `print(@hist_…(s))`: send a HIST record for `Module::hists[hist]`.
     PrintHist {
         hist: u32,
+        /// For an element of an array of statistics: its packed key, sent
+        /// after the record header.
+        key: Option<Slot>,
     },
 
     // ---- terminators (exactly one, last in its block) ----
@@ -557,6 +568,8 @@ impl InstData {
                 | InstData::LoadCtx { .. }
                 | InstData::ProbeRead { .. }
                 | InstData::StatRead { .. }
+                // An element's status: 0, or negative when the array is full.
+                | InstData::StatAdd { key: Some(_), .. }
         )
     }
 
@@ -873,6 +886,10 @@ impl InstData {
             InstData::KeyLoadStr { dst, key, .. } | InstData::ArrayGetStr { dst, key, .. } => {
                 vec![*dst, *key]
             }
+            // ---- statistics ----
+            InstData::StatAdd { key, .. }
+            | InstData::StatRead { key, .. }
+            | InstData::PrintHist { key, .. } => key.iter().copied().collect(),
             // ---- functions/strings ----
             InstData::StrOp { dst, srcs, .. } => dst.iter().chain(srcs).copied().collect(),
             InstData::Sprintf { dst, args, .. } => std::iter::once(*dst)
@@ -1056,6 +1073,14 @@ impl InstData {
             InstData::KeyLoadStr { dst, key, .. } | InstData::ArrayGetStr { dst, key, .. } => {
                 *dst = f(*dst);
                 *key = f(*key);
+            }
+            // ---- statistics ----
+            InstData::StatAdd { key, .. }
+            | InstData::StatRead { key, .. }
+            | InstData::PrintHist { key, .. } => {
+                if let Some(k) = key {
+                    *k = f(*k);
+                }
             }
             // ---- functions/strings ----
             InstData::StrOp { dst, srcs, .. } => {

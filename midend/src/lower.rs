@@ -313,17 +313,28 @@ impl ModCx<'_> {
             ScalarType::String => ArgKind::Str,
         };
         for (id, g) in self.script.globals.iter() {
-            if let GlobalType::Array {
-                keys,
-                value: Some(v),
-            } = &g.ty
-            {
+            if let GlobalType::Array { keys, value } = &g.ty {
+                let stat = match value {
+                    Some(_) => None,
+                    // An array of statistics: its elements are one keyed statistic.
+                    None => {
+                        let s = self.stats.len() as u32;
+                        self.stat_index[id] = Some(s);
+                        self.stats.push(StatDesc {
+                            name: g.name.clone(),
+                            keys: keys.iter().map(kind).collect(),
+                            ..StatDesc::default()
+                        });
+                        Some(s)
+                    }
+                };
                 self.array_index[id] = Some(self.arrays.len() as u32);
                 self.arrays.push(ir::ArrayInfo {
                     name: g.name.clone(),
                     keys: keys.iter().map(kind).collect(),
-                    value: kind(v),
+                    value: value.as_ref().map_or(ArgKind::Long, kind),
                     max_entries: g.max_entries.unwrap_or(self.max_map_entries).max(1),
+                    stat,
                 });
             }
         }
@@ -1375,8 +1386,28 @@ impl<'m, 'a> FnCx<'m, 'a> {
             // ---- statistics ----
             ExprKind::StatAdd { stat, value } => {
                 let v = self.long(value);
-                if let Some(stat) = self.stat(stat, span) {
-                    self.ins(InstData::StatAdd { stat, arg: v }, span);
+                match (self.stat(stat, span), stat) {
+                    (Some((stat, None)), _) => {
+                        self.ins(
+                            InstData::StatAdd {
+                                stat,
+                                arg: v,
+                                key: None,
+                            },
+                            span,
+                        );
+                    }
+                    // An element of an array of statistics is created on its
+                    // first `<<<`, which fails when the array is full.
+                    (Some((stat, key)), StatRef::Index { array, .. }) => {
+                        let status = self.val(InstData::StatAdd { stat, arg: v, key }, span);
+                        if let Some(info) = self.m.array_index[*array]
+                            .and_then(|a| self.m.arrays.get(a as usize).cloned())
+                        {
+                            self.check_overflow(status, &info, span);
+                        }
+                    }
+                    _ => {}
                 }
                 match e.ty {
                     Type::Void => Val::Void,
@@ -1459,21 +1490,28 @@ impl<'m, 'a> FnCx<'m, 'a> {
 
     // ---- statistics ----
 
-    /// The statistic index of a statistic reference, or a diagnostic.
-    fn stat(&mut self, stat: &StatRef, span: Span) -> Option<u32> {
+    /// The statistic index of a statistic reference and, for an element of
+    /// an array of statistics, its key (packed now: use it at once), or a
+    /// diagnostic.
+    fn stat(&mut self, stat: &StatRef, span: Span) -> Option<(u32, Option<Slot>)> {
+        let g = match stat {
+            StatRef::Global(g) | StatRef::Index { array: g, .. } => *g,
+        };
+        let Some(i) = self.m.stat_index.get(g).copied().flatten() else {
+            self.m
+                .malformed(span, "statistic operation on a global that is no statistic");
+            return None;
+        };
         match stat {
-            StatRef::Global(g) => match self.m.stat_index.get(*g).copied().flatten() {
-                Some(i) => Some(i),
-                None => {
-                    self.m
-                        .malformed(span, "statistic operation on a global that is no statistic");
-                    None
+            StatRef::Global(_) => Some((i, None)),
+            StatRef::Index { array, keys } => {
+                let (a, info) = self.array(*array, span)?;
+                if keys.len() != info.keys.len() {
+                    self.m.malformed(span, "wrong number of array keys");
+                    return None;
                 }
-            },
-            StatRef::Index { .. } => {
-                self.m
-                    .unsupported(span, "arrays of statistics (`a[k] <<< v`)");
-                None
+                let vals = self.key_vals(keys);
+                Some((i, Some(self.pack_key(a, &info, &vals, span))))
             }
         }
     }
@@ -1503,11 +1541,8 @@ impl<'m, 'a> FnCx<'m, 'a> {
 
     /// `@count(s)` … `@avg(s)`: `@min`, `@max` and `@avg` test the count
     /// first and raise "empty aggregate" on an empty statistic.
-    fn aggregate(&mut self, e: &Expr, op: AggOp, stat: &StatRef) -> Val {
+    fn aggregate(&mut self, e: &Expr, op: AggOp, stat_ref: &StatRef) -> Val {
         let span = e.span;
-        let Some(stat) = self.stat(stat, span) else {
-            return self.dummy(e);
-        };
         let (op, name) = match op {
             AggOp::Count => (StatOp::Count, "@count"),
             AggOp::Sum => (StatOp::Sum, "@sum"),
@@ -1519,11 +1554,15 @@ impl<'m, 'a> FnCx<'m, 'a> {
             self.kernel_stat_read(span, name);
             return self.dummy(e);
         }
+        let Some((stat, key)) = self.stat(stat_ref, span) else {
+            return self.dummy(e);
+        };
         if matches!(op, StatOp::Min | StatOp::Max | StatOp::Avg) {
             let count = self.val(
                 InstData::StatRead {
                     stat,
                     op: StatOp::Count,
+                    key,
                 },
                 span,
             );
@@ -1538,13 +1577,13 @@ impl<'m, 'a> FnCx<'m, 'a> {
             let location = format!("near operator '{name}' at {}", self.m.location(span));
             self.check(empty, EMPTY_AGGREGATE, location, span);
         }
-        Val::Long(self.val(InstData::StatRead { stat, op }, span))
+        Val::Long(self.val(InstData::StatRead { stat, op, key }, span))
     }
 
     /// `print(@hist_log(s))` / `print(@hist_linear(s, …))`: note that the
     /// statistic keeps those buckets and send a HIST record.
     fn print_hist(&mut self, kind: &HistKind, stat: &StatRef, span: Span) {
-        let Some(stat) = self.stat(stat, span) else {
+        let Some((stat, key)) = self.stat(stat, span) else {
             return;
         };
         let Some(desc) = self.m.stats.get_mut(stat as usize) else {
@@ -1602,12 +1641,12 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 self.m.hists.len() as u32 - 1
             }
         };
-        self.ins(InstData::PrintHist { hist }, span);
+        self.ins(InstData::PrintHist { hist, key }, span);
     }
 
     /// `delete s` on a statistic.
     fn stat_clear(&mut self, g: GlobalId, span: Span) {
-        let Some(stat) = self.stat(&StatRef::Global(g), span) else {
+        let Some((stat, _)) = self.stat(&StatRef::Global(g), span) else {
             return;
         };
         if !self.userspace() {
@@ -2102,10 +2141,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             (GlobalType::Array { .. }, Some(i)) => {
                 Some((i, self.m.arrays.get(i as usize)?.clone()))
             }
-            (GlobalType::Array { value: None, .. }, _) => {
-                self.m.unsupported(span, "arrays of statistics");
-                None
-            }
+
             _ => {
                 self.m
                     .malformed(span, &format!("`{}` is not an array", global.name));
@@ -2368,6 +2404,16 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 descending,
             }) => ir::IterSort::Value { descending },
         };
+        if fe.value.is_some() && info.stat.is_some() {
+            self.m.unsupported(
+                span,
+                &format!(
+                    "`foreach (v = [k] in {})` over an array of statistics (read @count(…) and the others in the loop)",
+                    info.name
+                ),
+            );
+            return;
+        }
         let limit = match &fe.limit {
             Some(l) => self.long(l),
             None => self.iconst(-1, span),

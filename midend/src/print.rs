@@ -270,10 +270,14 @@ pub fn inst_text(data: &InstData) -> String {
         InstData::ArrayIterNext { handle, key } => format!("array_iter_next {handle}, {key}"),
         InstData::ArrayIterEnd { handle } => format!("array_iter_end {handle}"),
         // ---- statistics ----
-        InstData::StatAdd { stat, arg } => format!("stat_add stat{stat}, {arg}"),
-        InstData::StatRead { stat, op } => format!("stat_read.{} stat{stat}", op.name()),
+        InstData::StatAdd { stat, arg, key } => {
+            format!("stat_add stat{stat}{}, {arg}", keyed(key))
+        }
+        InstData::StatRead { stat, op, key } => {
+            format!("stat_read.{} stat{stat}{}", op.name(), keyed(key))
+        }
         InstData::StatClear { stat } => format!("stat_clear stat{stat}"),
-        InstData::PrintHist { hist } => format!("print_hist hist{hist}"),
+        InstData::PrintHist { hist, key } => format!("print_hist hist{hist}{}", keyed(key)),
         InstData::Jump { dest, args } => format!("jump {}", target(*dest, args)),
         InstData::Brif {
             cond,
@@ -346,4 +350,9 @@ pub fn inst_text(data: &InstData) -> String {
             format!("sprintf {dst}, format{}({})", format, a.join(", "))
         }
     }
+}
+
+/// `[key]` after an element of an array of statistics.
+fn keyed(key: &Option<crate::ir::Slot>) -> String {
+    key.map(|k| format!("[{k}]")).unwrap_or_default()
 }

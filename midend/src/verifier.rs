@@ -449,7 +449,7 @@ impl<'a> Verifier<'a> {
             {
                 self.err(Location::Inst(b, i), format!("stat{stat} does not exist"));
             }
-            InstData::PrintHist { hist } => {
+            InstData::PrintHist { hist, .. } => {
                 let ok = info.hists.get(*hist as usize).is_some_and(|h| {
                     info.stats.get(h.stat as usize).is_some_and(|s| {
                         if h.linear {

@@ -607,9 +607,29 @@ impl Machine {
         limit: i64,
     ) -> Result<Vec<Vec<u8>>, MapError> {
         let cpu = self.event.cpu;
+        // An array of statistics (a per-CPU hash) sorts by its elements'
+        // @count over every CPU, as SystemTap does by default.
+        let per_cpu = self
+            .store
+            .def(map)
+            .is_some_and(|d| d.kind == MapKind::PerCpuHash);
         let mut entries = Vec::new();
         let mut key: Option<Vec<u8>> = None;
         while let Some(k) = self.store.next_key(map, key.as_deref())? {
+            if per_cpu {
+                let count: i64 = self
+                    .store
+                    .lookup_all_cpus(map, &k)?
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|v| v.get(..8)?.try_into().ok().map(i64::from_le_bytes))
+                    .fold(0, i64::wrapping_add);
+                let mut value = count.to_le_bytes().to_vec();
+                value.resize(layout.value_size as usize, 0);
+                entries.push((k.clone(), value));
+                key = Some(k);
+                continue;
+            }
             // The run's copy when the program changed the value through a pointer.
             let value = match self.lookup_cached(map, &k, cpu)? {
                 Some(p) => self
@@ -809,7 +829,13 @@ impl ArrayLayout {
             off += size;
         }
         let value_is_str = spec & (1 << 13) != 0;
-        if !value_is_str && value_size != 8 {
+        // An array of statistics has a statistic's value (at least count,
+        // sum, min and max); its foreach sorts by the count.
+        let stat = spec & h::ITER_SPEC_STAT as u32 != 0;
+        if stat && (value_is_str || value_size < 32) {
+            return None;
+        }
+        if !value_is_str && !stat && value_size != 8 {
             return None;
         }
         let sort = if spec & (1 << 14) != 0 {
@@ -988,6 +1014,10 @@ mod array_tests {
         assert!(ArrayLayout::decode(spec, 4, 8).is_none());
         // A long value must be 8 bytes.
         assert!(ArrayLayout::decode(spec, 72, 64).is_none());
+        // ... unless the array is an array of statistics (a whole statistic).
+        let stat = spec | h::ITER_SPEC_STAT as u32;
+        assert!(ArrayLayout::decode(stat, 72, 64).is_some());
+        assert!(ArrayLayout::decode(stat, 72, 16).is_none());
         // No columns, or a sort column beyond them.
         assert!(ArrayLayout::decode(0, 8, 8).is_none());
         let bad = h::iter_spec(&[false], false, Some((Some(3), false))) as u32;

@@ -13,12 +13,14 @@ fn arrays() -> Vec<ArrayInfo> {
             keys: vec![ArgKind::Long],
             value: ArgKind::Long,
             max_entries: 100,
+            stat: None,
         },
         ArrayInfo {
             name: "names".into(),
             keys: vec![ArgKind::Str, ArgKind::Long],
             value: ArgKind::Str,
             max_entries: 4096,
+            stat: None,
         },
     ]
 }
@@ -347,6 +349,7 @@ fn keys_too_large_for_an_old_kernels_stack_are_a_clear_error() {
         keys: vec![ArgKind::Str, ArgKind::Str],
         value: ArgKind::Str,
         max_entries: 16,
+        stat: None,
     }];
     let mut f = Function::new("timer_0");
     let b = f.create_block();

@@ -34,6 +34,10 @@ fn reads(data: &InstData) -> Vec<Slot> {
         | InstData::ArrayAdd { key, .. }
         | InstData::ArrayIn { key, .. }
         | InstData::ArrayDelete { key, .. } => vec![*key],
+        // ---- statistics ----
+        InstData::StatAdd { key, .. }
+        | InstData::StatRead { key, .. }
+        | InstData::PrintHist { key, .. } => key.iter().copied().collect(),
         // ---- functions/strings ----
         InstData::StrOp { srcs, .. } => srcs.clone(),
         InstData::Sprintf { args, .. } => args

@@ -3,6 +3,7 @@
 //! diagnostics for what kernel probes cannot do.
 
 use crate::ir::{InstData, Module, StatOp};
+use stapc_bpf::ArgKind;
 use stapc_frontend::{Diagnostic, SourceMap};
 
 fn lower_src(src: &str) -> Result<Module, Vec<Diagnostic>> {
@@ -44,7 +45,7 @@ fn every_statistic_global_gets_a_descriptor_even_if_only_used_in_never() {
         .any(|d| matches!(d, InstData::StatAdd { stat: 0, .. })));
     assert!(i
         .iter()
-        .any(|d| matches!(d, InstData::PrintHist { hist: 0 })));
+        .any(|d| matches!(d, InstData::PrintHist { hist: 0, key: None })));
 }
 
 #[test]
@@ -115,11 +116,24 @@ fn kernel_probes_add_and_print_but_do_not_read() {
 }
 
 #[test]
-fn arrays_of_statistics_are_not_supported_yet() {
-    let errs = lower_src("global a\nprobe begin { a[1] <<< 1 }").unwrap_err();
+fn arrays_of_statistics_add_with_a_key_and_check_for_a_full_array() {
+    let m = lower_src(
+        "global a\nprobe timer.profile { a[pid()] <<< 1 }\nprobe end { print(@count(a[1])); print(@hist_log(a[2])) }",
+    )
+    .unwrap();
+    let text = crate::print_module(&m);
+    assert!(text.contains("= stat_add stat0[ss"), "{text}");
+    assert!(text.contains("Array overflow"), "{text}");
+    assert!(text.contains("= stat_read.count stat0[ss"), "{text}");
+    assert!(text.contains("print_hist hist0[ss"), "{text}");
+    assert_eq!(m.arrays[0].stat, Some(0));
+    assert_eq!(m.stats[0].keys, vec![ArgKind::Long]);
+    // Their elements are statistics: no `v = [k]` value in a foreach.
+    let errs = lower_src("global a\nprobe end { a[1] <<< 1; foreach (v = [k] in a) print(k) }")
+        .unwrap_err();
     assert!(
         errs.iter()
-            .any(|d| d.message.contains("arrays of statistics")),
+            .any(|d| d.message.contains("over an array of statistics")),
         "{errs:?}"
     );
 }
