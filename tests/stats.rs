@@ -274,3 +274,24 @@ probe end {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A histogram shows the statistic as it was when `print` ran, even when
+/// the handler changes or deletes it before its output is printed.
+#[test]
+fn histograms_are_taken_when_printed() {
+    let out = run(&[
+        "--sim",
+        "-e",
+        "global g, a\nprobe begin { g <<< 3; a[1] <<< 5; print(@hist_log(g)); print(@hist_log(a[1])); delete g; delete a; g <<< 100; print(@hist_log(g)) }",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    let hists: Vec<&str> = o.split("\n\n").filter(|h| !h.is_empty()).collect();
+    assert_eq!(hists.len(), 3, "{o}");
+    assert!(hists[0].contains("    2 |@ "), "{o}");
+    assert!(hists[1].contains("    4 |@ "), "{o}");
+    assert!(
+        hists[2].contains("   64 |@ ") && !hists[2].contains("    2 |@"),
+        "{o}"
+    );
+}

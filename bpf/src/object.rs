@@ -24,6 +24,11 @@ pub mod record {
     /// statistics the packed key (the array's key layout) follows. Userspace
     /// reads the statistic's per-CPU map, merges the CPUs and prints.
     pub const HIST: u32 = 4;
+    /// Text the simulator already rendered: a userspace program's
+    /// `print(@hist_…)` becomes one when it runs, so the histogram shows the
+    /// statistic as it was then (the handler may change or delete it
+    /// before its records are printed). Never sent by a BPF program.
+    pub const TEXT: u32 = 5;
     pub const HEADER_SIZE: u32 = 8;
 }
 

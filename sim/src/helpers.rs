@@ -212,6 +212,7 @@ impl Machine {
                 let map = self.map_arg(pc, id, a[1])?;
                 let size = self.size_arg(pc, id, a[4])?;
                 let data = self.mem.slice(a[3], size).map_err(mem_fault)?.to_vec();
+                let data = self.render_hist(data);
                 let index = a[2] & 0xffff_ffff;
                 if a[2] >> 32 != 0 {
                     return Ok(EINVAL);
@@ -235,6 +236,7 @@ impl Machine {
                 let map = self.map_arg(pc, id, a[0])?;
                 let size = self.size_arg(pc, id, a[2])?;
                 let data = self.mem.slice(a[1], size).map_err(mem_fault)?.to_vec();
+                let data = self.render_hist(data);
                 if self.kind_of(map) != Some(MapKind::RingBuf) {
                     return Err(bad("map is not a ring buffer".into()));
                 }
@@ -748,6 +750,44 @@ impl Machine {
             }
             .into()),
         }
+    }
+
+    /// With `render_hists`, a HIST record becomes a TEXT record holding the
+    /// histogram as the statistic is now; anything else (or a record the
+    /// session would refuse) is sent as it is.
+    fn render_hist(&mut self, data: Vec<u8>) -> Vec<u8> {
+        use bpf::object::record;
+        let word = |o: usize| {
+            data.get(o..o + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+        };
+        if !self.render_hists || word(0) != Some(record::HIST) {
+            return data;
+        }
+        let Some(id) = word(4) else { return data };
+        let (hists, stats) = &self.hist_descs;
+        let Some((hist, stat)) = hists
+            .get(id as usize)
+            .and_then(|h| Some((*h, stats.get(h.stat as usize)?.clone())))
+        else {
+            return data;
+        };
+        // The run's own changes (map values it changed through pointers)
+        // are in the store first.
+        self.write_back_cache();
+        let body = &data[record::HEADER_SIZE as usize..];
+        let Some(key) = crate::stats::key_of(self.store.as_ref(), &stat, body) else {
+            return data;
+        };
+        let Ok(merged) = crate::stats::read(self.store.as_mut(), &stat, &key) else {
+            return data;
+        };
+        let mut out = Vec::with_capacity(64);
+        out.extend(record::TEXT.to_le_bytes());
+        out.extend(0u32.to_le_bytes());
+        out.extend(crate::stats::hist_text(&hist, &stat, &merged).into_bytes());
+        out
     }
 
     /// The bytes `probe_read_str` copies from `src` into a `size`-byte

@@ -985,6 +985,12 @@ pub struct Machine {
     /// The object's formats and MAXSTRINGLEN, for `stapc_sprintf`.
     pub(crate) formats: Vec<bpf::Format>,
     pub(crate) max_string_len: u32,
+    // ---- statistics ----
+    /// The object's histogram sites and statistics, and whether HIST
+    /// records are rendered as they are sent (userspace programs; see
+    /// `record::TEXT`).
+    pub(crate) hist_descs: (Vec<bpf::HistDesc>, Vec<bpf::StatDesc>),
+    pub(crate) render_hists: bool,
 }
 
 impl Machine {
@@ -1012,7 +1018,22 @@ impl Machine {
             depth: 0,
             formats: Vec::new(),
             max_string_len: 0,
+            hist_descs: (Vec::new(), Vec::new()),
+            render_hists: false,
         }
+    }
+
+    /// The histogram sites and statistics of the object, for
+    /// [`Machine::set_render_hists`].
+    pub fn with_hists(mut self, hists: Vec<bpf::HistDesc>, stats: Vec<bpf::StatDesc>) -> Machine {
+        self.hist_descs = (hists, stats);
+        self
+    }
+
+    /// Render HIST records into TEXT records as they are sent (for the
+    /// next runs: the session sets it for userspace programs).
+    pub fn set_render_hists(&mut self, on: bool) {
+        self.render_hists = on;
     }
 
     /// The frame limit in effect (`MachineOptions::max_frames`, clamped).
@@ -1131,6 +1152,26 @@ impl Machine {
 
     /// Write the map values a run changed back to the store and drop the
     /// run's regions.
+    /// Write the values this run changed through map value pointers back
+    /// to the store now (they stay cached, as written back).
+    pub(crate) fn write_back_cache(&mut self) {
+        for c in &mut self.cache {
+            if !c.live {
+                continue;
+            }
+            let Some(r) = self.mem.region(c.region) else {
+                continue;
+            };
+            if r.data != c.original {
+                let data = r.data.clone();
+                let _ = self
+                    .store
+                    .update(c.map, &c.key, &data, crate::maps::BPF_ANY, Some(c.cpu));
+                c.original = data;
+            }
+        }
+    }
+
     fn finish_run(&mut self) {
         for c in std::mem::take(&mut self.cache) {
             if !c.live {

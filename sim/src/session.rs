@@ -164,6 +164,10 @@ pub fn handle_record(
             }
         }
         record::EXIT => Ok(RecordAction::Exit),
+        record::TEXT => {
+            out.write_all(body)?;
+            Ok(RecordAction::Printed)
+        }
         // ---- statistics ----
         record::HIST => {
             let Some((hist, stat)) = obj
@@ -362,7 +366,8 @@ impl<'a> Session<'a> {
         Ok(Session {
             obj,
             machine: Machine::new(store, machine_opts)
-                .with_formats(obj.formats.clone(), obj.max_string_len),
+                .with_formats(obj.formats.clone(), obj.max_string_len)
+                .with_hists(obj.hists.clone(), obj.stats.clone()),
             codes: obj.programs.iter().map(|p| Code::new(&p.insns)).collect(),
             output,
             control,
@@ -567,6 +572,7 @@ impl<'a> Session<'a> {
         // ---- functions/strings ----
         // Userspace programs (recursive script functions) are not bound by
         // the kernel's 8 frames; MAXNESTING bounds them in the program.
+        self.machine.set_render_hists(prog.kind.is_userspace());
         self.machine.set_max_frames(if prog.kind.is_userspace() {
             crate::memory::MAX_STACK_FRAMES
         } else {
