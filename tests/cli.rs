@@ -458,3 +458,43 @@ fn options_may_follow_the_script() {
     assert_eq!(text(&out.stdout), "7 -v 2\n");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `gettimeofday_*()` is the wall clock in every probe: kernel programs add
+/// the offset userspace wrote to the control map to `ktime_get_ns()`; in
+/// `--sim` both clocks start at 0.
+#[test]
+fn gettimeofday_is_the_wall_clock_everywhere() {
+    let script = "probe begin { printf(\"%d\\n\", gettimeofday_ms()) }\n\
+                  probe kernel.trace(\"sched:sched_switch\") { printf(\"%d %d\\n\", gettimeofday_ms(), gettimeofday_us()); exit() }";
+    let out = run(&["--sim", "-e", script]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "0\n1 1000\n");
+    if let Err(why) = stapc_loader::can_load_bpf() {
+        eprintln!("skipped the kernel run: {why}");
+        return;
+    }
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    for target in ["6.18", "4.14"] {
+        let before = now_ms();
+        let out = run(&["--target-kernel", target, "-e", script]);
+        let after = now_ms();
+        assert!(out.status.success(), "{target}: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let ms: Vec<i64> = stdout
+            .split_whitespace()
+            .map(|w| w.parse().unwrap())
+            .collect();
+        assert_eq!(ms.len(), 3, "{stdout}");
+        for t in [ms[0], ms[1], ms[2] / 1000] {
+            assert!(
+                before - 1000 <= t && t <= after + 1000,
+                "{target}: {t} not in {before}..{after}"
+            );
+        }
+    }
+}

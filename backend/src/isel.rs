@@ -2122,6 +2122,22 @@ impl<'a> Isel<'a> {
                     src: Src::Reg(Reg::P(0)),
                 });
             }
+            ContextOp::RealtimeNs if !self.userspace => {
+                // ktime_get_ns() + the control map's wall-clock offset.
+                self.emit(VInst::Call {
+                    helper: helpers::KTIME_GET_NS,
+                    args: 0,
+                });
+                let off = Reg::V(self.new_vreg());
+                self.emit(VInst::Load {
+                    size: BPF_DW,
+                    dst: off,
+                    base: Reg::V(self.control),
+                    off: control::REALTIME_OFFSET,
+                });
+                self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
+                self.emit(VInst::alu(BPF_ADD, d, Src::Reg(off)));
+            }
             ContextOp::Ppid | ContextOp::Euid | ContextOp::RealtimeNs => {
                 if !self.userspace {
                     return Err(self.malformed(format!(

@@ -48,7 +48,12 @@ pub mod control {
     /// returns an error), so userspace can report them instead of losing
     /// them silently. Ring buffers have no loss counter of their own.
     pub const OUTPUT_DROPS: i16 = 24;
-    pub const VALUE_SIZE: u32 = 32;
+    /// i64: wall-clock time minus `ktime_get_ns` (CLOCK_REALTIME −
+    /// CLOCK_MONOTONIC), written by userspace before any program runs, so
+    /// kernel programs compute `gettimeofday_*()` as `ktime_get_ns() +`
+    /// this (0 in the simulator, whose clocks both start at 0).
+    pub const REALTIME_OFFSET: i16 = 32;
+    pub const VALUE_SIZE: u32 = 40;
     /// Control values written by objects older than `TARGET_PID` hold only
     /// the exit flag and the error count; readers accept them.
     pub const MIN_VALUE_SIZE: u32 = 16;

@@ -376,6 +376,12 @@ pub fn run_with_reason(
     if let Some(pid) = target {
         runner.set_target_pid(pid)?;
     }
+    // gettimeofday_*(): the wall clock is the monotonic clock (what
+    // ktime_get_ns and the userspace event time read) plus this.
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    runner.set_realtime_offset(wall - sys::monotonic_ns() as i64)?;
     runner.set_event(userspace_event());
     let mut reason = StopReason::Begin;
     let stopping = runner.run_begin()?;

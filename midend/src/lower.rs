@@ -2981,9 +2981,6 @@ impl FnCx<'_, '_> {
             return Some(Val::Long(self.val(InstData::Context { op }, span)));
         }
         if let Some(div) = gettimeofday_divisor(func) {
-            if let Some(v) = self.userspace_only(e, func) {
-                return Some(v);
-            }
             let ns = self.val(
                 InstData::Context {
                     op: ContextOp::RealtimeNs,

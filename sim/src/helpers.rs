@@ -474,7 +474,9 @@ impl Machine {
             h::STAPC_CONTEXT => match a[0] as i32 {
                 h::STAPC_CTX_PPID => Ok(SIM_PPID),
                 h::STAPC_CTX_EUID => Ok(u64::from(self.event.uid)),
-                h::STAPC_CTX_REALTIME_NS => Ok(self.event.time_ns),
+                h::STAPC_CTX_REALTIME_NS => {
+                    Ok(self.event.time_ns.wrapping_add(self.realtime_offset as u64))
+                }
                 other => Err(bad(format!("unknown context value {other}"))),
             },
             h::STAPC_STR_LEN => {

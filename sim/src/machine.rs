@@ -991,6 +991,9 @@ pub struct Machine {
     /// `record::TEXT`).
     pub(crate) hist_descs: (Vec<bpf::HistDesc>, Vec<bpf::StatDesc>),
     pub(crate) render_hists: bool,
+    /// Wall-clock time minus event time (`gettimeofday_*()` in userspace
+    /// programs); 0 in the simulator.
+    pub(crate) realtime_offset: i64,
 }
 
 impl Machine {
@@ -1020,7 +1023,13 @@ impl Machine {
             max_string_len: 0,
             hist_descs: (Vec::new(), Vec::new()),
             render_hists: false,
+            realtime_offset: 0,
         }
+    }
+
+    /// Wall-clock time minus event time, for userspace `gettimeofday_*()`.
+    pub fn set_realtime_offset(&mut self, offset: i64) {
+        self.realtime_offset = offset;
     }
 
     /// The histogram sites and statistics of the object, for

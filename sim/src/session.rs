@@ -304,11 +304,22 @@ pub fn run(
 /// Write `pid` where `target()` reads it (`control::TARGET_PID`), when the
 /// object's control value has room for it (older objects have not).
 fn write_target_pid(obj: &Object, store: &mut dyn MapStore, pid: i64) -> Result<(), SimError> {
+    write_control_word(obj, store, control::TARGET_PID, pid)
+}
+
+/// Write the control value's i64 at `offset`, when it has room for it.
+fn write_control_word(
+    obj: &Object,
+    store: &mut dyn MapStore,
+    offset: i16,
+    word: i64,
+) -> Result<(), SimError> {
+    let pid = word;
     let control = obj.control_map;
     let Some(m) = obj.maps.get(control as usize) else {
         return Ok(());
     };
-    let o = control::TARGET_PID as usize;
+    let o = offset as usize;
     if (m.value_size as usize) < o + 8 {
         return Ok(());
     }
@@ -741,6 +752,21 @@ impl<'a> UserspaceRunner<'a> {
     pub fn set_target_pid(&mut self, pid: i64) -> Result<(), SimError> {
         let obj = self.s.obj;
         write_target_pid(obj, self.s.machine.store_mut(), pid)
+    }
+
+    /// Wall-clock time minus the clock of [`Self::set_event`]'s `time_ns`
+    /// and of the kernel's `ktime_get_ns` (the monotonic clock): userspace
+    /// probes' `gettimeofday_*()` add it to their event time, kernel
+    /// programs read it from the control map (`control::REALTIME_OFFSET`).
+    pub fn set_realtime_offset(&mut self, offset: i64) -> Result<(), SimError> {
+        self.s.machine.set_realtime_offset(offset);
+        let obj = self.s.obj;
+        write_control_word(
+            obj,
+            self.s.machine.store_mut(),
+            control::REALTIME_OFFSET,
+            offset,
+        )
     }
 
     /// The task, CPU and time userspace probes see from now on (`pid()`,
