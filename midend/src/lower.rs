@@ -1310,14 +1310,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 self.seal(rhs_b);
                 self.switch_to(rhs_b);
                 let vb = self.long(b);
-                let z = self.iconst(0, span);
-                let nb = self.val(
-                    InstData::Icmp {
-                        cond: IntCC::Ne,
-                        args: [vb, z],
-                    },
-                    span,
-                );
+                let nb = self.compare_to_zero(IntCC::Ne, vb, span);
                 self.jump(merge, vec![nb], span);
                 self.seal(merge);
                 self.switch_to(merge);
@@ -1452,14 +1445,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
             BinaryOp::Div | BinaryOp::Mod if !matches!(self.f.const_value(b), Some(c) if c != 0) => {
                 let loc = self.m.operator_location(span, between.0, between.1, text);
                 let location = format!("near operator '{text}' at {loc}");
-                let z = self.iconst(0, span);
-                let is_zero = self.val(
-                    InstData::Icmp {
-                        cond: IntCC::Eq,
-                        args: [b, z],
-                    },
-                    span,
-                );
+                let is_zero = self.compare_to_zero(IntCC::Eq, b, span);
                 self.check(is_zero, "division by 0", location, span);
             }
             BinaryOp::Shl | BinaryOp::Shr | BinaryOp::LShr
@@ -1566,14 +1552,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
                 },
                 span,
             );
-            let z = self.iconst(0, span);
-            let empty = self.val(
-                InstData::Icmp {
-                    cond: IntCC::Eq,
-                    args: [count, z],
-                },
-                span,
-            );
+            let empty = self.compare_to_zero(IntCC::Eq, count, span);
             let location = format!("near operator '{name}' at {}", self.m.location(span));
             self.check(empty, EMPTY_AGGREGATE, location, span);
         }
@@ -1654,6 +1633,12 @@ impl<'m, 'a> FnCx<'m, 'a> {
             return;
         }
         self.ins(InstData::StatClear { stat }, span);
+    }
+
+    /// `v <cond> 0` as a 1/0 value (the test in front of a runtime check).
+    fn compare_to_zero(&mut self, cond: IntCC, v: Value, span: Span) -> Value {
+        let z = self.iconst(0, span);
+        self.val(InstData::Icmp { cond, args: [v, z] }, span)
     }
 
     /// `if (failed) raise the error`, continuing in a new block.
@@ -2229,14 +2214,7 @@ impl<'m, 'a> FnCx<'m, 'a> {
 
     /// Raise SystemTap's overflow error when an update `status` is negative.
     fn check_overflow(&mut self, status: Value, info: &ir::ArrayInfo, span: Span) {
-        let z = self.iconst(0, span);
-        let failed = self.val(
-            InstData::Icmp {
-                cond: IntCC::Slt,
-                args: [status, z],
-            },
-            span,
-        );
+        let failed = self.compare_to_zero(IntCC::Slt, status, span);
         let loc = self.m.location(span);
         let location = format!("near identifier '{}' at {loc}", info.name);
         self.check(failed, ARRAY_OVERFLOW_ERROR, location, span);
@@ -2780,14 +2758,7 @@ impl FnCx<'_, '_> {
             },
             span,
         );
-        let z = self.iconst(0, span);
-        let failed = self.val(
-            InstData::Icmp {
-                cond: IntCC::Slt,
-                args: [r, z],
-            },
-            span,
-        );
+        let failed = self.compare_to_zero(IntCC::Slt, r, span);
         let location = self.builtin_location(span, func);
         self.check(
             failed,
