@@ -439,6 +439,20 @@ impl<'a> Isel<'a> {
         self.f.result(inst).is_some_and(|v| self.uses[v] == 0)
     }
 
+    /// The helper that reads `space` memory (a NUL-terminated string with
+    /// `string`): the `_kernel`/`_user` variants from 5.5, before that
+    /// `probe_read[_str]`, which read either.
+    fn read_helper(&self, space: MemSpace, string: bool) -> i32 {
+        match (self.target.has_probe_read_kernel(), space, string) {
+            (false, _, false) => helpers::PROBE_READ,
+            (false, _, true) => helpers::PROBE_READ_STR,
+            (true, MemSpace::Kernel, false) => helpers::PROBE_READ_KERNEL,
+            (true, MemSpace::Kernel, true) => helpers::PROBE_READ_KERNEL_STR,
+            (true, MemSpace::User, false) => helpers::PROBE_READ_USER,
+            (true, MemSpace::User, true) => helpers::PROBE_READ_USER_STR,
+        }
+    }
+
     fn scratch(&self) -> R<VReg> {
         self.scratch
             .ok_or_else(|| self.malformed("scratch memory used but not laid out"))
@@ -499,11 +513,7 @@ impl<'a> Isel<'a> {
     /// instruction budget is the scarce resource there), else in 8-byte words.
     fn copy(&mut self, dst: VReg, dst_off: u32, src: VReg, src_off: u32, len: u32) -> R<()> {
         if !self.userspace && len >= COPY_BY_HELPER_MIN {
-            let read = if self.target.has_probe_read_kernel() {
-                helpers::PROBE_READ_KERNEL
-            } else {
-                helpers::PROBE_READ
-            };
+            let read = self.read_helper(MemSpace::Kernel, false);
             self.ptr(Reg::P(1), dst, dst_off)?;
             self.emit(VInst::mov(Reg::P(2), Src::Imm(len as i32)));
             self.ptr(Reg::P(3), src, src_off)?;
@@ -1107,14 +1117,7 @@ impl<'a> Isel<'a> {
             } => {
                 let d = Reg::V(self.result(inst)?);
                 let (s, so) = (self.scratch()?, self.slot(dst)?);
-                let helper = match (string, self.target.has_probe_read_kernel(), space) {
-                    (false, false, _) => helpers::PROBE_READ,
-                    (true, false, _) => helpers::PROBE_READ_STR,
-                    (false, true, MemSpace::Kernel) => helpers::PROBE_READ_KERNEL,
-                    (false, true, MemSpace::User) => helpers::PROBE_READ_USER,
-                    (true, true, MemSpace::Kernel) => helpers::PROBE_READ_KERNEL_STR,
-                    (true, true, MemSpace::User) => helpers::PROBE_READ_USER_STR,
-                };
+                let helper = self.read_helper(space, string);
                 let len = i32::try_from(size)
                     .ok()
                     .filter(|&n| n > 0)
@@ -1177,7 +1180,8 @@ impl<'a> Isel<'a> {
                 }
                 let d = Reg::V(self.result(inst)?);
                 let map = self.stat_desc(stat)?.map;
-                self.stat_key_call(map, key, helpers::STAPC_STAT_READ, Some(op.code()))?;
+                let key = key.map(|k| self.slot(k)).transpose()?;
+                self.stat_call(map, key, helpers::STAPC_STAT_READ, Some(op.code()))?;
                 self.emit(VInst::mov(d, Src::Reg(Reg::P(0))));
             }
             InstData::StatClear { stat } => {
@@ -1185,7 +1189,7 @@ impl<'a> Isel<'a> {
                     return Err(self.malformed("statistic reset in a kernel program"));
                 }
                 let map = self.stat_desc(stat)?.map;
-                self.stat_call(map, helpers::STAPC_STAT_CLEAR, None);
+                self.stat_call(map, None, helpers::STAPC_STAT_CLEAR, None)?;
             }
             InstData::PrintHist { hist, key } => {
                 self.header(record::HIST, hist)?;
@@ -1493,11 +1497,7 @@ impl<'a> Isel<'a> {
             return Ok(());
         }
         let s = self.scratch()?;
-        let read_str = if self.target.has_probe_read_kernel() {
-            helpers::PROBE_READ_KERNEL_STR
-        } else {
-            helpers::PROBE_READ_STR
-        };
+        let read_str = self.read_helper(MemSpace::Kernel, true);
         // The second operand must not be read while dst is being written
         // (dst == b, including dst == a == b).
         let b = if d == b {
@@ -1786,11 +1786,7 @@ impl<'a> Isel<'a> {
     /// at `r10 + stack_off`.
     fn copy_to_stack(&mut self, stack_off: i16, src: VReg, src_off: u32, len: u32) -> R<()> {
         if len >= COPY_BY_HELPER_MIN {
-            let read = if self.target.has_probe_read_kernel() {
-                helpers::PROBE_READ_KERNEL
-            } else {
-                helpers::PROBE_READ
-            };
+            let read = self.read_helper(MemSpace::Kernel, false);
             self.emit(VInst::mov(Reg::P(1), Src::Reg(Reg::P(10))));
             self.emit(VInst::alu(BPF_ADD, Reg::P(1), Src::Imm(stack_off.into())));
             self.emit(VInst::mov(Reg::P(2), Src::Imm(len as i32)));
@@ -2203,11 +2199,7 @@ impl<'a> Isel<'a> {
                     "string built-in {op:?} in a kernel program (userspace probes only)"
                 )));
             }
-            let read_str = if self.target.has_probe_read_kernel() {
-                helpers::PROBE_READ_KERNEL_STR
-            } else {
-                helpers::PROBE_READ_STR
-            };
+            let read_str = self.read_helper(MemSpace::Kernel, true);
             self.scratch_ptr(Reg::P(1), offs[0])?;
             self.emit(VInst::mov(Reg::P(2), Src::Imm(msl)));
             self.scratch_ptr(Reg::P(3), offs[0])?;
@@ -2267,11 +2259,7 @@ impl<'a> Isel<'a> {
             src
         };
         self.zero(s, d, self.msl)?;
-        let read_str = if self.target.has_probe_read_kernel() {
-            helpers::PROBE_READ_KERNEL_STR
-        } else {
-            helpers::PROBE_READ_STR
-        };
+        let read_str = self.read_helper(MemSpace::Kernel, true);
         let (st, n) = (Reg::V(self.new_vreg()), Reg::V(self.new_vreg()));
         let (a, b) = (self.src(start)?, self.src(len)?);
         self.emit(VInst::mov(st, a));
@@ -2377,26 +2365,22 @@ impl<'a> Isel<'a> {
             .ok_or_else(|| self.malformed(format!("stat{stat} does not exist")))
     }
 
-    /// `stapc_stat_read(map, &key0, op)` / `stapc_stat_clear(map, &key0)`.
-    /// `stat_call` with the key of an element of an array of statistics
-    /// (in its key slot) instead of the u32 0 of a global statistic.
-    fn stat_key_call(
-        &mut self,
-        map: u32,
-        key: Option<Slot>,
-        helper: i32,
-        op: Option<i32>,
-    ) -> R<()> {
-        let Some(k) = key else {
-            self.stat_call(map, helper, op);
-            return Ok(());
-        };
-        let ko = self.slot(k)?;
+    /// `helper(map, key[, op])`: the key of an element of an array of
+    /// statistics is in the scratch at `key` (its slot's offset); a global
+    /// statistic's is the u32 0 on the stack. For `stapc_stat_read`,
+    /// `stapc_stat_clear` and `map_lookup_elem`.
+    fn stat_call(&mut self, map: u32, key: Option<u32>, helper: i32, op: Option<i32>) -> R<()> {
         self.emit(VInst::LoadMap {
             dst: Reg::P(1),
             map,
         });
-        self.scratch_ptr(Reg::P(2), ko)?;
+        match key {
+            Some(ko) => self.scratch_ptr(Reg::P(2), ko)?,
+            None => {
+                self.emit(VInst::mov(Reg::P(2), Src::Reg(Reg::P(10))));
+                self.emit(VInst::alu(BPF_ADD, Reg::P(2), Src::Imm(KEY_OFF.into())));
+            }
+        }
         let mut args = 2;
         if let Some(op) = op {
             self.emit(VInst::mov(Reg::P(3), Src::Imm(op)));
@@ -2404,21 +2388,6 @@ impl<'a> Isel<'a> {
         }
         self.emit(VInst::Call { helper, args });
         Ok(())
-    }
-
-    fn stat_call(&mut self, map: u32, helper: i32, op: Option<i32>) {
-        self.emit(VInst::LoadMap {
-            dst: Reg::P(1),
-            map,
-        });
-        self.emit(VInst::mov(Reg::P(2), Src::Reg(Reg::P(10))));
-        self.emit(VInst::alu(BPF_ADD, Reg::P(2), Src::Imm(KEY_OFF.into())));
-        let mut args = 2;
-        if let Some(op) = op {
-            self.emit(VInst::mov(Reg::P(3), Src::Imm(op)));
-            args = 3;
-        }
-        self.emit(VInst::Call { helper, args });
     }
 
     fn load64(&mut self, dst: Reg, base: Reg, off: u32) -> R<()> {
@@ -2450,6 +2419,13 @@ impl<'a> Isel<'a> {
         })
     }
 
+    /// `p = map_lookup_elem(map, key)` (see `stat_call`).
+    fn stat_lookup(&mut self, map: u32, key: Option<u32>, p: Reg) -> R<()> {
+        self.stat_call(map, key, helpers::MAP_LOOKUP_ELEM, None)?;
+        self.emit(VInst::mov(p, Src::Reg(Reg::P(0))));
+        Ok(())
+    }
+
     /// `s <<< v` on the current CPU's copy of the statistic (a per-CPU map,
     /// so plain loads and stores): count, sum, min and max (the first value
     /// sets both), then the buckets the statistic keeps. The log bucket is
@@ -2457,28 +2433,6 @@ impl<'a> Isel<'a> {
     /// steps are masks, the sign mirrored by xor), so the verifier walks one
     /// path; its index and the linear one are bounded by a compare the
     /// verifier sees before the bucket's address is formed.
-    /// `p = map_lookup_elem(map, key)`: the key slot of an element of an
-    /// array of statistics, or the u32 0 on the stack.
-    fn stat_lookup(&mut self, map: u32, key: Option<u32>, p: Reg) -> R<()> {
-        self.emit(VInst::LoadMap {
-            dst: Reg::P(1),
-            map,
-        });
-        match key {
-            Some(ko) => self.scratch_ptr(Reg::P(2), ko)?,
-            None => {
-                self.emit(VInst::mov(Reg::P(2), Src::Reg(Reg::P(10))));
-                self.emit(VInst::alu(BPF_ADD, Reg::P(2), Src::Imm(KEY_OFF.into())));
-            }
-        }
-        self.emit(VInst::Call {
-            helper: helpers::MAP_LOOKUP_ELEM,
-            args: 2,
-        });
-        self.emit(VInst::mov(p, Src::Reg(Reg::P(0))));
-        Ok(())
-    }
-
     fn stat_add(&mut self, stat: u32, arg: Value, key: Option<Slot>, status: Option<Reg>) -> R<()> {
         let desc = self.stat_desc(stat)?;
         let v = self.reg(arg)?;
@@ -2514,11 +2468,7 @@ impl<'a> Isel<'a> {
                 } else {
                     // A read of address 0 fails and zero-fills its buffer: one
                     // call instead of a store per word.
-                    let read = if self.target.has_probe_read_kernel() {
-                        helpers::PROBE_READ_KERNEL
-                    } else {
-                        helpers::PROBE_READ
-                    };
+                    let read = self.read_helper(MemSpace::Kernel, false);
                     self.scratch_ptr(Reg::P(1), zo)?;
                     self.emit(VInst::mov(Reg::P(2), Src::Imm(size as i32)));
                     self.emit(VInst::mov(Reg::P(3), Src::Imm(0)));

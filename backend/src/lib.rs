@@ -221,14 +221,11 @@ pub fn stat_descs(module: &Module, first_map: u32) -> Vec<StatDesc> {
         .collect()
 }
 
-/// The map of a statistic (see `stat_descs`): count, sum, min, max and the
-/// buckets it keeps, per CPU; for an array of statistics, a per-CPU hash
-/// map keyed by the array's packed key, as large as the array.
-fn stat_map(desc: &StatDesc, module: &Module) -> MapDef {
-    let array = module
-        .arrays
-        .iter()
-        .find(|a| a.stat.is_some() && a.name == desc.name && !desc.keys.is_empty());
+/// The map of statistic `index` (see `stat_descs`): count, sum, min, max
+/// and the buckets it keeps, per CPU; for an array of statistics, a per-CPU
+/// hash map keyed by the array's packed key, as large as the array.
+fn stat_map(index: usize, desc: &StatDesc, module: &Module) -> MapDef {
+    let array = module.arrays.iter().find(|a| a.stat == Some(index as u32));
     match array {
         Some(a) => MapDef {
             name: format!("stat_{}", desc.name),
@@ -442,7 +439,12 @@ pub fn compile(
         },
         output,
     ];
-    maps.extend(stats.iter().map(|s| stat_map(s, module)));
+    maps.extend(
+        stats
+            .iter()
+            .enumerate()
+            .map(|(i, s)| stat_map(i, s, module)),
+    );
     // ---- arrays ----
     let mut arrays = Vec::new();
     for a in &module.arrays {
@@ -497,7 +499,11 @@ pub fn print_vcode(module: &Module, target: &Target) -> Result<String, Vec<Diagn
     let mut errors = Vec::new();
     let sm = SourceMap::new();
     let stats = stat_descs(module, isel::MAP_OUTPUT + 1);
-    let stat_names: Vec<String> = stats.iter().map(|s| stat_map(s, module).name).collect();
+    let stat_names: Vec<String> = stats
+        .iter()
+        .enumerate()
+        .map(|(i, s)| stat_map(i, s, module).name)
+        .collect();
     for p in &module.probes {
         match compile_function_full(
             &p.func,

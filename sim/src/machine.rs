@@ -1172,30 +1172,18 @@ impl Machine {
                 continue;
             };
             if r.data != c.original {
-                let data = r.data.clone();
-                let _ = self
-                    .store
-                    .update(c.map, &c.key, &data, crate::maps::BPF_ANY, Some(c.cpu));
-                c.original = data;
+                // The key exists (it was looked up and not deleted since).
+                let _ =
+                    self.store
+                        .update(c.map, &c.key, &r.data, crate::maps::BPF_ANY, Some(c.cpu));
+                c.original.clone_from(&r.data);
             }
         }
     }
 
     fn finish_run(&mut self) {
-        for c in std::mem::take(&mut self.cache) {
-            if !c.live {
-                continue;
-            }
-            let Some(r) = self.mem.region(c.region) else {
-                continue;
-            };
-            if r.data != c.original {
-                // The key exists (it was looked up and not deleted since).
-                let _ =
-                    self.store
-                        .update(c.map, &c.key, &r.data, crate::maps::BPF_ANY, Some(c.cpu));
-            }
-        }
+        self.write_back_cache();
+        self.cache.clear();
         self.cache_index.clear();
         self.free_samples.clear();
         self.key_regions.clear();

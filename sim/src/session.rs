@@ -287,7 +287,7 @@ pub fn run(
     }
     let mut s = Session::new(obj, store, opts.clone(), out, err)?;
     if let Some(pid) = opts.target_pid {
-        write_target_pid(obj, s.machine.store_mut(), pid)?;
+        write_control_word(obj, s.machine.store_mut(), control::TARGET_PID, pid)?;
     }
     s.run_all()?;
     let dropped = s.machine.store().dropped(s.output);
@@ -301,20 +301,15 @@ pub fn run(
     Ok(if s.errored || s.faulted { 1 } else { 0 })
 }
 
-/// Write `pid` where `target()` reads it (`control::TARGET_PID`), when the
-/// object's control value has room for it (older objects have not).
-fn write_target_pid(obj: &Object, store: &mut dyn MapStore, pid: i64) -> Result<(), SimError> {
-    write_control_word(obj, store, control::TARGET_PID, pid)
-}
-
-/// Write the control value's i64 at `offset`, when it has room for it.
+/// Write the control value's i64 at `offset` (`control::TARGET_PID`, what
+/// `target()` reads; `control::REALTIME_OFFSET`), when it has room for it
+/// (older objects have not).
 fn write_control_word(
     obj: &Object,
     store: &mut dyn MapStore,
     offset: i16,
     word: i64,
 ) -> Result<(), SimError> {
-    let pid = word;
     let control = obj.control_map;
     let Some(m) = obj.maps.get(control as usize) else {
         return Ok(());
@@ -333,7 +328,7 @@ fn write_control_word(
         .map_err(map_err)?
         .unwrap_or_else(|| vec![0; m.value_size as usize]);
     if let Some(w) = value.get_mut(o..o + 8) {
-        w.copy_from_slice(&pid.to_le_bytes());
+        w.copy_from_slice(&word.to_le_bytes());
     }
     store
         .update(control, &key, &value, BPF_ANY, None)
@@ -751,7 +746,7 @@ impl<'a> UserspaceRunner<'a> {
     /// Make `target()` return `pid` (stored in the control map).
     pub fn set_target_pid(&mut self, pid: i64) -> Result<(), SimError> {
         let obj = self.s.obj;
-        write_target_pid(obj, self.s.machine.store_mut(), pid)
+        write_control_word(obj, self.s.machine.store_mut(), control::TARGET_PID, pid)
     }
 
     /// Wall-clock time minus the clock of [`Self::set_event`]'s `time_ns`

@@ -145,9 +145,10 @@ fn eliminate_overwritten_slot_stores(func: &mut Function) -> bool {
                     if let Some(w) = copy_source_writer(func, &insts[..j], src, dst) {
                         func.insts[w].map_slots(|s| if s == src { dst } else { s });
                         dead.push(i);
-                        // The rest of the block's liveness is stale: redo.
-                        func.blocks[b].insts.retain(|i| !dead.contains(i));
-                        return true;
+                        // The rest of this block's liveness is stale: the
+                        // next round redoes it. Other blocks' live sets can
+                        // only have shrunk, so using them stays safe.
+                        break;
                     }
                 }
             }
